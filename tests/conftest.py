@@ -1,0 +1,45 @@
+"""Shared pytest fixtures: the loopback ZooKeeper ensemble and a kazoo client on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+try:
+    from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+except ImportError as exc:  # pragma: no cover - environment problem, reported clearly
+    raise pytest.UsageError(
+        "cannot import ansible_collections.orchestrator.platform "
+        f"({exc}): run `. tools/env` first (it links this checkout under ANSIBLE_COLLECTIONS_PATH "
+        "and puts that on PYTHONPATH)"
+    ) from exc
+
+
+@pytest.fixture(scope="session")
+def zk_ensemble() -> Iterator[ZkEnsemble]:
+    """One 3-member ZooKeeper 3.8 ensemble on 127.0.0.1 for the whole test session.
+
+    Tests that kill members must bring them back (``member.start()`` then
+    ``zk_ensemble.wait_for_quorum()``) before they return.
+    """
+    ens = ZkEnsemble(size=3, name="zk")
+    try:
+        ens.start(timeout=float(os.environ.get("ZK_TEST_START_TIMEOUT", "60")))
+        yield ens
+    finally:
+        ens.stop()
+
+
+@pytest.fixture
+def zk_client(zk_ensemble: ZkEnsemble) -> Iterator[object]:
+    """A started kazoo client connected to the session ensemble; stopped and closed afterwards."""
+    kazoo_client = pytest.importorskip("kazoo.client")
+    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string, timeout=10)
+    client.start(timeout=15)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
