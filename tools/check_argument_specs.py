@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Fail when a role's meta/argument_specs.yml and defaults/main.yml drift apart.
 
 For every role under roles/ and every entry point of its argument specs:

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Generate the README's table of roles, modules and playbooks from the code itself.
 
     tools/readme_tables.py          check: exit 1 when README.md is out of date
@@ -31,7 +31,10 @@ def _module_doc(path: Path) -> dict[str, Any]:
             isinstance(t, ast.Name) and t.id == "DOCUMENTATION" for t in node.targets
         ):
             value = ast.literal_eval(node.value)
-            return yaml.safe_load(value) or {}
+            try:
+                return yaml.safe_load(value) or {}
+            except yaml.YAMLError as exc:
+                raise SystemExit(f"{path}: DOCUMENTATION is not valid YAML: {exc}") from exc
     return {}
 
 
@@ -74,7 +77,7 @@ def main(argv: list[str]) -> int:
         print(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
         return 1
     head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+    tail = rest.split(END, 1)[1]
     wanted = head + render(root) + tail
     if "--write" in argv:
         readme.write_text(wanted)
