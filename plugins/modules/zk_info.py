@@ -19,7 +19,7 @@ description:
   - Talks to the plain client port; a TLS-only C(secureClientPort) cannot answer four-letter words.
   - Never changes anything.
 author:
-  - orchestrator.platform maintainers
+  - orchestrator.platform maintainers (@orchestrator-platform)
 extends_documentation_fragment:
   - orchestrator.platform.zookeeper
 attributes:
@@ -163,8 +163,8 @@ problems:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.orchestrator.platform.plugins.module_utils._zk import (  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk import (
     ZkError,
     ensemble_status,
     zookeeper_argument_spec,

@@ -10,7 +10,7 @@ module: zk_node
 short_description: Manage a ZooKeeper znode, its data and its ACL
 version_added: 0.1.0
 description:
-  - Creates, updates or deletes a znode. Reads the node first and writes only what differs:
+  - Creates, updates or deletes a znode. Reads the node first and writes only what differs;
     data is compared as bytes, ACLs as sets (order does not matter).
   - Creating a node (with its missing parents when O(create_parents=true)) is one ZooKeeper
     C(multi) transaction, so either everything is created with its data and ACL, or nothing.
@@ -22,7 +22,7 @@ description:
   - Invalid input (a relative path, an unknown ACL permission, a value larger than
     O(max_value_size)) is reported before anything is sent to ZooKeeper.
 author:
-  - orchestrator.platform maintainers
+  - orchestrator.platform maintainers (@orchestrator-platform)
 extends_documentation_fragment:
   - orchestrator.platform.zookeeper
   - orchestrator.platform.zookeeper.client
@@ -228,10 +228,10 @@ diff:
     after: {path: /x, state: present, value: "1", acl: [{scheme: world, id: anyone, perms: cdrwa}]}
 """
 
-import traceback  # noqa: E402
+import traceback
 
-from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 
 MULTI_BATCH = 1000
 
@@ -324,7 +324,7 @@ def read(client, path: str) -> tuple[bytes | None, object, list[dict] | None, bo
     if client.exists(path) is None:
         return None, None, None, False
     data, stat = client.get(path)
-    acls, _ = client.get_acls(path)
+    acls = client.get_acls(path)[0]
     return data, stat, _zk.acl_from_kazoo(acls), True
 
 
