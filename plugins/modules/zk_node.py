@@ -62,8 +62,11 @@ options:
     type: str
   max_value_size:
     description:
-      - Largest value in bytes this module sends. ZooKeeper refuses packets larger than its
-        C(jute.maxbuffer) (default 1048575 bytes), so raise this only together with that setting.
+      - The servers' C(jute.maxbuffer) in bytes (ZooKeeper's default is 1048575). ZooKeeper drops
+        the connection on a request larger than that, so the module refuses, before sending
+        anything, a value larger than this, or whose whole request (value plus path, ACL and
+        headers, a few dozen bytes) would be.
+      - Raise it only together with the servers' (and clients') C(jute.maxbuffer).
     type: int
     default: 1048575
   create_parents:
@@ -320,6 +323,16 @@ def commit(client, txn) -> list:
     return results
 
 
+def check_request_size(module: AnsibleModule, size: int, data: bytes | None) -> None:
+    limit = module.params["max_value_size"]
+    if size > limit:
+        field = "value_b64" if module.params["value_b64"] is not None else "value"
+        raise _zk.ZkError(
+            f"{field}: the request would be {size} bytes ({len(data or b'')} of data plus path, ACL and "
+            f"headers), more than max_value_size {limit} (the servers' jute.maxbuffer); nothing was written"
+        )
+
+
 def read(client, path: str) -> tuple[bytes | None, object, list[dict] | None, bool]:
     if client.exists(path) is None:
         return None, None, None, False
@@ -328,44 +341,60 @@ def read(client, path: str) -> tuple[bytes | None, object, list[dict] | None, bo
     return data, stat, _zk.acl_from_kazoo(acls), True
 
 
+def create(module: AnsibleModule, client, path: str, data: bytes | None, acl: list[dict] | None) -> tuple[dict, list]:
+    """Create the node (and its missing parents) in one multi; returns (after view, created paths)."""
+    missing = [p for p in _zk.parent_paths(path) if client.exists(p) is None]
+    if missing and not module.params["create_parents"]:
+        raise _zk.ZkError(
+            f"path: parent {missing[0]} of {path} does not exist; create it first or set create_parents: true"
+        )
+    new_acl = acl if acl is not None else _zk.normalize_acl([{"scheme": "world", "perms": "all"}])
+    kazoo_acl = _zk.acl_to_kazoo(new_acl)
+    creates = [(parent, b"", kazoo_acl) for parent in missing] + [(path, data or b"", kazoo_acl)]
+    check_request_size(module, _zk.multi_create_size(creates), data)
+    if module.check_mode:
+        after = node_view(path, data or b"", None, new_acl, True)
+        after["stat"] = {}
+    else:
+        txn = client.transaction()
+        for node, node_data, node_acl in creates:
+            txn.create(node, node_data, acl=node_acl)
+        commit(client, txn)
+        after = node_view(path, *read(client, path))
+    return after, [*missing, path]
+
+
+def update(
+    module: AnsibleModule, client, path: str, data: bytes | None, acl: list[dict] | None, *, current: tuple
+) -> tuple[dict, bool]:
+    """Bring an existing node's data and ACL to what was asked; returns (after view, changed)."""
+    cur_data, stat, cur_acl, _exists = current
+    data_changed = data is not None and data != cur_data
+    acl_changed = acl is not None and not _zk.acl_equal(acl, cur_acl or [])
+    if data_changed:
+        check_request_size(module, _zk.set_data_size(path, data or b""), data)
+    if not (data_changed or acl_changed):
+        return node_view(path, cur_data, stat, cur_acl, True), False
+    if module.check_mode:
+        return node_view(path, data if data_changed else cur_data, stat, acl if acl_changed else cur_acl, True), True
+    # ZooKeeper's multi cannot carry setACL: two writes, each guarded by the version read above.
+    # Data first: both writes are then authorized against the ACL the node had when read.
+    if data_changed:
+        client.set(path, data, version=stat.version)
+    if acl_changed:
+        client.set_acls(path, _zk.acl_to_kazoo(acl or []), version=stat.aversion)
+    return node_view(path, *read(client, path)), True
+
+
 def ensure_present(module: AnsibleModule, client, path: str, data: bytes | None, acl: list[dict] | None) -> dict:
     result: dict = {"changed": False, "created": [], "deleted": []}
-    cur_data, stat, cur_acl, exists = read(client, path)
-    before = node_view(path, cur_data, stat, cur_acl, exists)
-    if not exists:
-        missing = [p for p in _zk.parent_paths(path) if client.exists(p) is None]
-        if missing and not module.params["create_parents"]:
-            raise _zk.ZkError(
-                f"path: parent {missing[0]} of {path} does not exist; create it first or set create_parents: true"
-            )
+    current = read(client, path)
+    before = node_view(path, *current)
+    if not current[3]:
+        after, result["created"] = create(module, client, path, data, acl)
         result["changed"] = True
-        result["created"] = [*missing, path]
-        new_acl = acl if acl is not None else _zk.normalize_acl([{"scheme": "world", "perms": "all"}])
-        if module.check_mode:
-            after = node_view(path, data or b"", None, new_acl, True)
-            after["stat"] = {}
-        else:
-            kazoo_acl = _zk.acl_to_kazoo(new_acl)
-            txn = client.transaction()
-            for parent in missing:
-                txn.create(parent, b"", acl=kazoo_acl)
-            txn.create(path, data or b"", acl=kazoo_acl)
-            commit(client, txn)
-            after = node_view(path, *read(client, path))
     else:
-        data_changed = data is not None and data != cur_data
-        acl_changed = acl is not None and not _zk.acl_equal(acl, cur_acl or [])
-        result["changed"] = data_changed or acl_changed
-        if not result["changed"]:
-            after = before
-        elif module.check_mode:
-            after = node_view(path, data if data_changed else cur_data, stat, acl if acl_changed else cur_acl, True)
-        else:
-            if data_changed:
-                client.set(path, data, version=stat.version)  # type: ignore[attr-defined]
-            if acl_changed:
-                client.set_acls(path, _zk.acl_to_kazoo(acl or []), version=stat.aversion)  # type: ignore[attr-defined]
-            after = node_view(path, *read(client, path))
+        after, result["changed"] = update(module, client, path, data, acl, current=current)
     result.update(after)
     if module._diff:
         result["diff"] = {"before": diff_view(before), "after": diff_view(after)}

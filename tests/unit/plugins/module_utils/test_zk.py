@@ -433,3 +433,10 @@ def test_explain_kazoo_errors() -> None:
     assert "recursive: true" in _zk.explain(exceptions.NotEmptyError(), "/x")
     assert "changed by someone else" in _zk.explain(exceptions.BadVersionError(), "/x")
     assert _zk.explain(ValueError("boom"), "/x") == "ValueError on /x: boom"
+
+
+def test_request_sizes_match_what_the_server_measured() -> None:
+    """Measured on ZooKeeper 3.8 with jute.maxbuffer 1048575: 1048507 bytes at /b1 pass, one more not."""
+    security = pytest.importorskip("kazoo.security")
+    assert _zk.multi_create_size([("/b1", b"x" * 1048507, security.OPEN_ACL_UNSAFE)]) == 1048575
+    assert _zk.set_data_size("/s", b"y" * 1048553) == 1048575

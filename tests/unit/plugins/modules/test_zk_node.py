@@ -278,3 +278,15 @@ def test_recursive_delete_batches_deepest_first(fake: FakeZk, capsys, monkeypatc
     assert deleted[0] == "/t/a/x" and deleted[-1] == "/t"
     assert len(fake.transactions) == 2
     assert set(fake.nodes) == {"/"}
+
+
+def test_value_fitting_but_request_too_large(fake: FakeZk, capsys) -> None:
+    limit = 1000
+    failed, result = run_module(zk_node.main, args(path="/big", value="x" * limit, max_value_size=limit), capsys)
+    assert failed
+    assert "value: the request would be" in result["msg"] and "nothing was written" in result["msg"]
+    assert "/big" not in fake.nodes and fake.transactions == []
+    fake.nodes["/big"] = {"data": b"", "acl": OPEN}
+    failed, result = run_module(zk_node.main, args(path="/big", value="x" * limit, max_value_size=limit), capsys)
+    assert failed and "value: the request would be" in result["msg"]
+    assert fake.writes == []
