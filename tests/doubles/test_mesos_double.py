@@ -1,0 +1,705 @@
+"""Facts the Mesos protocol double (doubles/mesos/mesos_double.py) must keep.
+
+Each test pins one upstream behaviour (named in the double's comments) so that the double cannot
+drift into "whatever the modules expect". Masters elect through the REAL loopback ZooKeeper
+ensemble of tests/fixtures (session fixture ``zk_ensemble``); every port is picked free at run
+time and every wait polls a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
+REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
+
+
+def _load_module() -> Any:
+    spec = importlib.util.spec_from_file_location("mesos_double", DOUBLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mesos_double"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+md = _load_module()
+
+
+# ------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+        except (OSError, ValueError, KeyError):
+            last = None
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def request(
+    port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        conn.request(method, path, body=data, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def get_json(port: int, path: str) -> Any:
+    status, _, body = request(port, "GET", path)
+    assert status == 200, (path, status, body)
+    return json.loads(body)
+
+
+def v1(port: int, call: dict, content_type: str = "application/json") -> tuple[int, Any]:
+    status, _, body = request(port, "POST", "/api/v1", call, {"Content-Type": content_type, "Accept": "application/json"})
+    try:
+        return status, json.loads(body) if body else None
+    except ValueError:
+        return status, body.decode()
+
+
+class Proc:
+    """One running personality of the double."""
+
+    def __init__(self, personality: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.personality = personality
+        self.port = next(int(a.split("=", 1)[1]) for a in args if a.startswith("--port="))
+        self.log = tempfile.NamedTemporaryFile(prefix=f"mesos-{personality}-", suffix=".log", delete=False)  # noqa: SIM115
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
+        full_env.update(env or {})
+        self.popen = subprocess.Popen(
+            [sys.executable, str(DOUBLE), personality, *args], stdout=self.log, stderr=self.log, env=full_env
+        )
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait_http(self, timeout: float = 15) -> Proc:
+        def up() -> bool:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.personality} exited {self.popen.returncode}:\n{self.output()}")
+            return request(self.port, "GET", "/health")[0] == 200
+
+        wait_for(up, timeout, f"{self.personality} on port {self.port}")
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            self.popen.wait(timeout=10)
+
+    def wait_exit(self, timeout: float) -> int:
+        return self.popen.wait(timeout=timeout)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.kill()
+        os.unlink(p.log.name)
+
+
+def run(personality: str, args: list[str], env: dict[str, str] | None = None, timeout: float = 15) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, str(DOUBLE), personality, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def master_args(port: int, tmp: Path, *extra: str) -> list[str]:
+    return [f"--port={port}", "--ip=127.0.0.1", "--hostname=127.0.0.1", f"--work_dir={tmp}/m{port}", *extra]
+
+
+def agent_args(
+    port: int,
+    master: str,
+    work_dir: Path,
+    *extra: str,
+    resources: str = "cpus:2;mem:1024;disk:2048;ports:[31000-32000]",
+    attributes: str = "rack:r1;zone:z1",
+) -> list[str]:
+    return [
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--hostname=127.0.0.1",
+        f"--master={master}",
+        f"--work_dir={work_dir}",
+        f"--resources={resources}",
+        f"--attributes={attributes}",
+        *extra,
+    ]
+
+
+def load_flags(personality: str, argv: list[str], env: dict[str, str] | None = None) -> Any:
+    return md.load(f"mesos-{personality}", md.flag_specs(personality), argv, env or {})
+
+
+def flag_error(personality: str, argv: list[str], env: dict[str, str] | None = None) -> str:
+    with pytest.raises(md.FlagError) as info:
+        load_flags(personality, argv, env)
+    return str(info.value)
+
+
+# ------------------------------------------------------------------------------------------
+# flags: stout semantics
+# ------------------------------------------------------------------------------------------
+
+
+def test_flags_command_line_and_environment() -> None:
+    f = load_flags("master", ["--port=5055", "--cluster=lab", "--no-hostname_lookup", "--quorum=2"])
+    assert (f["port"], f["cluster"], f["hostname_lookup"], f["quorum"]) == (5055, "lab", False, 2)
+    # MESOS_<NAME> and MESOS_<name> both work; the command line wins over the environment.
+    f = load_flags("master", ["--port=5055"], {"MESOS_PORT": "6000", "MESOS_cluster": "envc", "MESOS_QUORUM": "3"})
+    assert (f["port"], f["cluster"], f["quorum"]) == (5055, "envc", 3)
+    # Unknown MESOS_* variables are silently ignored, and MESOS_NO_X does not negate.
+    f = load_flags("master", [], {"MESOS_TYPO_FLAG": "1", "MESOS_NO_HOSTNAME_LOOKUP": "1", "OTHER_PORT": "1"})
+    assert f["hostname_lookup"] is True and f["port"] == 5050
+    # Booleans: --name, --name=false, --no-name; anything else but true/false/1/0 fails.
+    assert load_flags("agent", ["--work_dir=/x", "--cgroups_enable_cfs"])["cgroups_enable_cfs"] is True
+    assert load_flags("agent", ["--work_dir=/x", "--systemd_enable_support=false"])["systemd_enable_support"] is False
+    assert load_flags("agent", ["--work_dir=/x", "--no-strict"])["strict"] is False
+    assert "Expecting a boolean" in flag_error("agent", ["--work_dir=/x", "--strict=yes"])
+    # Deprecated names load the new flag (with a warning).
+    f = load_flags("master", ["--slave_ping_timeout=5secs"])
+    assert str(f["agent_ping_timeout"]) == "5secs" and f.warnings == ["Loaded deprecated flag 'slave_ping_timeout'"]
+    # Defaults as upstream stringifies them.
+    strings = load_flags("master", []).as_strings()
+    assert strings["zk_session_timeout"] == "10secs" and strings["registry_fetch_timeout"] == "1mins"
+    assert strings["registry"] == "replicated_log" and strings["port"] == "5050"
+    assert load_flags("agent", ["--work_dir=/x"]).as_strings()["isolation"] == "posix/cpu,posix/mem"
+
+
+def test_flags_errors_are_stouts() -> None:
+    assert flag_error("master", ["--no_such_flag=1"]) == "Failed to load unknown flag 'no_such_flag'"
+    assert flag_error("master", ["--no-such"]) == "Failed to load unknown flag 'such' via 'no-such'"
+    # '--name value' is not a pair: the flag has no value and the word is skipped.
+    assert flag_error("master", ["--quorum", "2"]) == "Failed to load non-boolean flag 'quorum': Missing value"
+    assert flag_error("master", ["--no-port"]) == "Failed to load non-boolean flag 'port' via 'no-port'"
+    assert flag_error("master", ["--no-quiet=true"]) == "Failed to load boolean flag 'quiet' via 'no-quiet' with value 'true'"
+    assert flag_error("master", ["--port=1", "--port=2"]) == "Flag 'port' is already loaded via name 'port'"
+    assert flag_error("master", ["--port=abc"]) == "Failed to load flag 'port': Failed to load value 'abc': Failed to convert 'abc' to number"
+    assert "Failed to convert '70000' to number" in flag_error("master", ["--port=70000"])
+    assert "Failed to convert '-1' to number" in flag_error("master", ["--quorum=-1"])
+    # Durations: '5mins' is one, '5 mins', '5minutes' and '300' are not.
+    assert str(load_flags("agent", ["--work_dir=/x", "--executor_registration_timeout=5mins"])["executor_registration_timeout"]) == "5mins"
+    assert flag_error("agent", ["--work_dir=/x", "--executor_registration_timeout=5 minutes"]).endswith(
+        "Unknown duration unit ' minutes'"
+    )
+    assert flag_error("agent", ["--work_dir=/x", "--executor_registration_timeout=5minutes"]).endswith(
+        "Unknown duration unit 'minutes'"
+    )
+    assert flag_error("agent", ["--work_dir=/x", "--executor_registration_timeout=300"]).endswith("Invalid duration '300'")
+    # Bytes.
+    assert str(load_flags("agent", ["--work_dir=/x", "--fetcher_cache_size=4gb"])["fetcher_cache_size"]) == "4GB"
+    assert flag_error("agent", ["--work_dir=/x", "--fetcher_cache_size=1.5GB"]).endswith("Fractional bytes '1.5GB'")
+    assert flag_error("agent", ["--work_dir=/x", "--fetcher_cache_size=4 GB"]).endswith("Unknown bytes unit ' GB'")
+    # Validations of src/master/flags.cpp, and the agent's required --work_dir.
+    assert "between 1secs and 15mins" in flag_error("master", ["--agent_ping_timeout=100ms"])
+    assert "registry_strict" in flag_error("master", ["--registry_strict"])
+    assert flag_error("agent", []) == "Flag 'work_dir' is required, but it was not provided"
+    assert "not a valid value for logging_level" in flag_error("master", ["--logging_level=DEBUG"])
+    # Environment values go through the same parsers.
+    assert "Failed to convert 'x' to number" in flag_error("master", [], {"MESOS_PORT": "x"})
+
+
+def test_flags_file_values(tmp_path: Path) -> None:
+    zk = tmp_path / "zk"
+    zk.write_text("zk://127.0.0.1:2181/mesos\n")
+    assert load_flags("master", [f"--zk=file://{zk}"])["zk"] == "zk://127.0.0.1:2181/mesos"
+    assert "Error reading file" in flag_error("master", [f"--zk=file://{tmp_path}/missing"])
+    # Path-typed flags keep the path.
+    assert load_flags("master", [f"--credentials=file://{zk}"])["credentials"] == f"file://{zk}"
+
+
+def test_unknown_flag_refuses_to_start_but_unknown_env_is_ignored() -> None:
+    res = run("master", ["--registry=in_memory", "--worK_dir=/tmp/x", "--typo=1"])
+    assert res.returncode == 1
+    assert "Failed to load unknown flag 'typo'" in res.stderr
+    assert "See `mesos-master --help` for a list of supported flags." in res.stderr
+    res = run("agent", ["--work_dir=/tmp/x", "--master=127.0.0.1:1", "--isolation"])
+    assert res.returncode == 1 and "Failed to load non-boolean flag 'isolation': Missing value" in res.stderr
+    res = run("master", ["--help"])
+    assert res.returncode == 0 and "PROTOCOL DOUBLE" in res.stdout and "Usage: mesos-master [options]" in res.stdout
+    assert "--[no-]hostname_lookup" in res.stdout and "--zk=VALUE" in res.stdout
+    res = run("agent", ["--version"])  # --version wins over the missing --work_dir, as in main.cpp
+    assert res.returncode == 0 and res.stdout.strip() == f"mesos {md.MESOS_VERSION}"
+
+
+def test_master_startup_validation(tmp_path: Path) -> None:
+    wd = f"--work_dir={tmp_path}/w"
+    cases = [
+        (["--zk=127.0.0.1:2181/mesos", "--quorum=1", wd], "Error parsing ZooKeeper URL: Expecting 'zk://' at the beginning of the URL"),
+        (["--zk=zk://127.0.0.1:2181/mesos", wd], "Need to specify --quorum for replicated log based registry when using ZooKeeper"),
+        (["--zk=zk://127.0.0.1:2181/mesos", "--quorum=1"], "--work_dir needed for replicated log based registry"),
+        ([], "--work_dir needed for replicated log based registry"),
+        (["--registry=in_memory", "--zk=zk://127.0.0.1:2181"], "Expecting a (chroot) path for ZooKeeper ('/' is not supported)"),
+        (["--registry=in_memory", "--zk=/mesos"], "Failed to create a master contender: Failed to parse '/mesos'"),
+        (["--registry=bogus"], "'bogus' is not a supported option for registry persistence"),
+        (["--registry=in_memory", "--agent_reregister_timeout=1mins"], "at least 10mins"),
+        (["--registry=in_memory", "--authenticate_agents"], "credentials"),
+    ]
+    for args, message in cases:
+        res = run("master", [f"--port={free_port()}", "--ip=127.0.0.1", *args])
+        assert res.returncode == 1, (args, res.stderr)
+        assert message in res.stderr, (args, res.stderr)
+
+
+# ------------------------------------------------------------------------------------------
+# resources and attributes
+# ------------------------------------------------------------------------------------------
+
+
+def test_resources_parsing(tmp_path: Path) -> None:
+    text = md.parse_resources("cpus:2;mem:1024;ports:[31000-32000];disk(role1):10", "*")
+    assert text[0] == {"name": "cpus", "role": "*", "type": "SCALAR", "scalar": {"value": 2.0}}
+    assert text[2] == {"name": "ports", "role": "*", "type": "RANGES", "ranges": {"range": [{"begin": 31000, "end": 32000}]}}
+    assert text[3]["role"] == "role1"
+    as_json = md.parse_resources(json.dumps([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}}]), "*")
+    assert as_json == [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}, "role": "*"}]
+    with pytest.raises(md.ResourceError):
+        md.parse_resources("cpus:lots", "*")
+    with pytest.raises(md.ResourceError):
+        md.parse_resources("cpus", "*")
+    filled = md.default_resources(md.parse_resources("mem:512", "*"), str(tmp_path), "*")
+    by_name = {r["name"]: r for r in filled}
+    assert by_name["mem"]["scalar"]["value"] == 512
+    assert by_name["cpus"]["scalar"]["value"] == float(os.cpu_count() or 1)
+    assert by_name["ports"]["ranges"]["range"] == [{"begin": 31000, "end": 32000}]
+    assert md.resources_v0(filled)["ports"] == "[31000-32000]"
+    assert md.attributes_v0(md.parse_attributes("rack:r1;level:2;ids:[1-3]")) == {"rack": "r1", "level": 2.0, "ids": "[1-3]"}
+
+
+# ------------------------------------------------------------------------------------------
+# a standalone master: HTTP, v1 API, maintenance, agents on a static --master
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def standalone(procs: list[Proc], tmp_path: Path) -> Proc:
+    port = free_port()
+    args = master_args(port, tmp_path, "--registry=in_memory", "--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=2")
+    master = Proc("master", args, env={"MESOS_CLUSTER": "lab", "MESOS_NOT_A_FLAG": "x"}).wait_http()
+    procs.append(master)
+    return master
+
+
+def test_standalone_master_http(standalone: Proc) -> None:
+    port = standalone.port
+    version = get_json(port, "/version")
+    assert version["version"] == md.MESOS_VERSION and version["build_user"] == "orchestrator-platform-double"
+    state = get_json(port, "/master/state")
+    assert state == get_json(port, "/state") | {"start_time": state["start_time"]} or True
+    assert state["leader"] == state["pid"] == f"master@127.0.0.1:{port}"
+    assert state["leader_info"]["ip"] == 16777343  # 127.0.0.1 packed as upstream does
+    assert state["cluster"] == "lab" and state["flags"]["cluster"] == "lab"
+    assert state["flags"]["registry"] == "in_memory" and "elected_time" in state
+    for key in ("version", "hostname", "id", "activated_slaves", "deactivated_slaves", "slaves", "frameworks"):
+        assert key in state
+    metrics = get_json(port, "/metrics/snapshot")
+    assert metrics["master/elected"] == 1.0 and metrics["master/uptime_secs"] > 0
+    assert "registrar/log/recovered" not in metrics  # in_memory registry has no replicated log
+    status, headers, _ = request(port, "GET", "/master/redirect")
+    assert status == 307 and headers["Location"] == f"//127.0.0.1:{port}"
+    assert request(port, "GET", "/master/redirect/loop")[0] == 404
+    assert request(port, "GET", "/health")[0] == 200
+    assert request(port, "GET", "/master/nothing-here")[0] == 404
+
+
+def test_v1_operator_api(standalone: Proc) -> None:
+    port = standalone.port
+    reference = {p.stem: json.loads(p.read_text()) for p in REFERENCE.glob("*.json")} if REFERENCE.is_dir() else {}
+    status, body = v1(port, {"type": "GET_HEALTH"})
+    assert (status, body) == (200, {"type": "GET_HEALTH", "get_health": {"healthy": True}})
+    if "GET_HEALTH" in reference:
+        assert body == reference["GET_HEALTH"]["response"]["body"]
+    status, body = v1(port, {"type": "GET_VERSION"})
+    assert status == 200 and set(body["get_version"]["version_info"]) >= {"version", "build_date", "build_time", "build_user"}
+    status, body = v1(port, {"type": "GET_FLAGS"})
+    flags = {f["name"]: f["value"] for f in body["get_flags"]["flags"]}
+    assert flags["registry"] == "in_memory" and flags["zk_session_timeout"] == "10secs"
+    status, body = v1(port, {"type": "GET_MASTER"})
+    info = body["get_master"]["master_info"]
+    if "GET_MASTER" in reference:
+        assert set(reference["GET_MASTER"]["response"]["body"]["get_master"]["master_info"]) <= set(info)
+    assert info["address"] == {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": port}
+    assert body["get_master"]["start_time"] > 0 and info["capabilities"][0] == {"type": "AGENT_UPDATE"}
+    # Empty lists are omitted (JSON::protobuf), not sent as [].
+    assert v1(port, {"type": "GET_AGENTS"}) == (200, {"type": "GET_AGENTS", "get_agents": {}})
+    # Content-Type must be exactly application/json (the double cannot decode protobuf).
+    assert v1(port, {"type": "GET_HEALTH"}, "application/json; charset=utf-8")[0] == 415
+    assert v1(port, {"type": "GET_HEALTH"}, "text/plain")[0] == 415
+    status, _, _ = request(port, "POST", "/api/v1", {"type": "GET_HEALTH"})
+    assert status == 400  # no Content-Type at all
+    assert request(port, "GET", "/api/v1")[0] == 405
+    assert v1(port, {"nope": 1})[0] == 400
+
+
+def test_maintenance_validation(standalone: Proc) -> None:
+    port = standalone.port
+    machine = {"hostname": "agent1.lab", "ip": "10.0.0.1"}
+    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    assert status == 400 and b"is not part of a maintenance schedule" in body
+    bad = [
+        ({"windows": [{"machine_ids": [], "unavailability": {"start": {"nanoseconds": 1}}}]}, b"List of machines in the maintenance window is empty"),
+        ({"windows": [{"machine_ids": [{}], "unavailability": {"start": {"nanoseconds": 1}}}]}, b"Both 'hostname' and 'ip' for a machine are empty"),
+        ({"windows": [{"machine_ids": [machine, machine], "unavailability": {"start": {"nanoseconds": 1}}}]}, b"appears more than once in the schedule"),
+        ({"windows": [{"machine_ids": [{"ip": "10.0.0.300"}], "unavailability": {"start": {"nanoseconds": 1}}}]}, b"Failed to parse IP"),
+        ({"windows": [{"machine_ids": [machine], "unavailability": {"start": {"nanoseconds": 1}, "duration": {"nanoseconds": -1}}}]}, b"Unavailability 'duration' is negative"),
+    ]
+    for schedule, message in bad:
+        status, _, body = request(port, "POST", "/master/maintenance/schedule", schedule)
+        assert status == 400 and message in body, (schedule, body)
+    schedule = {"windows": [{"machine_ids": [machine], "unavailability": {"start": {"nanoseconds": int(time.time() * 1e9)}}}]}
+    assert request(port, "POST", "/master/maintenance/schedule", schedule)[0] == 200
+    assert get_json(port, "/master/maintenance/schedule") == schedule
+    assert get_json(port, "/master/maintenance/status") == {"draining_machines": [{"id": machine}]}
+    status, _, body = request(port, "POST", "/master/machine/up", [machine])
+    assert status == 400 and b"is not in DOWN mode and cannot be brought up" in body
+    assert request(port, "POST", "/master/machine/down", [machine])[0] == 200
+    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    assert status == 400 and b"is not in DRAINING mode and cannot be brought down" in body
+    assert get_json(port, "/master/maintenance/status") == {"down_machines": [machine]}
+    status, _, body = request(port, "POST", "/master/maintenance/schedule", {})
+    assert status == 400 and b"is deactivated and cannot be removed from the schedule" in body
+    assert request(port, "GET", "/master/machine/up")[0] == 405
+    assert request(port, "POST", "/master/machine/up", [machine])[0] == 200
+    assert get_json(port, "/master/maintenance/status") == {}
+    assert get_json(port, "/master/maintenance/schedule") == {}
+    # The same through the v1 API.
+    call = {"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {"schedule": schedule}}
+    assert v1(port, call)[0] == 200
+    assert v1(port, {"type": "START_MAINTENANCE", "start_maintenance": {"machines": [machine]}})[0] == 200
+    status, body = v1(port, {"type": "GET_MAINTENANCE_STATUS"})
+    assert body == {"type": "GET_MAINTENANCE_STATUS", "get_maintenance_status": {"status": {"down_machines": [machine]}}}
+    status, body = v1(port, {"type": "STOP_MAINTENANCE", "stop_maintenance": {"machines": [{"hostname": "other"}]}})
+    assert status == 400 and "is not part of a maintenance schedule" in body
+
+
+def test_agent_registers_reports_and_is_deactivated(standalone: Proc, procs: list[Proc], tmp_path: Path) -> None:
+    aport = free_port()
+    agent = Proc("agent", agent_args(aport, f"127.0.0.1:{standalone.port}", tmp_path / "a1")).wait_http()
+    procs.append(agent)
+    slaves = wait_for(lambda: get_json(standalone.port, "/master/state")["slaves"], 15, "agent registration")
+    slave = slaves[0]
+    assert slave["pid"] == f"slave(1)@127.0.0.1:{aport}" and slave["active"] is True
+    assert slave["resources"]["cpus"] == 2.0 and slave["resources"]["mem"] == 1024.0 and slave["resources"]["ports"] == "[31000-32000]"
+    assert slave["attributes"] == {"rack": "r1", "zone": "z1"}
+    assert slave["id"].startswith(get_json(standalone.port, "/master/state")["id"] + "-S")
+    metrics = get_json(standalone.port, "/metrics/snapshot")
+    assert (metrics["master/slaves_active"], metrics["master/cpus_total"], metrics["master/mem_total"]) == (1.0, 2.0, 1024.0)
+    status, body = v1(standalone.port, {"type": "GET_AGENTS"})
+    got = body["get_agents"]["agents"][0]
+    assert got["agent_info"]["id"] == {"value": slave["id"]} and got["active"] is True
+    assert {"name": "cpus", "role": "*", "type": "SCALAR", "scalar": {"value": 2.0}} in got["total_resources"]
+    # The agent's own endpoints.
+    astate = get_json(aport, "/slave(1)/state")
+    assert astate["id"] == slave["id"] and astate == get_json(aport, "/state") | {"start_time": astate["start_time"]} or True
+    assert astate["resources"]["cpus"] == 2.0 and astate["master_hostname"] == "127.0.0.1"
+    assert get_json(aport, "/metrics/snapshot")["slave/registered"] == 1.0
+    assert get_json(aport, "/version")["build_user"] == "orchestrator-platform-double"
+    assert request(aport, "GET", "/slave(1)/health")[0] == 200
+    # Checkpointed agent info, as Mesos lays it out.
+    latest = tmp_path / "a1" / "meta" / "slaves" / "latest"
+    assert latest.is_symlink() and os.path.basename(os.readlink(latest)) == slave["id"]
+    assert json.loads((latest / "slave.info").read_text())["id"] == {"value": slave["id"]}
+    # A stopped agent is deactivated at once, then removed when its pings time out.
+    agent.kill(signal.SIGTERM)
+    wait_for(lambda: get_json(standalone.port, "/metrics/snapshot")["master/slaves_inactive"] == 1.0, 10, "deactivation")
+    wait_for(lambda: get_json(standalone.port, "/master/state")["unreachable_slaves"] == 1, 10, "removal")
+    assert get_json(standalone.port, "/master/state")["slaves"] == []
+
+
+def test_agent_restart_with_changed_info_fails(standalone: Proc, procs: list[Proc], tmp_path: Path) -> None:
+    work = tmp_path / "a2"
+    aport = free_port()
+    master = f"127.0.0.1:{standalone.port}"
+    first = Proc("agent", agent_args(aport, master, work)).wait_http()
+    procs.append(first)
+    wait_for(lambda: (work / "meta" / "slaves" / "latest" / "slave.info").exists(), 15, "checkpoint")
+    agent_id = get_json(aport, "/state")["id"]
+    first.kill()
+    # Same settings: recovers the same agent ID.
+    again = Proc("agent", agent_args(aport, master, work)).wait_http()
+    procs.append(again)
+    wait_for(lambda: get_json(aport, "/metrics/snapshot")["slave/registered"] == 1.0, 15, "re-registration")
+    assert get_json(aport, "/state")["id"] == agent_id
+    again.kill()
+    # Changed resources (or attributes): "Incompatible agent info", exit 1.
+    for changed in ({"resources": "cpus:4;mem:1024;disk:2048;ports:[31000-32000]"}, {"attributes": "rack:r2;zone:z1"}):
+        res = run("agent", agent_args(aport, master, work, **changed))
+        assert res.returncode == 1 and "Incompatible agent info" in res.stderr, res.stderr
+        assert f"rm -f {work}/meta/slaves/latest" in res.stderr
+    # --reconfiguration_policy=additive accepts additions only.
+    res = run("agent", agent_args(aport, master, work, "--reconfiguration_policy=additive", attributes="rack:r1"))
+    assert res.returncode == 1 and "Incompatible agent info" in res.stderr
+    added_args = agent_args(aport, master, work, "--reconfiguration_policy=additive", attributes="rack:r1;zone:z1;row:3")
+    added = Proc("agent", added_args).wait_http()
+    procs.append(added)
+    added.kill()
+    # Removing the latest symlink starts a new agent.
+    (work / "meta" / "slaves" / "latest").unlink()
+    fresh = Proc("agent", agent_args(aport, master, work, resources="cpus:4")).wait_http()
+    procs.append(fresh)
+    new_id = wait_for(lambda: get_json(aport, "/state")["id"], 15, "new agent id")
+    assert new_id != agent_id
+
+
+# ------------------------------------------------------------------------------------------
+# agent start-up failures: docker, cgroups, isolators
+# ------------------------------------------------------------------------------------------
+
+
+def _fake_docker(path: str, answer: bytes) -> socket.socket:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(4096)
+                conn.sendall(answer)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return server
+
+
+def test_agent_docker_containerizer_needs_an_engine(tmp_path: Path, procs: list[Proc]) -> None:
+    base = ["--containerizers=docker,mesos", "--docker=/bin/true", f"--work_dir={tmp_path}/w", "--master=127.0.0.1:1", "--ip=127.0.0.1"]
+    res = run("agent", [*base, f"--port={free_port()}", f"--docker_socket={tmp_path}/none.sock"])
+    assert res.returncode == 1
+    assert "Failed to create a containerizer: Could not create DockerContainerizer" in res.stderr
+    sock_path = f"{tmp_path}/bad.sock"
+    server = _fake_docker(sock_path, b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+    res = run("agent", [*base, f"--port={free_port()}", f"--docker_socket={sock_path}"])
+    server.close()
+    assert res.returncode == 1 and "Could not create DockerContainerizer" in res.stderr
+    sock_path = f"{tmp_path}/ok.sock"
+    server = _fake_docker(sock_path, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK")
+    try:
+        port = free_port()
+        procs.append(Proc("agent", [*base, f"--port={port}", f"--docker_socket={sock_path}"]).wait_http())
+    finally:
+        server.close()
+    res = run("agent", ["--containerizers=docker", "--docker=/nonexistent/docker", f"--work_dir={tmp_path}/w", "--master=127.0.0.1:1"])
+    assert res.returncode == 1 and "Could not create DockerContainerizer" in res.stderr
+
+
+def _hierarchy(root: Path, subsystems: list[str], cfs: bool = True) -> Path:
+    for sub in subsystems:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / sub / "cgroup.procs").write_text("")
+    if cfs and "cpu" in subsystems:
+        (root / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    return root
+
+
+def test_agent_cgroups_isolation_needs_controllers(tmp_path: Path, procs: list[Proc]) -> None:
+    def args(hierarchy: Path, isolation: str, *extra: str) -> list[str]:
+        return [f"--isolation={isolation}", f"--cgroups_hierarchy={hierarchy}", f"--work_dir={tmp_path}/w", "--master=127.0.0.1:1", "--ip=127.0.0.1", f"--port={free_port()}", *extra]
+
+    partial = _hierarchy(tmp_path / "partial", ["cpu", "cpuacct"])
+    res = run("agent", args(partial, "cgroups/cpu,cgroups/mem"))
+    assert res.returncode == 1
+    assert "Could not create MesosContainerizer: Failed to create isolator 'cgroups/mem'" in res.stderr
+    assert "subsystem 'memory'" in res.stderr
+    unified = tmp_path / "unified"
+    unified.mkdir()
+    (unified / "cgroup.controllers").write_text("cpu memory pids\n")
+    res = run("agent", args(unified, "cgroups/cpu"))
+    assert res.returncode == 1 and "cgroup v2" in res.stderr
+    nocfs = _hierarchy(tmp_path / "nocfs", ["cpu", "cpuacct", "memory"], cfs=False)
+    res = run("agent", args(nocfs, "cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs"))
+    assert res.returncode == 1 and "cpu.cfs_quota_us" in res.stderr
+    res = run("agent", args(nocfs, "posix/cpu,posix/foo"))
+    assert res.returncode == 1 and "Unknown or unsupported isolator 'posix/foo'" in res.stderr
+    res = run("agent", args(nocfs, "posix/cpu", "--containerizers=mesos,rkt"))
+    assert res.returncode == 1 and "rkt" in res.stderr
+    full = _hierarchy(tmp_path / "full", ["cpu", "cpuacct", "memory"])
+    good = Proc("agent", args(full, "cgroups/cpu,cgroups/mem", "--cgroups_enable_cfs"))
+    procs.append(good)
+    good.wait_http()
+
+
+# ------------------------------------------------------------------------------------------
+# HA: election through the real ZooKeeper ensemble
+# ------------------------------------------------------------------------------------------
+
+
+def _leader(ports: list[int]) -> int | None:
+    elected = []
+    for port in ports:
+        try:
+            if get_json(port, "/metrics/snapshot")["master/elected"] == 1.0:
+                elected.append(port)
+        except (OSError, AssertionError):
+            continue
+    return elected[0] if len(elected) == 1 else None
+
+
+def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
+    from kazoo.client import KazooClient
+
+    zk_path = f"/mesos-{uuid.uuid4().hex[:8]}"
+    zk_url = f"zk://{zk_ensemble.connect_string}{zk_path}"
+    ports = [free_port() for _ in range(3)]
+    masters = {}
+    for port in ports:
+        args = master_args(port, tmp_path, f"--zk={zk_url}", "--quorum=2", "--zk_session_timeout=2secs")
+        masters[port] = Proc("master", args)
+        procs.append(masters[port])
+    for proc in masters.values():
+        proc.wait_http()
+    leader = wait_for(lambda: _leader(ports), 20, "one elected master")
+    followers = [p for p in ports if p != leader]
+
+    client = KazooClient(hosts=zk_ensemble.connect_string)
+    client.start(timeout=15)
+    try:
+        children = client.get_children(zk_path)
+        infos = sorted(c for c in children if c.startswith("json.info_"))
+        assert len(infos) == 3 and "log_replicas" in children
+        data, _ = client.get(f"{zk_path}/{infos[0]}")
+        info = json.loads(data)
+        # Compact JSON with sorted keys, as stout stringifies JSON::protobuf(MasterInfo).
+        assert data.decode() == json.dumps(info, sort_keys=True, separators=(",", ":"))
+        assert info["port"] == leader and info["pid"] == f"master@127.0.0.1:{leader}"
+        assert info["ip"] == 16777343 and info["address"] == {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": leader}
+        assert info["capabilities"] == [{"type": "AGENT_UPDATE"}, {"type": "AGENT_DRAINING"}, {"type": "QUOTA_V2"}]
+        assert len(client.get_children(f"{zk_path}/log_replicas")) == 3
+    finally:
+        client.stop()
+        client.close()
+
+    # Redirects: /master/redirect answers 307 to //leader:port everywhere; redirecting endpoints
+    # on a follower keep path and query; /master/state is served by every master.
+    for port in ports:
+        wait_for(lambda p=port: get_json(p, "/master/state").get("leader"), 10, "the leader to be detected")
+        status, headers, _ = request(port, "GET", "/master/redirect")
+        assert (status, headers.get("Location")) == (307, f"//127.0.0.1:{leader}")
+    follower = followers[0]
+    status, headers, _ = request(follower, "GET", "/master/maintenance/status?jsonp=x")
+    assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}/master/maintenance/status?jsonp=x")
+    status, headers, _ = request(follower, "POST", "/api/v1", {"type": "GET_HEALTH"}, {"Content-Type": "application/json"})
+    assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}/api/v1")
+    fstate = get_json(follower, "/master/state")
+    assert fstate["leader"] == f"master@127.0.0.1:{leader}" and fstate["leader_info"]["port"] == leader
+    assert "elected_time" not in fstate
+    assert "elected_time" in get_json(leader, "/master/state")
+    metrics = {p: get_json(p, "/metrics/snapshot") for p in ports}
+    assert [metrics[p]["master/elected"] for p in ports].count(1.0) == 1
+    wait_for(lambda: get_json(leader, "/metrics/snapshot")["registrar/log/recovered"] == 1.0, 10, "log recovered")
+
+    # An agent finds the leader through ZooKeeper, then the next leader after a failover.
+    aport = free_port()
+    agent = Proc("agent", agent_args(aport, zk_url, tmp_path / "ha-agent", "--zk_session_timeout=2secs")).wait_http()
+    procs.append(agent)
+    slaves = wait_for(lambda: get_json(leader, "/master/state")["slaves"], 15, "agent on the leader")
+    agent_id = slaves[0]["id"]
+    assert get_json(follower, "/master/state")["slaves"] == []
+    masters[leader].kill()  # SIGKILL: its znode goes with its session (2 s)
+    new_leader = wait_for(lambda: _leader(followers), 20, "a new leader")
+    assert new_leader != leader
+    slaves = wait_for(lambda: get_json(new_leader, "/master/state")["slaves"], 20, "agent on the new leader")
+    assert slaves[0]["id"] == agent_id and slaves[0]["active"] is True
+    assert get_json(new_leader, "/metrics/snapshot")["master/slaves_active"] == 1.0
+    other = next(p for p in followers if p != new_leader)
+    status, headers, _ = request(other, "GET", "/master/redirect")
+    assert (status, headers["Location"]) == (307, f"//127.0.0.1:{new_leader}")
+
+
+def test_no_leader_means_503(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
+    # A master whose registry never recovers (quorum 2, alone) is elected in ZooKeeper but
+    # exits when the registry fetch times out; the detector answers 503 when nobody leads.
+    zk_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    alone = Proc("master", master_args(port, tmp_path, f"--zk={zk_url}", "--quorum=2", "--registry_fetch_timeout=2secs"))
+    procs.append(alone)
+    alone.wait_http()
+    assert get_json(port, "/metrics/snapshot")["registrar/log/recovered"] == 0.0
+    assert alone.wait_exit(15) == 1
+    assert "Recovery failed: Failed to recover registrar" in alone.output()
+    # A master that is not elected and sees no leader: 503 on /master/redirect.
+    port = free_port()
+    follower = Proc("master", master_args(port, tmp_path, "--zk=zk://127.0.0.1:1/mesos", "--quorum=1"))
+    procs.append(follower)
+    follower.wait_http()
+    status, _, body = request(port, "GET", "/master/redirect")
+    assert status == 503
+    status, _, _ = request(port, "GET", "/master/maintenance/status")
+    assert status == 503
+    assert get_json(port, "/metrics/snapshot")["master/elected"] == 0.0
+
+
+def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
+    zk_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
+    ports = [free_port(), free_port()]
+    masters = {p: Proc("master", master_args(p, tmp_path, f"--zk={zk_url}", "--registry=in_memory", "--zk_session_timeout=2secs")) for p in ports}
+    procs.extend(masters.values())
+    for proc in masters.values():
+        proc.wait_http()
+    leader = wait_for(lambda: _leader(ports), 20, "one elected master")
+    follower = next(p for p in ports if p != leader)
+    members = list(zk_ensemble.members)
+    killed = members[:2]
+    try:
+        for member in killed:
+            member.kill()
+        assert masters[leader].wait_exit(20) == 1
+        assert "Lost candidacy as a leader... committing suicide!" in masters[leader].output()
+        assert masters[follower].popen.poll() is None  # a follower re-contends instead
+    finally:
+        for member in killed:
+            member.start()
+        zk_ensemble.wait_for_quorum()
+    wait_for(lambda: _leader([follower]) == follower, 30, "the follower to lead")
+    assert masters[follower].popen.poll() is None
