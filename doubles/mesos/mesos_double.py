@@ -1,4 +1,7 @@
 #!/usr/bin/env python3
+# HTTP routers and start-up checks mirror upstream's long if-chains on purpose; the /tmp paths
+# are upstream's own flag defaults (os::temp()).
+# ruff: noqa: PLR0911, PLR0912, PLR0915, S108
 """A PROTOCOL DOUBLE of Apache Mesos (master and agent) for orchestrator.platform tests and labs.
 
 This is NOT Apache Mesos. It imitates Mesos where the collection touches it, from upstream
@@ -121,7 +124,7 @@ def numify_double(s: str) -> float:
         value = float(s)
     except ValueError:
         raise FlagError(f"Failed to convert '{s}' to number") from None
-    if s.strip() != s or s == "" or math.isnan(value) and s.lower() != "nan":
+    if s.strip() != s or s == "" or (math.isnan(value) and s.lower() != "nan"):
         raise FlagError(f"Failed to convert '{s}' to number")
     return value
 
@@ -812,19 +815,12 @@ def make_zk_client(url: ZkUrl, session_timeout: float) -> Any:
 def zk_acl(url: ZkUrl) -> Any:
     # src/zookeeper/group.cpp: with credentials the group's znodes are EVERYONE_READ_CREATOR_ALL,
     # otherwise OPEN_ACL_UNSAFE.
-    from kazoo.security import (  # noqa: PLC0415
-        OPEN_ACL_UNSAFE,
-        Permissions,
-        make_acl,
-        make_digest_acl,
-    )
+    from kazoo.security import OPEN_ACL_UNSAFE, make_acl, make_digest_acl  # noqa: PLC0415
 
     if not url.credentials:
         return OPEN_ACL_UNSAFE
     user, _, password = url.credentials.partition(":")
-    return [make_acl("world", "anyone", read=True), make_digest_acl(user, password, all=True)] or [
-        Permissions.ALL
-    ]
+    return [make_acl("world", "anyone", read=True), make_digest_acl(user, password, all=True)]
 
 
 class ZkGroup:
@@ -850,7 +846,7 @@ class ZkGroup:
             try:
                 self.client.start(timeout=max(self.session_timeout, 5.0))
                 break
-            except Exception as exc:  # noqa: BLE001 - keep retrying like the Mesos group does
+            except Exception as exc:
                 log(f"Failed to connect to ZooKeeper {self.url.servers}: {exc}; retrying", "W")
                 time.sleep(0.5)
         self._timer.start()
@@ -895,7 +891,8 @@ def leader_from_children(client: Any, path: str, children: Sequence[str]) -> tup
     for _, child in members:
         try:
             data, _ = client.get(f"{path.rstrip('/')}/{child}")
-        except Exception:  # noqa: BLE001 - the member vanished between list and get: next one
+        except Exception as exc:  # the member vanished between list and get: try the next one
+            log(f"Failed to read '{child}': {exc!r}", "W")
             continue
         try:
             return child, json.loads(data.decode("utf-8"))
@@ -976,7 +973,9 @@ def default_resources(parsed: list[dict], work_dir: str, default_role: str) -> l
     names = {r["name"] for r in parsed}
     out = list(parsed)
     if "cpus" not in names:
-        out.append({"name": "cpus", "role": default_role, "type": "SCALAR", "scalar": {"value": float(os.cpu_count() or 1)}})
+        out.append(
+            {"name": "cpus", "role": default_role, "type": "SCALAR", "scalar": {"value": float(os.cpu_count() or 1)}}
+        )
     if "mem" not in names:
         total_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
         # Leave 1GB (or half of a machine smaller than 2GB) for the system.
@@ -1091,7 +1090,7 @@ def serve(bind_ip: str, port: int, route: Callable[[Request], Response]) -> Serv
             req = Request(self.command, path, query, self.headers, body)
             try:
                 resp = route(req)
-            except Exception as exc:  # noqa: BLE001 - an endpoint bug must not kill the server
+            except Exception as exc:
                 log(f"Internal error on {self.command} {self.path}: {exc!r}", "E")
                 resp = Response.text(500, str(exc))
             self.send_response(resp.status)
@@ -1104,9 +1103,9 @@ def serve(bind_ip: str, port: int, route: Callable[[Request], Response]) -> Serv
             if self.command != "HEAD":
                 self.wfile.write(resp.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     try:
@@ -1156,7 +1155,9 @@ def v1_flags(flags: Flags) -> dict:
 def v1_check_request(req: Request) -> tuple[Response | None, dict | None]:
     """Request checks of master/http.cpp Master::Http::api (and the agent's api)."""
     if req.method != "POST":
-        return Response(405, b"Expecting 'POST', received '" + req.method.encode() + b"'", None, {"Allow": "POST"}), None
+        return Response(
+            405, b"Expecting 'POST', received '" + req.method.encode() + b"'", None, {"Allow": "POST"}
+        ), None
     ctype = req.headers.get("Content-Type")
     if ctype is None:
         return Response.text(400, "Expecting 'Content-Type' to be present"), None
@@ -1164,7 +1165,9 @@ def v1_check_request(req: Request) -> tuple[Response | None, dict | None]:
     if ctype != "application/json":
         return Response.text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf"), None
     accept = req.headers.get("Accept")
-    if accept and not any(a.split(";")[0].strip() in ("application/json", "*/*", "application/*") for a in accept.split(",")):
+    if accept and not any(
+        a.split(";")[0].strip() in ("application/json", "*/*", "application/*") for a in accept.split(",")
+    ):
         return Response.text(406, "Expecting 'Accept' to allow application/json or application/x-protobuf"), None
     try:
         call = json.loads(req.body.decode("utf-8") or "null")
@@ -1179,8 +1182,8 @@ def drop_empty(obj: Any) -> Any:
     """JSON::protobuf leaves out empty repeated fields (and unset optional ones)."""
     if isinstance(obj, dict):
         out = {}
-        for key, value in obj.items():
-            value = drop_empty(value)
+        for key, raw in obj.items():
+            value = drop_empty(raw)
             if value is None or (isinstance(value, list) and not value):
                 continue
             out[key] = value
@@ -1328,7 +1331,10 @@ class Master:
                 die(f"Failed to create a master contender: {exc}")
         if f["agent_removal_rate_limit"]:
             tokens = [t for t in f["agent_removal_rate_limit"].split("/") if t]
-            fmt = f"Invalid agent_removal_rate_limit: {f['agent_removal_rate_limit']}. Format is <Number of agents>/<Duration>"
+            fmt = (
+                f"Invalid agent_removal_rate_limit: {f['agent_removal_rate_limit']}. "
+                "Format is <Number of agents>/<Duration>"
+            )
             if len(tokens) != 2:
                 die(fmt)
             try:
@@ -1409,7 +1415,7 @@ class Master:
             try:
                 node = self.zk.join(self.url.path, MASTER_INFO_LABEL, compact_json(self.info).encode())
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"Failed to contend: {exc}; retrying", "W")
                 time.sleep(0.5)
         with self.lock:
@@ -1428,7 +1434,7 @@ class Master:
         if self.flags["registry"] != "in_memory":
             try:
                 self._join_log_replicas()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"Failed to rejoin log replicas: {exc}", "W")
 
     def _children_changed(self, children: list[str]) -> None:
@@ -1648,7 +1654,21 @@ class Master:
                 "master/event_queue_dispatches": 0.0,
                 "master/event_queue_http_requests": 0.0,
             }
-            for state in ("staging", "starting", "running", "killing", "finished", "failed", "killed", "lost", "error", "dropped", "unreachable", "gone", "gone_by_operator"):
+            for state in (
+                "staging",
+                "starting",
+                "running",
+                "killing",
+                "finished",
+                "failed",
+                "killed",
+                "lost",
+                "error",
+                "dropped",
+                "unreachable",
+                "gone",
+                "gone_by_operator",
+            ):
                 m[f"master/tasks_{state}"] = 0.0
             for kind in ("cpus", "mem", "disk", "gpus"):
                 total = sum(r["scalar"]["value"] for r in res if r["name"] == kind and r["type"] == "SCALAR")
@@ -1693,8 +1713,7 @@ class Master:
                 return Response.text(
                     400,
                     "Failed to convert JSON into Schedule protobuf: Missing required fields: "
-                    f"windows[{index}].unavailability" + ("" if isinstance(unavailability, dict) else "")
-                    + ".start",
+                    f"windows[{index}].unavailability.start",
                 )
             ids = window.get("machine_ids", [])
             if not ids:
@@ -1709,11 +1728,15 @@ class Master:
                 key = machine_key(mid)
                 if key in updated:
                     return Response.text(400, f"Machine '{machine_debug(mid)}' appears more than once in the schedule")
-                updated[key] = {"id": {k: v for k, v in mid.items() if k in ("hostname", "ip") and v}, "unavailability": unavailability}
+                updated[key] = {
+                    "id": {k: v for k, v in mid.items() if k in ("hostname", "ip") and v},
+                    "unavailability": unavailability,
+                }
         for key, machine in self.machines.items():
             if machine["mode"] == "DOWN" and key not in updated:
                 return Response.text(
-                    400, f"Machine '{machine_debug(machine['id'])}' is deactivated and cannot be removed from the schedule"
+                    400,
+                    f"Machine '{machine_debug(machine['id'])}' is deactivated and cannot be removed from the schedule",
                 )
         # UpdateSchedule::perform: kept machines keep their mode, new ones start DRAINING.
         machines = {}
@@ -1810,13 +1833,7 @@ class Master:
             return Response.json({"roles": []})
         if path == "/state-summary":
             state = self.state()
-            return Response.json(
-                {
-                    k: state[k]
-                    for k in ("hostname", "cluster", "slaves", "frameworks")
-                    if k in state
-                }
-            )
+            return Response.json({k: state[k] for k in ("hostname", "cluster", "slaves", "frameworks") if k in state})
         if path == "/maintenance/schedule":
             return self.http_schedule(req)
         if path == "/maintenance/status":
@@ -2181,7 +2198,9 @@ class Agent:
         slaves = os.path.join(self.meta_dir, "slaves")
         directory = os.path.join(slaves, self.agent_id)
         os.makedirs(directory, exist_ok=True)
-        write_atomically(os.path.join(directory, "slave.info"), compact_json(dict(self.info, id={"value": self.agent_id})))
+        write_atomically(
+            os.path.join(directory, "slave.info"), compact_json(dict(self.info, id={"value": self.agent_id}))
+        )
         latest = os.path.join(slaves, "latest")
         tmp = latest + ".tmp"
         if os.path.lexists(tmp):
@@ -2209,7 +2228,9 @@ class Agent:
         master = self.master
         if master is not None and self.agent_id is not None:
             try:
-                http_json("POST", self._master_url(master) + DOUBLE_AGENT_PATH + "/disconnect", {"id": self.agent_id}, 1.0)
+                http_json(
+                    "POST", self._master_url(master) + DOUBLE_AGENT_PATH + "/disconnect", {"id": self.agent_id}, 1.0
+                )
             except OSError:
                 pass
         os._exit(0)
@@ -2221,7 +2242,7 @@ class Agent:
             try:
                 self.zk.start(timeout=5)
                 break
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log(f"Failed to connect to ZooKeeper: {exc}; retrying", "W")
                 time.sleep(0.5)
         path = self.url.path
@@ -2238,7 +2259,7 @@ class Agent:
             try:
                 if self.zk.exists(path):
                     break
-            except Exception:  # noqa: BLE001, S110
+            except Exception:  # noqa: S110
                 pass
             time.sleep(0.2)
         self.zk.ChildrenWatch(path, changed)
@@ -2287,7 +2308,8 @@ class Agent:
             self.registered_with = master.get("id", "static")
             self.counters["registered"] = 1.0
         self.checkpoint()
-        log(f"{'Registered' if first else 'Re-registered'} with master {master.get('pid')}; given agent ID {self.agent_id}")
+        verb = "Registered" if first else "Re-registered"
+        log(f"{verb} with master {master.get('pid')}; given agent ID {self.agent_id}")
 
     # ---- HTTP -----------------------------------------------------------------------------------
     def state(self) -> dict:
