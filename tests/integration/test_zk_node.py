@@ -7,12 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports
+from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 from kazoo.security import make_digest_acl_credential
-
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
-from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
 
 ADMIN, ADMIN_PW = "it-admin", "it-admin-pw"
 ADMIN_ACL = {"scheme": "digest", "username": ADMIN, "password": ADMIN_PW, "perms": "rwcda"}
@@ -304,9 +303,7 @@ def test_big_value_within_the_limit(zk_node, admin: KazooClient, base: str) -> N
     assert zk_node(path=f"{base}/big", value=value)["changed"] is False
 
 
-def test_unreachable_ensemble_fails_clearly(zk_node) -> None:
-    from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import free_ports
-
+def test_unreachable_ensemble_fails_clearly() -> None:
     port = free_ports(1)[0]
     result = run_playbook(
         "zk_node.yml", {"zk_hosts": f"127.0.0.1:{port}", "zk_path": "/x", "zk_value": "x", "zk_timeout": 2}

@@ -54,9 +54,8 @@ def run_playbook(
         }
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, check=False)
         if proc.returncode != 0 or not result_file.exists():
-            raise AssertionError(
-                f"ansible-playbook {playbook} failed (rc={proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-            )
+            output = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            raise AssertionError(f"ansible-playbook {playbook} failed (rc={proc.returncode}):\n{output}")
         result = json.loads(result_file.read_text(encoding="utf-8"))
     result["_stdout"] = proc.stdout + proc.stderr
     return result
