@@ -1152,29 +1152,37 @@ def v1_flags(flags: Flags) -> dict:
     return {"flags": [{"name": k, "value": v} for k, v in flags.as_strings().items()]}
 
 
-def v1_check_request(req: Request) -> tuple[Response | None, dict | None]:
-    """Request checks of master/http.cpp Master::Http::api (and the agent's api)."""
+def method_not_allowed(allowed: Sequence[str], method: str) -> Response:
+    # libprocess http::MethodNotAllowed(allowedMethods, requestMethod)
+    body = "Expecting one of { " + ", ".join(f"'{m}'" for m in allowed) + f" }}, but received '{method}'"
+    return Response(405, body.encode(), "text/plain; charset=utf-8", {"Allow": ", ".join(allowed)})
+
+
+def v1_check_request(req: Request, kind: str = "master") -> tuple[Response | None, dict | None]:
+    """Request checks of src/master/http.cpp Master::Http::api, in upstream's order."""
     if req.method != "POST":
-        return Response(
-            405, b"Expecting 'POST', received '" + req.method.encode() + b"'", None, {"Allow": "POST"}
-        ), None
+        return method_not_allowed(["POST"], req.method), None
     ctype = req.headers.get("Content-Type")
     if ctype is None:
         return Response.text(400, "Expecting 'Content-Type' to be present"), None
-    # The double can only decode JSON: application/x-protobuf is answered 415 too (simplified).
+    if ctype == "application/x-protobuf":
+        # The double cannot decode protobuf (simplification, see doubles/README.md).
+        return Response.text(415, "The Mesos protocol double only speaks application/json"), None
     if ctype != "application/json":
         return Response.text(415, "Expecting 'Content-Type' of application/json or application/x-protobuf"), None
+    try:
+        call = json.loads(req.body.decode("utf-8"))
+    except ValueError as exc:
+        return Response.text(400, f"Failed to parse body into JSON: {exc}"), None
+    if not isinstance(call, dict):
+        return Response.text(400, "Failed to convert JSON into Call protobuf: Expecting a JSON object"), None
+    if not isinstance(call.get("type"), str):
+        return Response.text(400, f"Failed to validate {kind}::Call: Expecting 'type' to be present"), None
     accept = req.headers.get("Accept")
     if accept and not any(
         a.split(";")[0].strip() in ("application/json", "*/*", "application/*") for a in accept.split(",")
     ):
-        return Response.text(406, "Expecting 'Accept' to allow application/json or application/x-protobuf"), None
-    try:
-        call = json.loads(req.body.decode("utf-8") or "null")
-    except ValueError as exc:
-        return Response.text(400, f"Failed to parse body into JSON: {exc}"), None
-    if not isinstance(call, dict) or not isinstance(call.get("type"), str):
-        return Response.text(400, "Failed to validate master::Call: Expecting 'type' to be present"), None
+        return Response.text(406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"), None
     return None, call
 
 
@@ -1198,10 +1206,20 @@ def drop_empty(obj: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 # Endpoints that a non-leading master answers with 307 to the leader (503 without a leader):
-# the ones whose help in src/master/http.cpp (docs/endpoints/master/*.md) says so. /state,
-# /slaves, /frameworks, /tasks, /roles, /flags, /health and the libprocess endpoints
-# (/metrics/snapshot, /version) are answered by every master.
+# every handler of src/master/http.cpp that starts with `if (!master->elected()) return
+# redirect(request);` (development head). /flags, /health, /redirect itself and the libprocess
+# endpoints (/metrics/snapshot, /version) are answered by every master.
 REDIRECTING = {
+    "/state",
+    "/state.json",
+    "/slaves",
+    "/slaves.json",
+    "/frameworks",
+    "/frameworks.json",
+    "/tasks",
+    "/tasks.json",
+    "/roles",
+    "/roles.json",
     "/api/v1",
     "/api/v1/scheduler",
     "/state-summary",
@@ -1284,7 +1302,9 @@ class Master:
         self.unreachable: dict[str, float] = {}
         self.next_agent = 0
         self.counters = {"slave_registrations": 0, "slave_reregistrations": 0, "slave_removals": 0}
-        self.machines: dict[tuple[str, str], dict] = {}  # key -> {"id":..., "mode":..., "unavailability":...}
+        # MachineID (hostname, ip) -> {"id", "mode" UP/DRAINING/DOWN, "unavailability"}
+        self.machines: dict[tuple[str, str], dict] = {}
+        self.shutdown: set[str] = set()  # agents removed by "Machine DOWN"
         self.schedule: dict = {}
         self.zk: ZkGroup | None = None
         self.url: ZkUrl | None = None
@@ -1366,16 +1386,17 @@ class Master:
         log(DOUBLE_BANNER.format(version=MESOS_VERSION).replace("\n", " "))
         log(f"Master {self.id} ({self.hostname}) started on {self.ip}:{self.port}")
         log(f"Flags at startup: {' '.join(f'--{k}={v!r}' for k, v in self.flags.as_strings().items())}")
-        serve(self.bind_ip, self.port, self.route)
-        threading.Thread(target=self._ping_checker, daemon=True).start()
         if self.url is None:
-            # Standalone contender/detector: this master leads at once.
+            # Standalone contender/detector (no --zk): this master leads at once; its replicated
+            # log, if any, is a quorum of one.
             with self.lock:
                 self.leader = self.info
                 self.elected_time = time.time()
                 self.recovered = True
             log("Elected as the leading master (standalone)!")
-        else:
+        serve(self.bind_ip, self.port, self.route)
+        threading.Thread(target=self._ping_checker, daemon=True).start()
+        if self.url is not None:
             self._start_zk()
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
         while True:
@@ -1504,10 +1525,15 @@ class Master:
             if action == "register":
                 info = body["info"]
                 agent_id = info.get("id", {}).get("value")
-                if agent_id and agent_id in self.agents:
-                    self.counters["slave_reregistrations"] += 1
-                    reregistered = True
-                elif agent_id:
+                # master.cpp: an agent's MachineID is its hostname and the IP of its pid; a
+                # machine in DOWN mode gets a ShutdownMessage instead of a registration.
+                machine = {"hostname": info["hostname"], "ip": body["pid"].split("@", 1)[1].rsplit(":", 1)[0]}
+                key = machine_key(machine)
+                if self.machines.get(key, {}).get("mode") == "DOWN":
+                    log(f"Refusing registration of agent at {body['pid']} because the machine is DOWN", "W")
+                    return Response.json({"shutdown": "Machine is DOWN"}, 403)
+                self.machines.setdefault(key, {"id": machine, "mode": "UP"})
+                if agent_id:
                     self.counters["slave_reregistrations"] += 1
                     reregistered = True
                 else:
@@ -1520,6 +1546,7 @@ class Master:
                 old = self.agents.get(agent_id, {})
                 self.agents[agent_id] = {
                     "info": info,
+                    "machine": key,
                     "pid": body["pid"],
                     "version": body.get("version", MESOS_VERSION),
                     "capabilities": body.get("capabilities", []),
@@ -1534,6 +1561,8 @@ class Master:
                 return Response.json({"id": agent_id, "master_id": self.id})
             agent_id = body.get("id")
             agent = self.agents.get(agent_id or "")
+            if agent_id in self.shutdown:
+                return Response.json({"shutdown": "Operator initiated 'Machine DOWN'"}, 403)
             if agent is None:
                 return Response.json({"error": "unknown agent"}, 404)
             if action == "ping":
@@ -1621,8 +1650,11 @@ class Master:
             if self.flags["cluster"]:
                 state["cluster"] = self.flags["cluster"]
             if self.leader is not None:
+                # http.cpp json(JSON::ObjectWriter*, const MasterInfo&): id, pid, port, hostname.
                 state["leader"] = self.leader["pid"]
-                state["leader_info"] = self.leader
+                state["leader_info"] = {
+                    k: self.leader[k] for k in ("hostname", "id", "pid", "port") if k in self.leader
+                }
             if self.flags["log_dir"]:
                 state["log_dir"] = self.flags["log_dir"]
             if self.flags["external_log_file"]:
@@ -1688,6 +1720,7 @@ class Master:
             return dict(sorted(m.items()))
 
     def maintenance_status(self) -> dict:
+        # Master::Http::_getMaintenanceStatus: DRAINING and DOWN machines; UP ones are not listed.
         draining, down = [], []
         for key in sorted(self.machines):
             machine = self.machines[key]
@@ -1697,28 +1730,25 @@ class Master:
                 down.append(machine["id"])
         return drop_empty({"draining_machines": draining, "down_machines": down})
 
-    # ---- maintenance (src/master/maintenance.cpp, master/http.cpp) ------------------------------
-    def update_schedule(self, schedule: Any) -> Response | None:
+    # ---- maintenance (src/master/maintenance.cpp, src/master/http.cpp) ---------------------------
+    def update_schedule(self, schedule: Any, prefix: str = "") -> Response | None:
+        # JSON -> Schedule protobuf conversion (stout protobuf::parse), then
+        # maintenance::validation::schedule, then ___updateMaintenanceSchedule.
         if not isinstance(schedule, dict):
-            return Response.text(400, "Failed to convert JSON into Schedule protobuf: Expecting a JSON object")
+            return Response.text(400, f"{prefix}Expecting a JSON object")
         windows = schedule.get("windows", [])
-        if not isinstance(windows, list):
-            return Response.text(400, "Failed to convert JSON into Schedule protobuf: 'windows' is not an array")
-        updated: dict[tuple[str, str], dict] = {}
+        if not isinstance(windows, list) or not all(isinstance(w, dict) for w in windows):
+            return Response.text(400, f"{prefix}Not expecting a JSON object for field 'windows'")
         for index, window in enumerate(windows):
-            if not isinstance(window, dict):
-                return Response.text(400, "Failed to convert JSON into Schedule protobuf: a window is not an object")
             unavailability = window.get("unavailability")
-            if not isinstance(unavailability, dict) or "start" not in unavailability:
-                return Response.text(
-                    400,
-                    "Failed to convert JSON into Schedule protobuf: Missing required fields: "
-                    f"windows[{index}].unavailability.start",
-                )
+            if not isinstance(unavailability, dict) or not isinstance(unavailability.get("start"), dict):
+                return Response.text(400, f"{prefix}Missing required fields: windows[{index}].unavailability.start")
+        updated: dict[tuple[str, str], dict] = {}
+        for window in windows:
             ids = window.get("machine_ids", [])
             if not ids:
                 return Response.text(400, "List of machines in the maintenance window is empty")
-            duration = unavailability.get("duration", {}).get("nanoseconds", 0)
+            duration = window["unavailability"].get("duration", {}).get("nanoseconds", 0)
             if duration < 0:
                 return Response.text(400, "Unavailability 'duration' is negative")
             for mid in ids:
@@ -1728,28 +1758,33 @@ class Master:
                 key = machine_key(mid)
                 if key in updated:
                     return Response.text(400, f"Machine '{machine_debug(mid)}' appears more than once in the schedule")
-                updated[key] = {
-                    "id": {k: v for k, v in mid.items() if k in ("hostname", "ip") and v},
-                    "unavailability": unavailability,
-                }
+                clean = {k: v for k, v in mid.items() if k in ("hostname", "ip") and v}
+                updated[key] = {"id": clean, "unavailability": window["unavailability"]}
         for key, machine in self.machines.items():
             if machine["mode"] == "DOWN" and key not in updated:
                 return Response.text(
                     400,
                     f"Machine '{machine_debug(machine['id'])}' is deactivated and cannot be removed from the schedule",
                 )
-        # UpdateSchedule::perform: kept machines keep their mode, new ones start DRAINING.
-        machines = {}
+        # Machines leaving the schedule go back to UP, new (or UP) ones start DRAINING, the others
+        # keep their mode.
+        for key, machine in self.machines.items():
+            if key not in updated:
+                machine["mode"] = "UP"
+                machine.pop("unavailability", None)
         for key, value in updated.items():
-            mode = self.machines[key]["mode"] if key in self.machines else "DRAINING"
-            machines[key] = {**value, "mode": mode}
-        self.machines = machines
+            known = self.machines.get(key)
+            if known is None or known["mode"] == "UP":
+                self.machines[key] = {**value, "mode": "DRAINING"}
+            else:
+                known["unavailability"] = value["unavailability"]
         self.schedule = drop_empty(schedule)
         return None
 
-    def machines_transition(self, ids: Any, down: bool) -> Response | None:
-        if not isinstance(ids, list):
-            return Response.text(400, "Failed to convert JSON into MachineIDs protobuf: Expecting a JSON array")
+    def machines_transition(self, ids: Any, down: bool, prefix: str = "") -> Response | None:
+        # Master::Http::_startMaintenance / _stopMaintenance
+        if not isinstance(ids, list) or not all(isinstance(m, dict) for m in ids):
+            return Response.text(400, f"{prefix}Expecting a JSON array of MachineID objects")
         if not ids:
             return Response.text(400, "List of machines is empty")
         seen = set()
@@ -1774,9 +1809,16 @@ class Master:
             key = machine_key(mid)
             if down:
                 self.machines[key]["mode"] = "DOWN"
+                # The agents on a downed machine are told to shut down and removed.
+                for agent_id, agent in list(self.agents.items()):
+                    if agent["machine"] == key:
+                        log(f"Removing agent {agent_id}: Operator initiated 'Machine DOWN'")
+                        del self.agents[agent_id]
+                        self.shutdown.add(agent_id)
+                        self.counters["slave_removals"] += 1
             else:
-                # Machine up: removed from the schedule and the machine list (master.cpp).
-                del self.machines[key]
+                self.machines[key]["mode"] = "UP"
+                self.machines[key].pop("unavailability", None)
                 windows = []
                 for window in self.schedule.get("windows", []):
                     kept = [m for m in window.get("machine_ids", []) if machine_key(m) != key]
@@ -1838,16 +1880,16 @@ class Master:
             return self.http_schedule(req)
         if path == "/maintenance/status":
             if req.method != "GET":
-                return Response(405, b"", None, {"Allow": "GET"})
+                return method_not_allowed(["GET"], req.method)
             with self.lock:
                 return Response.json(self.maintenance_status())
         if path in ("/machine/down", "/machine/up"):
             if req.method != "POST":
-                return Response(405, b"", None, {"Allow": "POST"})
+                return method_not_allowed(["POST"], req.method)
             try:
-                ids = json.loads(req.body or b"null")
+                ids = json.loads(req.body)
             except ValueError as exc:
-                return Response.text(400, f"Error parsing JSON: {exc}")
+                return Response.text(400, f"Failed to parse JSON: {exc}")
             with self.lock:
                 error = self.machines_transition(ids, down=path == "/machine/down")
             return error or Response(200)
@@ -1860,16 +1902,18 @@ class Master:
             with self.lock:
                 return Response.json(self.schedule)
         if req.method != "POST":
-            return Response(405, b"", None, {"Allow": "GET, POST"})
+            return method_not_allowed(["GET", "POST"], req.method)
         try:
-            schedule = json.loads(req.body or b"null")
+            schedule = json.loads(req.body)
         except ValueError as exc:
-            return Response.text(400, f"Failed to parse the request body as JSON: {exc}")
+            return Response.text(400, f"Failed to parse JSON: {exc}")
         with self.lock:
             error = self.update_schedule(schedule)
         return error or Response(200)
 
     def api(self, req: Request) -> Response:
+        if not self.recovered:
+            return Response.text(503, "Master has not finished recovery")
         error, call = v1_check_request(req)
         if error is not None or call is None:
             return error or Response(400)
@@ -1904,11 +1948,16 @@ class Master:
             elif kind == "GET_MAINTENANCE_SCHEDULE":
                 result = {"schedule": self.schedule}
             elif kind == "UPDATE_MAINTENANCE_SCHEDULE":
-                err = self.update_schedule(call.get("update_maintenance_schedule", {}).get("schedule"))
+                err = self.update_schedule(
+                    call.get("update_maintenance_schedule", {}).get("schedule"),
+                    "Failed to convert JSON into Call protobuf: ",
+                )
                 return err or Response(200)
             elif kind in ("START_MAINTENANCE", "STOP_MAINTENANCE"):
                 body = call.get(kind.lower(), {})
-                err = self.machines_transition(body.get("machines"), down=kind == "START_MAINTENANCE")
+                err = self.machines_transition(
+                    body.get("machines", []), kind == "START_MAINTENANCE", "Failed to convert JSON into Call protobuf: "
+                )
                 return err or Response(200)
             else:
                 return Response.text(501, f"Call type {kind} is not implemented by the Mesos protocol double")
@@ -2281,15 +2330,23 @@ class Agent:
                 elif self.registered_with != master.get("id", "static") or self.agent_id is None:
                     self._register(master)
                 else:
-                    status, _ = http_json(
+                    status, body = http_json(
                         "POST", self._master_url(master) + DOUBLE_AGENT_PATH + "/ping", {"id": self.agent_id}, 2.0
                     )
+                    self._check_shutdown(master, status, body)
                     if status != 200:
                         self.registered_with = None
             except OSError as exc:
                 log(f"Failed to reach master: {exc}", "W")
                 self.registered_with = None
             time.sleep(0.25 if self.registered_with is None else 0.5)
+
+    def _check_shutdown(self, master: dict, status: int, body: Any) -> None:
+        # src/slave/slave.cpp Slave::shutdown: a ShutdownMessage from the master (machine DOWN)
+        # ends the agent.
+        if status == 403 and isinstance(body, dict) and "shutdown" in body:
+            log(f"Agent asked to shut down by {master.get('pid')} because '{body['shutdown']}'")
+            os._exit(0)
 
     def _register(self, master: dict) -> None:
         info = dict(self.info)
@@ -2300,6 +2357,7 @@ class Agent:
             self._master_url(master) + DOUBLE_AGENT_PATH + "/register",
             {"info": info, "pid": self.pid, "version": MESOS_VERSION, "capabilities": AGENT_CAPABILITIES},
         )
+        self._check_shutdown(master, status, body)
         if status != 200 or not isinstance(body, dict):
             return
         with self.lock:
@@ -2388,7 +2446,7 @@ class Agent:
         return Response(404)
 
     def api(self, req: Request) -> Response:
-        error, call = v1_check_request(req)
+        error, call = v1_check_request(req, "agent")
         if error is not None or call is None:
             return error or Response(400)
         kind = call["type"]
