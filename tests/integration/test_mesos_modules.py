@@ -1,0 +1,448 @@
+"""mesos_master_info and mesos_maintenance against the Mesos protocol double, run as users run them.
+
+Three masters of ``doubles/mesos/mesos_double.py`` elect a leader for real through the loopback
+ZooKeeper ensemble (session fixture ``zk_ensemble``); the modules run through
+``ansible-playbook`` (playbooks/mesos_*.yml) and ``ansible localhost -m`` with this venv's
+Python. Every port is picked free at run time; waits poll a real condition with a deadline.
+What the modules wrote is read back from the double over plain HTTP, not from the modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
+
+REPO = Path(__file__).resolve().parents[2]
+DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DOUBLE.exists(), reason=f"the Mesos double is missing ({DOUBLE})"),
+]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = cond()
+        except (OSError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def http(port: int, path: str, method: str = "GET", body: Any = None) -> tuple[int, dict, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with _OPENER.open(req, timeout=5) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), json.loads(raw) if raw.strip() else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, dict(exc.headers), raw.decode(errors="replace")
+
+
+class Master:
+    def __init__(self, port: int, zk_url: str, work: Path) -> None:
+        self.port = port
+        self.zk_url = zk_url
+        self.work = work
+        self.popen: subprocess.Popen | None = None
+        self.log = Path(tempfile.mkstemp(prefix=f"mesos-master-{port}-", suffix=".log")[1])
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> Master:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
+        args = [
+            sys.executable,
+            str(DOUBLE),
+            "master",
+            f"--port={self.port}",
+            "--ip=127.0.0.1",
+            "--hostname=127.0.0.1",
+            f"--work_dir={self.work}",
+            f"--zk={self.zk_url}",
+            "--quorum=2",
+            "--zk_session_timeout=2secs",
+        ]
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(args, stdout=out, stderr=out, env=env)
+        wait_for(self.serving, 20, f"master {self.hostport} to answer /health")
+        return self
+
+    def serving(self) -> bool:
+        if self.popen is None or self.popen.poll() is not None:
+            raise AssertionError(f"master {self.hostport} exited:\n{self.log.read_text(errors='replace')[-3000:]}")
+        return http(self.port, "/health")[0] == 200
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+
+class Cluster:
+    def __init__(self, zk_connect: str, work: Path) -> None:
+        self.zk_path = f"/mesos-it-{uuid.uuid4().hex[:8]}"
+        self.zk_url = f"zk://{zk_connect}{self.zk_path}"
+        self.masters = [Master(free_port(), self.zk_url, work / f"m{i}") for i in range(3)]
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://{m.hostport}" for m in self.masters]
+
+    def leader(self) -> Master | None:
+        """The master that every running master's /master/redirect names, once they agree."""
+        seen = set()
+        for m in self.masters:
+            if not m.running():
+                continue
+            status, headers, _ = http(m.port, "/master/redirect")
+            if status != 307:
+                return None
+            seen.add(headers.get("Location"))
+        if len(seen) != 1:
+            return None
+        location = seen.pop()
+        leader = next((m for m in self.masters if location == f"//{m.hostport}"), None)
+        if leader is None or not leader.running():
+            return None
+        # Elected and recovered: it serves the leader-only maintenance endpoints.
+        return leader if http(leader.port, "/master/maintenance/status")[0] == 200 else None
+
+    def wait_leader(self, timeout: float = 30) -> Master:
+        return wait_for(self.leader, timeout, "one leader named by every master")
+
+    def stop(self) -> None:
+        for m in self.masters:
+            m.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(zk_ensemble: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(zk_ensemble.connect_string, tmp_path_factory.mktemp("mesos"))
+    try:
+        for m in c.masters:
+            m.start()
+        c.wait_leader()
+        yield c
+    finally:
+        c.stop()
+
+
+def info(cluster: Cluster, **extra: Any) -> dict:
+    return run_playbook("mesos_master_info.yml", {"mesos_masters": cluster.urls, "mesos_zk": cluster.zk_url, **extra})
+
+
+def maintenance(
+    cluster: Cluster, machines: list[dict], *, check: bool = False, diff: bool = False, **extra: Any
+) -> dict:
+    return run_playbook(
+        "mesos_maintenance.yml",
+        {"mesos_masters": [cluster.masters[0].hostport], "mesos_machines": machines, **extra},
+        check=check,
+        diff=diff,
+    )
+
+
+def schedule_of(leader: Master) -> dict:
+    status, _, body = http(leader.port, "/master/maintenance/schedule")
+    assert status == 200, body
+    return body or {}
+
+
+def status_of(leader: Master) -> dict:
+    status, _, body = http(leader.port, "/master/maintenance/status")
+    assert status == 200, body
+    return body or {}
+
+
+def scheduled_machines(leader: Master) -> set[tuple[str, str]]:
+    return {
+        (m.get("hostname", ""), m.get("ip", ""))
+        for w in schedule_of(leader).get("windows", [])
+        for m in w.get("machine_ids", [])
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# mesos_master_info
+# ------------------------------------------------------------------------------------------
+
+
+def test_leader_found_both_ways_and_equal(cluster: Cluster) -> None:
+    leader = cluster.wait_leader()
+    result = info(cluster)
+    assert not result.get("failed"), result
+    assert result["changed"] is False
+    assert result["leader"]["http"] == leader.hostport
+    assert result["leader"]["zookeeper"]["hostport"] == leader.hostport
+    assert result["leader"]["zookeeper"]["znode"].startswith(f"{cluster.zk_path}/json.info_")
+    assert result["leader"]["agree"] is True
+    assert result["leader"]["url"] == f"http://{leader.hostport}"
+    assert result["contenders"][0]["hostport"] == leader.hostport
+    assert len(result["contenders"]) == 3
+    masters = {m["hostport"]: m for m in result["masters"]}
+    assert set(masters) == {m.hostport for m in cluster.masters}
+    for hp, m in masters.items():
+        assert m["reachable"] and m["healthy"] and m["in_zookeeper"], m
+        assert m["version"], m
+        assert m["leader"] == leader.hostport
+        assert m["elected"] is (hp == leader.hostport)
+    assert result["metrics"]["master/elected"] == 1.0
+    assert result["metrics"]["master/uptime_secs"] > 0
+    assert result["metrics"]["registrar/log/recovered"] == 1.0
+    assert result["elected_time"] is not None
+    assert result["agents"]["total"] == 0 and result["frameworks"]["total"] == 0
+    assert result["tasks_running"] == 0
+    assert result["problems"] == []
+
+
+def test_zk_alone_and_masters_alone_agree(cluster: Cluster) -> None:
+    leader = cluster.wait_leader()
+    only_zk = run_playbook("mesos_master_info.yml", {"mesos_zk": cluster.zk_url})
+    assert not only_zk.get("failed"), only_zk
+    # Masters registered in ZooKeeper are probed even when not listed.
+    assert {m["hostport"] for m in only_zk["masters"]} == {m.hostport for m in cluster.masters}
+    assert only_zk["leader"]["agree"] is True and only_zk["leader"]["hostport"] == leader.hostport
+    only_http = run_playbook("mesos_master_info.yml", {"mesos_masters": [cluster.masters[2].hostport]})
+    assert not only_http.get("failed"), only_http
+    assert only_http["leader"]["http"] == leader.hostport
+    assert only_http["leader"]["zookeeper"] is None and only_http["leader"]["agree"] is False
+
+
+def test_mesos_master_status_alias(cluster: Cluster) -> None:
+    """The old name routes to mesos_master_info (meta/runtime.yml), called ad hoc like users do."""
+    leader = cluster.wait_leader()
+    ansible = Path(sys.executable).parent / "ansible"
+    args = json.dumps({"masters": cluster.urls, "zk": cluster.zk_url})
+    env = {
+        **os.environ,
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+    }
+    proc = subprocess.run(
+        [
+            str(ansible),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "orchestrator.platform.mesos_master_status",
+            "-a",
+            args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert result["leader"]["agree"] is True and result["leader"]["hostport"] == leader.hostport
+
+
+# ------------------------------------------------------------------------------------------
+# mesos_maintenance
+# ------------------------------------------------------------------------------------------
+
+AGENT1 = {"hostname": "agent1.example", "ip": "10.0.0.11"}
+AGENT2 = {"hostname": "agent2.example", "ip": "10.0.0.12"}
+OTHER = {"hostname": "other.example", "ip": "10.0.0.99"}
+
+
+def test_maintenance_cycle_idempotent_check_mode_and_merge(cluster: Cluster) -> None:
+    leader = cluster.wait_leader()
+    # Someone else's window is already scheduled: it must survive every change below.
+    other = {
+        "windows": [
+            {
+                "machine_ids": [OTHER],
+                "unavailability": {
+                    "start": {"nanoseconds": 1_900_000_000_000_000_000},
+                    "duration": {"nanoseconds": 3_600_000_000_000},
+                },
+            }
+        ]
+    }
+    status, _, body = http(leader.port, "/master/maintenance/schedule", "POST", other)
+    assert status == 200, body
+    machines = [AGENT1, AGENT2]
+    start = "2030-01-01T00:00:00Z"
+
+    # Check mode: reports a change, posts nothing.
+    res = maintenance(
+        cluster, machines, check=True, diff=True, mesos_state="scheduled", mesos_start=start, mesos_duration="2h"
+    )
+    assert not res.get("failed"), res
+    assert res["changed"] is True
+    assert [r["path"] for r in res["requests"]] == ["/master/maintenance/schedule"]
+    assert scheduled_machines(leader) == {("other.example", "10.0.0.99")}
+    assert res["diff"]["after"]["machines"] == {
+        "agent1.example/10.0.0.11": "draining",
+        "agent2.example/10.0.0.12": "draining",
+    }
+
+    # Schedule: changed, then not changed.
+    res = maintenance(cluster, machines, mesos_state="scheduled", mesos_start=start, mesos_duration="2h")
+    assert not res.get("failed") and res["changed"] is True, res
+    assert scheduled_machines(leader) == {
+        ("other.example", "10.0.0.99"),
+        ("agent1.example", "10.0.0.11"),
+        ("agent2.example", "10.0.0.12"),
+    }
+    windows = schedule_of(leader)["windows"]
+    ours = next(w for w in windows if AGENT1 in w["machine_ids"])
+    assert ours["unavailability"] == {
+        "start": {"nanoseconds": 1_893_456_000_000_000_000},
+        "duration": {"nanoseconds": 7_200_000_000_000},
+    }
+    assert other["windows"][0] in windows
+    draining = {(d["id"].get("hostname"), d["id"].get("ip")) for d in status_of(leader).get("draining_machines", [])}
+    assert ("agent1.example", "10.0.0.11") in draining
+    res = maintenance(cluster, machines, mesos_state="scheduled", mesos_start=start, mesos_duration="2h")
+    assert res["changed"] is False and res["requests"] == [], res
+    # Without start/duration, scheduled machines keep their window.
+    res = maintenance(cluster, machines, mesos_state="scheduled")
+    assert res["changed"] is False, res
+
+    # Down: check mode posts nothing; then changed; then not changed.
+    res = maintenance(cluster, [AGENT1], check=True, mesos_state="down")
+    assert res["changed"] is True and [r["path"] for r in res["requests"]] == ["/master/machine/down"], res
+    assert status_of(leader).get("down_machines") is None
+    res = maintenance(cluster, [AGENT1], diff=True, mesos_state="down")
+    assert res["changed"] is True, res
+    assert res["diff"]["before"]["machines"] == {"agent1.example/10.0.0.11": "draining"}
+    assert res["diff"]["after"]["machines"] == {"agent1.example/10.0.0.11": "down"}
+    assert status_of(leader)["down_machines"] == [AGENT1]
+    res = maintenance(cluster, [AGENT1], mesos_state="down")
+    assert res["changed"] is False, res
+
+    # Absent refuses a machine that is down (Mesos would), and changes nothing.
+    res = maintenance(cluster, [AGENT1], mesos_state="absent")
+    assert res.get("failed") and "use state=up" in res["msg"], res
+    assert status_of(leader)["down_machines"] == [AGENT1]
+
+    # Up: the down machine comes up and leaves the schedule; agent2 (only draining) too.
+    res = maintenance(cluster, machines, check=True, mesos_state="up")
+    assert res["changed"] is True, res
+    assert ("agent1.example", "10.0.0.11") in scheduled_machines(leader)
+    res = maintenance(cluster, machines, mesos_state="up")
+    assert res["changed"] is True, res
+    assert [r["path"] for r in res["requests"]] == ["/master/maintenance/schedule", "/master/machine/up"]
+    assert scheduled_machines(leader) == {("other.example", "10.0.0.99")}
+    assert status_of(leader).get("down_machines") is None
+    res = maintenance(cluster, machines, mesos_state="up")
+    assert res["changed"] is False, res
+
+    # Down straight from up: scheduled (now) then down in one run, as Mesos requires.
+    res = maintenance(cluster, [AGENT2], mesos_state="down", mesos_duration="30m")
+    assert res["changed"] is True, res
+    assert [r["path"] for r in res["requests"]] == ["/master/maintenance/schedule", "/master/machine/down"]
+    assert status_of(leader)["down_machines"] == [AGENT2]
+    res = maintenance(cluster, [AGENT2], mesos_state="up")
+    assert res["changed"] is True
+
+    # Absent cancels a planned window only.
+    maintenance(cluster, [AGENT1], mesos_state="scheduled", mesos_start=start)
+    res = maintenance(cluster, [AGENT1], mesos_state="absent")
+    assert res["changed"] is True, res
+    res = maintenance(cluster, [AGENT1], mesos_state="absent")
+    assert res["changed"] is False, res
+    assert scheduled_machines(leader) == {("other.example", "10.0.0.99")}
+
+    # Clean up the other window.
+    status, _, body = http(leader.port, "/master/maintenance/schedule", "POST", {})
+    assert status == 200, body
+
+
+def test_maintenance_bad_input_fails_with_mesos_message(cluster: Cluster) -> None:
+    res = maintenance(cluster, [{"hostname": "x", "ip": "300.1.1.1"}], mesos_state="scheduled")
+    assert res.get("failed") and "IPv4" in res["msg"], res
+    res = maintenance(cluster, [AGENT1], mesos_state="scheduled", mesos_duration="forever")
+    assert res.get("failed") and "duration" in res["msg"], res
+
+
+# ------------------------------------------------------------------------------------------
+# failover and no leader (these kill masters: keep them last)
+# ------------------------------------------------------------------------------------------
+
+
+def test_leader_killed_new_leader_reported(cluster: Cluster) -> None:
+    old = cluster.wait_leader()
+    old.kill()
+    new = cluster.wait_leader(40)
+    assert new is not old
+    result = info(cluster, mesos_require_leader=True)
+    assert not result.get("failed"), result
+    assert result["leader"]["hostport"] == new.hostport
+    assert result["leader"]["agree"] is True and result["leader"]["reachable"] is True
+    dead = next(m for m in result["masters"] if m["hostport"] == old.hostport)
+    assert dead["reachable"] is False and dead["healthy"] is False and dead["error"]
+    assert dead["in_zookeeper"] is False
+    old.start()
+    cluster.wait_leader()
+
+
+def test_require_leader_fails_clearly_without_masters(cluster: Cluster) -> None:
+    cluster.stop()
+    # Without require_leader: reported, not failed.
+    result = info(cluster, mesos_retries=0)
+    assert not result.get("failed"), result
+    assert result["leader"]["reachable"] is False and result["agents"] is None
+    assert all(not m["reachable"] for m in result["masters"])
+    result = info(cluster, mesos_require_leader=True, mesos_retries=1, mesos_retry_delay=0.2)
+    assert result.get("failed") is True, result
+    assert "no leading Mesos master found" in result["msg"]
+    assert "require_leader" in result["msg"]
