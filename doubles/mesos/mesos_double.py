@@ -799,8 +799,11 @@ def zk_url_for_contender(value: str) -> ZkUrl:
 
 
 def make_zk_client(url: ZkUrl, session_timeout: float) -> Any:
-    from kazoo.client import KazooClient  # noqa: PLC0415 - only personalities that need ZooKeeper
-    from kazoo.retry import KazooRetry  # noqa: PLC0415
+    try:
+        from kazoo.client import KazooClient  # noqa: PLC0415 - only personalities that need ZooKeeper
+        from kazoo.retry import KazooRetry  # noqa: PLC0415
+    except ImportError:
+        die("The Mesos protocol double needs kazoo for ZooKeeper URLs (Debian: apt-get install python3-kazoo)")
 
     auth = [("digest", url.credentials)] if url.credentials else None
     return KazooClient(
@@ -1385,7 +1388,7 @@ class Master:
         self.validate()
         log(DOUBLE_BANNER.format(version=MESOS_VERSION).replace("\n", " "))
         log(f"Master {self.id} ({self.hostname}) started on {self.ip}:{self.port}")
-        log(f"Flags at startup: {' '.join(f'--{k}={v!r}' for k, v in self.flags.as_strings().items())}")
+        log("Flags at startup: " + " ".join(f'--{k}="{v}"' for k, v in self.flags.as_strings().items()))
         if self.url is None:
             # Standalone contender/detector (no --zk): this master leads at once; its replicated
             # log, if any, is a quorum of one.
@@ -2197,21 +2200,26 @@ class Agent:
             os._exit(0)
         new = dict(self.info, id=old.get("id"))
         if not self.compatible(old, new):
-            die(
-                "\n".join(
+            # src/slave/compatibility.cpp equal() and the EXIT in src/slave/slave.cpp
+            # Slave::__recover ("Failed to perform recovery: ...").
+            if self.flags["reconfiguration_policy"] == "additive":
+                reason = "Configuration change not permitted under `additive` policy"
+            else:
+                reason = "\n".join(
                     [
-                        "Agent recovery failed: Incompatible agent info detected.",
-                        "------------------------------------------------------------",
+                        "Incompatible agent info detected. ",
+                        "\n------------------------------------------------------------",
                         "Old agent info:\n" + compact_json(old),
-                        "------------------------------------------------------------",
+                        "\n------------------------------------------------------------",
                         "New agent info:\n" + compact_json(new),
-                        "------------------------------------------------------------",
-                        "",
-                        "If you want to start this agent with a new agent id instead (dropping its",
-                        "checkpointed state), remove the latest symlink first:",
-                        f"rm -f {latest}",
+                        "\n------------------------------------------------------------",
                     ]
                 )
+            die(
+                f"Failed to perform recovery: {reason}\n"
+                "To restart this agent with a new agent id instead, do as follows:\n"
+                f"rm -f {latest}\n"
+                "This ensures that the agent does not recover old live executors.\n"
             )
         self.agent_id = old.get("id", {}).get("value")
         log(f"Recovered agent {self.agent_id} from {info_path}")

@@ -566,11 +566,11 @@ def test_agent_restart_with_changed_info_fails(standalone: Proc, procs: list[Pro
     # Changed resources (or attributes): "Incompatible agent info", exit 1.
     for changed in ({"resources": "cpus:4;mem:1024;disk:2048;ports:[31000-32000]"}, {"attributes": "rack:r2;zone:z1"}):
         res = run("agent", agent_args(aport, master, work, **changed))
-        assert res.returncode == 1 and "Incompatible agent info" in res.stderr, res.stderr
+        assert res.returncode == 1 and "Failed to perform recovery: Incompatible agent info detected" in res.stderr
         assert f"rm -f {work}/meta/slaves/latest" in res.stderr
     # --reconfiguration_policy=additive accepts additions only.
     res = run("agent", agent_args(aport, master, work, "--reconfiguration_policy=additive", attributes="rack:r1"))
-    assert res.returncode == 1 and "Incompatible agent info" in res.stderr
+    assert res.returncode == 1 and "not permitted under `additive` policy" in res.stderr
     added_args = agent_args(
         aport, master, work, "--reconfiguration_policy=additive", attributes="rack:r1;zone:z1;row:3"
     )
