@@ -190,7 +190,7 @@ def test_ensemble_without_quorum(fourlw) -> None:
 def test_ensemble_leader_without_majority_is_unhealthy(fourlw) -> None:
     # The leader's own view says 3 voters; only 1 of 5 given serves (a leader that has not yet
     # noticed it lost its followers still must not count as a quorum).
-    hosts = [fourlw(LEADER).hostport] + [f"127.0.0.1:{unused_port()}" for _ in range(2)]
+    hosts = [fourlw(LEADER).hostport] + [f"127.0.0.1:{unused_port()}" for _index in range(2)]
     status = _zk.ensemble_status(",".join(hosts), 2)
     assert status["leader"] == hosts[0]
     assert status["quorum_healthy"] is False

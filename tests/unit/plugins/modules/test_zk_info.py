@@ -42,7 +42,7 @@ def test_healthy_ensemble(fourlw, capsys) -> None:
     assert result["quorum_healthy"] is True
     assert result["quorum_size"] == 3
     assert result["serving_count"] == 3
-    assert result["leader"] == hosts.split(",")[0]
+    assert result["leader"] == hosts.split(",", maxsplit=1)[0]
     for server in result["servers"]:
         assert CONTRACT_KEYS <= set(server)
     assert [s["mode"] for s in result["servers"]] == ["leader", "follower", "follower"]
