@@ -2175,7 +2175,6 @@ class Agent:
             "port": self.port_advertised,
             "resources": resources,
             "attributes": attributes,
-            "checkpoint": True,
         }
         if f["domain"] is not None:
             self.info["domain"] = f["domain"]

@@ -526,6 +526,13 @@ def test_agent_registers_reports_and_is_deactivated(standalone: Proc, procs: lis
     )
     _, body = v1(standalone.port, {"type": "GET_AGENTS"})
     got = body["get_agents"]["agents"][0]
+    example = REFERENCE / "GET_AGENTS.json"
+    if example.exists():  # every field of upstream's example is there, with the same types
+        ref = json.loads(example.read_text())["response"]["body"]["get_agents"]["agents"][0]
+        for key, value in ref.items():
+            assert type(got[key]) is type(value), key
+        assert set(ref["agent_info"]) <= set(got["agent_info"])
+        assert set(ref["total_resources"][3]) == set(got["total_resources"][3])
     assert got["agent_info"]["id"] == {"value": slave["id"]} and got["active"] is True
     assert {"name": "cpus", "role": "*", "type": "SCALAR", "scalar": {"value": 2.0}} in got["total_resources"]
     # The agent's own endpoints.
@@ -886,3 +893,12 @@ def test_machine_down_removes_its_agents(standalone: Proc, procs: list[Proc], tm
     back = Proc("agent", agent_args(aport, f"127.0.0.1:{port}", tmp_path / "m3")).wait_http()
     procs.append(back)
     wait_for(lambda: get_json(port, "/master/state")["slaves"], 15, "registration after machine up")
+
+
+def test_quorum_is_needed_only_with_zk_and_the_replicated_log(procs: list[Proc], tmp_path: Path) -> None:
+    # src/master/main.cpp: without --zk the replicated log is a quorum of one.
+    port = free_port()
+    procs.append(Proc("master", master_args(port, tmp_path)).wait_http())
+    metrics = get_json(port, "/metrics/snapshot")
+    assert metrics["master/elected"] == 1.0 and metrics["registrar/log/recovered"] == 1.0
+    assert (tmp_path / f"m{port}" / "replicated_log").is_dir()
