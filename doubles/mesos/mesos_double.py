@@ -636,6 +636,13 @@ def _validate_ping_timeout(value: Any) -> str | None:
     return None
 
 
+def _validate_domain(value: Any) -> str | None:
+    # src/master/flags.cpp and src/slave/flags.cpp --domain
+    if value is not None and not (isinstance(value, dict) and "fault_domain" in value):
+        return "`domain` must define `fault_domain`"
+    return None
+
+
 VALIDATORS: dict[str, dict[str, Callable[[Any], str | None]]] = {
     "master": {
         "logging_level": _validate_logging_level,
@@ -645,11 +652,12 @@ VALIDATORS: dict[str, dict[str, Callable[[Any], str | None]]] = {
             else None
         ),
         "agent_ping_timeout": _validate_ping_timeout,
+        "domain": _validate_domain,
         "max_agent_ping_timeouts": lambda v: (
             "Expected `--max_agent_ping_timeouts` to be at least 1" if v is not None and v < 1 else None
         ),
     },
-    "agent": {"logging_level": _validate_logging_level},
+    "agent": {"logging_level": _validate_logging_level, "domain": _validate_domain},
 }
 
 
@@ -740,6 +748,16 @@ def resolve_ip(flags: Flags) -> tuple[str, str]:
         except OSError:
             adv = "127.0.0.1"
     return bind_ip, adv
+
+
+def advertised_port(flags: Flags, port: int) -> int:
+    # --advertise_port is a string flag that libprocess reads as LIBPROCESS_ADVERTISE_PORT.
+    value = flags["advertise_port"]
+    if value is None:
+        return port
+    if not value.isdigit() or int(value) > 65535:
+        die(f"Failed to initialize: Unable to parse LIBPROCESS_ADVERTISE_PORT={value} as a port")
+    return int(value)
 
 
 def resolve_hostname(flags: Flags, ip: str) -> str:
@@ -1280,10 +1298,7 @@ class Master:
         self.id = str(uuid.uuid4())
         self.bind_ip, self.ip = resolve_ip(flags)
         self.port = int(flags["port"])
-        if flags["advertise_port"]:
-            self.port_advertised = int(flags["advertise_port"])
-        else:
-            self.port_advertised = self.port
+        self.port_advertised = advertised_port(flags, self.port)
         self.hostname = resolve_hostname(flags, self.ip)
         self.pid = f"master@{self.ip}:{self.port_advertised}"
         self.info = {
@@ -1296,6 +1311,8 @@ class Master:
             "port": self.port_advertised,
             "version": MESOS_VERSION,
         }
+        if flags["domain"] is not None:
+            self.info["domain"] = flags["domain"]
         self.lock = threading.RLock()
         self.leader: dict | None = None
         self.elected_time: float | None = None
@@ -2058,7 +2075,7 @@ class Agent:
         self.start_time = time.time()
         self.bind_ip, self.ip = resolve_ip(flags)
         self.port = int(flags["port"])
-        self.port_advertised = int(flags["advertise_port"]) if flags["advertise_port"] else self.port
+        self.port_advertised = advertised_port(flags, self.port)
         self.hostname = resolve_hostname(flags, self.ip)
         self.pid = f"slave(1)@{self.ip}:{self.port_advertised}"
         self.lock = threading.RLock()

@@ -262,6 +262,7 @@ def test_flags_errors_are_stouts() -> None:
     assert "registry_strict" in flag_error("master", ["--registry_strict"])
     assert flag_error("agent", []) == "Flag 'work_dir' is required, but it was not provided"
     assert "not a valid value for logging_level" in flag_error("master", ["--logging_level=DEBUG"])
+    assert flag_error("agent", ["--work_dir=/x", '--domain={"region": "r"}']) == "`domain` must define `fault_domain`"
     # Environment values go through the same parsers.
     assert "Failed to convert 'x' to number" in flag_error("master", [], {"MESOS_PORT": "x"})
 
