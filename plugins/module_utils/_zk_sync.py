@@ -1,0 +1,1534 @@
+# Copyright (c) orchestrator.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The ZooKeeper sync engine: copy, verify and continuously mirror subtrees between ensembles.
+
+Private to the collection; used by the ``zk_sync`` module and, unchanged, by the ``zk_sync``
+role's service (:func:`service_main`). The design in one paragraph (docs/zk_sync.md has more):
+
+* Reads for copy and verify go through :class:`WireSession` (pipelined raw sessions: one
+  ``multiRead`` of ``getData``+``getChildren`` plus one ``getACL`` per node, thousands per
+  round trip); writes go through the kazoo session of the target as ``multi`` batches below the
+  1 MB request limit, several in flight, in tree order (parents before children).
+* Mirroring puts one persistent recursive watch (``addWatch``) on every source root BEFORE the
+  copy, so nothing changed during the copy is missed. Each batch of events is read back with
+  one ``multiRead`` on the same connection (ZooKeeper orders answers after the events they
+  reflect) and applied blindly as one ``multi``: three round trips from change to target.
+  Anything that fails, anything a reconnect may have hidden, and every difference a periodic
+  reconciliation walk finds is re-checked on both sides and repaired (counted).
+* Memory is bounded by settings: read batches shrink to stay under ``max_batch_bytes``, at most
+  ``write_window`` multis of at most ``max_multi_bytes`` are in flight, the event backlog is
+  capped (beyond it the engine forgets events and resynchronises instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import fnmatch
+import json
+import logging
+import math
+import signal
+import ssl
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+
+try:
+    from kazoo import exceptions as kexc
+    from kazoo.protocol.serialization import Create, Delete, Exists, GetACL, SetACL, SetData, Transaction
+    from kazoo.protocol.states import KazooState
+    from kazoo.security import ACL, Id
+except ImportError:  # reported by the module through _zk.HAS_KAZOO / missing_required_lib
+    pass
+
+PROMETHEUS_IMPORT_ERROR = None
+try:
+    import prometheus_client
+
+    HAS_PROMETHEUS = True
+except ImportError:
+    HAS_PROMETHEUS = False
+    PROMETHEUS_IMPORT_ERROR = traceback.format_exc()
+
+LOG = logging.getLogger("ansible_collections.orchestrator.platform.zk_sync")
+if not LOG.handlers:
+    LOG.addHandler(logging.NullHandler())
+
+DEFAULT_EXCLUDES = (
+    "/zookeeper",
+    "/zookeeper/*",
+    "*/json.info_*",  # Mesos masters' leader election (ephemeral sequential)
+    "*/leader-curator/*",  # Marathon's leader latch nodes (ephemeral sequential)
+)
+FILLER_NAME = "zk_sync.cversion_filler"
+# Below ZooKeeper's 1 MB jute.maxbuffer, leaving room for headers.
+DEFAULT_MAX_MULTI_BYTES = 900_000
+STATES = ("idle", "connecting", "copying", "mirroring", "resyncing", "draining", "verifying", "stopped", "failed")
+
+# stat tuple indexes (ZooKeeper's Stat record order)
+S_VERSION = 4
+S_CVERSION = 5
+S_EPHEMERAL = 7
+S_DATALEN = 8
+S_NUMCHILDREN = 9
+
+
+class ZkSyncError(Exception):
+    """A problem for the user: bad input, refused operation, unfaithful copy."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PathMap:
+    source: str
+    target: str
+
+    def to_target(self, path: str) -> str:
+        if path == self.source:
+            return self.target
+        rest = path[len(self.source) :] if self.source != "/" else path
+        return (self.target.rstrip("/") or "") + rest if self.target != "/" else rest
+
+    def to_source(self, path: str) -> str:
+        return PathMap(self.target, self.source).to_target(path)
+
+    def covers(self, path: str) -> bool:
+        return _within(path, self.source)
+
+
+def _within(path: str, root: str) -> bool:
+    return root in ("/", path) or path.startswith(root + "/")
+
+
+@dataclass
+class SyncConfig:
+    paths: list[PathMap]
+    excludes: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
+    delete_extra: bool = True
+    allow_non_empty_target: bool = False
+    batch_size: int = 1000
+    max_batch_bytes: int = 16 << 20
+    max_multi_bytes: int = DEFAULT_MAX_MULTI_BYTES
+    max_multi_ops: int = 1000
+    write_window: int = 4
+    max_backlog: int = 200_000
+    reconcile_interval: float = 300.0
+    heartbeat_path: str | None = None
+    heartbeat_interval: float = 1.0
+    max_differences: int = 1000
+    io_timeout: float = 30.0
+
+
+def _require_int(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ZkSyncError(f"{name}: must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def _require_float(value: object, name: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        raise ZkSyncError(f"{name}: must be a number from {low} to {high}, got {value!r}")
+    return float(value)
+
+
+def _check_path(value: object, name: str) -> str:
+    try:
+        return _zk.validate_path(value, name)
+    except _zk.ZkError as exc:
+        raise ZkSyncError(str(exc)) from exc
+
+
+def build_config(opts: dict) -> SyncConfig:  # noqa: PLR0912,PLR0915  # one check per option, in order
+    """Validate the user's options (field names in every message) into a :class:`SyncConfig`."""
+    raw_paths = opts.get("paths")
+    if not isinstance(raw_paths, list) or not raw_paths:
+        raise ZkSyncError("paths: a non-empty list of znode paths (or {source, target} dicts) is required")
+    paths: list[PathMap] = []
+    for i, item in enumerate(raw_paths):
+        if isinstance(item, str):
+            src = tgt = _check_path(item, f"paths[{i}]")
+        elif isinstance(item, dict):
+            unknown = set(item) - {"source", "target"}
+            if unknown:
+                raise ZkSyncError(f"paths[{i}]: unknown key(s) {sorted(unknown)} (allowed: source, target)")
+            src = _check_path(item.get("source"), f"paths[{i}].source")
+            tgt = _check_path(item.get("target") or src, f"paths[{i}].target")
+        else:
+            raise ZkSyncError(f"paths[{i}]: expected a path string or a dict with source and target, got {item!r}")
+        if _zk.is_protected(src) and src != "/":
+            raise ZkSyncError(f"paths[{i}]: {src} belongs to ZooKeeper itself and cannot be synced")
+        if _zk.is_protected(tgt) and tgt != "/":
+            raise ZkSyncError(f"paths[{i}].target: {tgt} belongs to ZooKeeper itself and cannot be written")
+        paths.append(PathMap(src, tgt))
+    for i, a in enumerate(paths):
+        for j, b in enumerate(paths):
+            if i < j and (_within(a.source, b.source) or _within(b.source, a.source)):
+                raise ZkSyncError(f"paths[{j}]: source {b.source} overlaps paths[{i}] source {a.source}")
+            if i < j and (_within(a.target, b.target) or _within(b.target, a.target)):
+                raise ZkSyncError(f"paths[{j}]: target {b.target} overlaps paths[{i}] target {a.target}")
+    excludes = opts.get("excludes")
+    if excludes is None:
+        excludes = list(DEFAULT_EXCLUDES)
+    if not isinstance(excludes, list) or not all(isinstance(e, str) and e for e in excludes):
+        raise ZkSyncError("excludes: must be a list of non-empty glob patterns on absolute paths")
+    cfg = SyncConfig(paths=paths, excludes=list(excludes))
+    cfg.delete_extra = bool(opts.get("delete_extra", True))
+    cfg.allow_non_empty_target = bool(opts.get("allow_non_empty_target", False))
+    if opts.get("batch_size") is not None:
+        cfg.batch_size = _require_int(opts["batch_size"], "batch_size", 1, 20000)
+    if opts.get("max_batch_bytes") is not None:
+        cfg.max_batch_bytes = _require_int(opts["max_batch_bytes"], "max_batch_bytes", 1 << 20, 1 << 34)
+    if opts.get("max_multi_bytes") is not None:
+        cfg.max_multi_bytes = _require_int(opts["max_multi_bytes"], "max_multi_bytes", 4096, 1048000)
+    if opts.get("write_window") is not None:
+        cfg.write_window = _require_int(opts["write_window"], "write_window", 1, 64)
+    if opts.get("max_backlog") is not None:
+        cfg.max_backlog = _require_int(opts["max_backlog"], "max_backlog", 1000, 10_000_000)
+    if opts.get("reconcile_interval") is not None:
+        cfg.reconcile_interval = _require_float(opts["reconcile_interval"], "reconcile_interval", 0.0, 86400.0 * 30)
+    if opts.get("heartbeat_interval") is not None:
+        cfg.heartbeat_interval = _require_float(opts["heartbeat_interval"], "heartbeat_interval", 0.05, 3600.0)
+    if opts.get("max_differences") is not None:
+        cfg.max_differences = _require_int(opts["max_differences"], "max_differences", 0, 10_000_000)
+    hb = opts.get("heartbeat_path")
+    if hb:
+        hb = _check_path(hb, "heartbeat_path")
+        if not any(p.covers(hb) for p in paths):
+            raise ZkSyncError(f"heartbeat_path: {hb} must lie inside one of the synced source paths")
+        cfg.heartbeat_path = hb
+    else:
+        root = paths[0].source
+        cfg.heartbeat_path = (root.rstrip("/") or "") + "/zk_sync_heartbeat"
+    return cfg
+
+
+def check_ensembles(src_hosts: str, tgt_hosts: str, cfg: SyncConfig) -> None:
+    """Refuse chroots and a target subtree that overlaps its source on the same ensemble."""
+    for name, hosts in (("source.hosts", src_hosts), ("target.hosts", tgt_hosts)):
+        try:
+            _zk.split_hosts(hosts)
+        except _zk.ZkError as exc:
+            raise ZkSyncError(str(exc).replace("hosts:", f"{name}:", 1)) from exc
+        if "/" in hosts:
+            raise ZkSyncError(f"{name}: a chroot suffix is not supported by zk_sync; put the path in paths instead")
+    same = set(_zk.split_hosts(src_hosts)) & set(_zk.split_hosts(tgt_hosts))
+    if not same:
+        return
+    for i, p in enumerate(cfg.paths):
+        for q in cfg.paths:
+            if _within(p.source, q.target) or _within(q.target, p.source):
+                raise ZkSyncError(
+                    f"paths[{i}]: source {p.source} and target {q.target} overlap on the same ensemble "
+                    f"({', '.join(_zk.format_hostport(h, port) for h, port in sorted(same))})"
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# Nodes
+# ---------------------------------------------------------------------------------------------
+
+Acl = tuple  # ((scheme, id, perms), ...) sorted
+
+
+class Node:
+    __slots__ = ("acl", "children", "data", "path", "stat")
+
+    def __init__(self, path: str, data: bytes | None, stat: tuple, acl: Acl, children: list[str] | None) -> None:
+        self.path = path
+        self.data = data
+        self.stat = stat
+        self.acl = acl
+        self.children = children
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool(self.stat[S_EPHEMERAL])
+
+    @property
+    def cversion(self) -> int:
+        return int(self.stat[S_CVERSION])
+
+
+def _acl_tuple(entries: list) -> Acl:
+    return tuple(sorted(entries))
+
+
+def _check_redacted(node: Node, side: str) -> None:
+    for scheme, ident, _perms in node.acl:
+        if scheme == "digest" and ident.endswith(":x"):
+            raise ZkSyncError(
+                f"{side} {node.path}: ZooKeeper hid the digest ACL id {ident!r} because this session "
+                "lacks ADMIN on the node; copying it would write a corrupted ACL. Connect the "
+                f"{side} as the super user (DigestAuthenticationProvider.superDigest) or as the node's owner."
+            )
+
+
+def _kazoo_acls(acl: Acl) -> list:
+    return [ACL(perms, Id(scheme, ident)) for scheme, ident, perms in acl]
+
+
+def _child(parent: str, name: str) -> str:
+    return ("" if parent == "/" else parent) + "/" + name
+
+
+def _parent(path: str) -> str:
+    head = path.rsplit("/", 1)[0]
+    return head or "/"
+
+
+def _depth(path: str) -> int:
+    return 0 if path == "/" else path.count("/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
+
+
+class Metrics:
+    """Counters the engine keeps in any case, exported with prometheus-client when asked."""
+
+    def __init__(self) -> None:
+        self.events_applied = 0
+        self.repairs = 0
+        self.errors = 0
+        self.nodes_synced = 0
+        self.state = "idle"
+        self.lag_samples: collections.deque[float] = collections.deque(maxlen=200_000)
+        self._prom: dict = {}
+        self._server: object = None
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        if not HAS_PROMETHEUS:
+            raise ZkSyncError("metrics_port: the prometheus-client Python library is not installed")
+        reg = prometheus_client.CollectorRegistry()
+        self._prom = {
+            "lag": prometheus_client.Histogram(
+                "zk_sync_lag_seconds",
+                "Heartbeat lag: source write to target write, seconds",
+                buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                registry=reg,
+            ),
+            "last_lag": prometheus_client.Gauge("zk_sync_last_lag_seconds", "Latest heartbeat lag", registry=reg),
+            "events": prometheus_client.Counter("zk_sync_events_applied", "Source changes applied", registry=reg),
+            "repairs": prometheus_client.Counter(
+                "zk_sync_repairs", "Differences found and repaired outside the watch path", registry=reg
+            ),
+            "errors": prometheus_client.Counter("zk_sync_errors", "Errors (retried or repaired)", registry=reg),
+            "nodes": prometheus_client.Gauge(
+                "zk_sync_nodes_synced", "Nodes written by the last copy or walk", registry=reg
+            ),
+            "state": prometheus_client.Enum("zk_sync_state", "Engine state", states=list(STATES), registry=reg),
+        }
+        self._prom["state"].state(self.state)
+        try:
+            self._server = prometheus_client.start_http_server(port, addr=address, registry=reg)
+        except OSError as exc:
+            raise ZkSyncError(f"metrics_port: cannot listen on {address}:{port}: {exc}") from exc
+
+    def close(self) -> None:
+        server = self._server
+        self._server = None
+        if server is not None and isinstance(server, tuple):
+            server[0].shutdown()
+            server[0].server_close()
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        if self._prom:
+            self._prom["state"].state(state)
+
+    def add(self, name: str, count: int = 1) -> None:
+        setattr(self, name, getattr(self, name) + count)
+        key = {"events_applied": "events", "repairs": "repairs", "errors": "errors"}.get(name)
+        if key and self._prom and count:
+            self._prom[key].inc(count)
+
+    def set_nodes(self, count: int) -> None:
+        self.nodes_synced = count
+        if self._prom:
+            self._prom["nodes"].set(count)
+
+    def lag(self, seconds: float) -> None:
+        self.lag_samples.append(seconds)
+        if self._prom:
+            self._prom["lag"].observe(seconds)
+            self._prom["last_lag"].set(seconds)
+
+    def lag_summary(self) -> dict:
+        samples = sorted(self.lag_samples)
+        if not samples:
+            return {"samples": 0, "p50_ms": None, "p99_ms": None, "max_ms": None}
+
+        def pct(q: float) -> float:
+            return round(samples[min(len(samples) - 1, math.ceil(q * len(samples)) - 1)] * 1000, 2)
+
+        return {
+            "samples": len(samples),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+            "max_ms": round(samples[-1] * 1000, 2),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# One side (source or target): a kazoo session and a pipelined reader
+# ---------------------------------------------------------------------------------------------
+
+
+class Side:
+    def __init__(self, name: str, params: dict) -> None:
+        self.name = name
+        self.params = params
+        self.client = None
+        self.reader: wire.WireSession | None = None
+        self.event_seq = 0
+
+    def open(self) -> None:
+        try:
+            self.client = _zk.connect(self.params)
+        except _zk.ZkError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        wire.speed_up(self.client)
+        auth = []
+        if self.params.get("auth_username"):
+            auth.append(("digest", f"{self.params['auth_username']}:{self.params.get('auth_password') or ''}"))
+        ctx = None
+        if self.params.get("use_ssl"):
+            ctx = ssl.create_default_context(cafile=self.params.get("ca"))
+            if not self.params.get("verify_certs", True):
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if self.params.get("certfile"):
+                ctx.load_cert_chain(
+                    self.params["certfile"], self.params.get("keyfile"), self.params.get("keyfile_password")
+                )
+        self.reader = wire.WireSession(
+            _zk.split_hosts(self.params["hosts"]),
+            auth,
+            timeout=float(self.params.get("timeout") or 10.0),
+            ssl_context=ctx,
+        )
+        try:
+            self.reader.connect()
+        except wire.WireError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
+        _zk.close(self.client)
+        self.client = None
+
+    def counter(self) -> int:
+        return self.event_seq
+
+    # -- bulk reads through the pipelined session ---------------------------------------------
+
+    def fetch(self, paths: list[str]) -> list[Node | None]:
+        """Data, stat, ACL and children of each path (None where it does not exist)."""
+        assert self.reader is not None
+        out: list[Node | None] = []
+        for start in range(0, len(paths), 2000):
+            out.extend(self._fetch_chunk(paths[start : start + 2000]))
+        return out
+
+    def _fetch_chunk(self, paths: list[str]) -> list[Node | None]:
+        assert self.reader is not None
+        reqs: list[tuple[int, bytes]] = []
+        groups = []
+        for start in range(0, len(paths), 400):
+            group = paths[start : start + 400]
+            ops = []
+            for p in group:
+                ops.append((wire.OP_GET_DATA, p))
+                ops.append((wire.OP_GET_CHILDREN, p))
+            reqs.append((wire.OP_MULTI_READ, wire.MultiRead(ops).serialize()))
+            groups.append(group)
+        for p in paths:
+            reqs.append((wire.OP_GET_ACL, wire.path_payload(p)))
+        try:
+            answers = self.reader.call_many(reqs)
+        except wire.WireError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        items: list = []
+        for i, _group in enumerate(groups):
+            err, body = answers[i]
+            if err:
+                raise ZkSyncError(f"{self.name}: multiRead refused with error {err}")
+            items.extend(wire.MultiRead.deserialize(body, 0))
+        out: list[Node | None] = []
+        base = len(groups)
+        for i, p in enumerate(paths):
+            got = items[2 * i]
+            kids = items[2 * i + 1]
+            aerr, abody = answers[base + i]
+            if isinstance(got, int) or isinstance(kids, int) or aerr:
+                codes = [c for c in (got, kids, aerr) if isinstance(c, int) and c]
+                if any(c == wire.ERR_NO_AUTH for c in codes):
+                    raise ZkSyncError(
+                        f"{self.name} {p}: not authorized to read it (NoAuth); connect as a user the ACL allows"
+                    )
+                if all(c == wire.ERR_NO_NODE for c in codes):
+                    out.append(None)
+                    continue
+                raise ZkSyncError(f"{self.name} {p}: read failed with ZooKeeper error {codes}")
+            acl, _off = wire.read_acl(abody, 0)
+            out.append(Node(p, got[0], got[1], _acl_tuple(acl), kids))
+        return out
+
+    def sync(self, path: str) -> None:
+        """Make the pipelined session's server catch up with the leader (for verify)."""
+        assert self.reader is not None
+        try:
+            self.reader.call_many([(wire.OP_SYNC, wire.path_payload(path))])
+        except wire.WireError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+
+    # -- ordered reads through the kazoo session -----------------------------------------------
+
+    def read_ordered(
+        self, paths: list[str], timeout: float, acl_paths: set[str] | None = None
+    ) -> tuple[list[Node | None], int]:
+        """Like :meth:`fetch` on the kazoo session (ordered with its events and writes).
+
+        ACLs are read for ``acl_paths`` (default: every path; others get an empty ACL).
+        Returns the nodes and the number of watch events seen before the answer.
+        """
+        ops = []
+        for p in paths:
+            ops.append((wire.OP_GET_DATA, p))
+            ops.append((wire.OP_GET_CHILDREN, p))
+        replies = [
+            wire.call(self.client, wire.MultiRead(ops[i : i + 800]), self.counter) for i in range(0, len(ops), 800)
+        ]
+        acl_replies = {
+            p: wire.call(self.client, GetACL(p), self.counter) for p in paths if acl_paths is None or p in acl_paths
+        }
+        items: list = []
+        seen = 0
+        for r in replies:
+            items.extend(r.get(timeout))  # type: ignore[arg-type]
+            seen = max(seen, r.events_before)
+        out: list[Node | None] = []
+        for i, p in enumerate(paths):
+            got, kids = items[2 * i], items[2 * i + 1]
+            acl: Acl = ()
+            missing = isinstance(got, int) or isinstance(kids, int)
+            if p in acl_replies:
+                try:
+                    answer: tuple = acl_replies[p].get(timeout)  # type: ignore[assignment]
+                    acl = _acl_tuple([(a.id.scheme, a.id.id, a.perms) for a in answer[0]])
+                except kexc.NoNodeError:
+                    missing = True
+            if missing:
+                codes = [c for c in (got, kids) if isinstance(c, int)]
+                if any(c == wire.ERR_NO_AUTH for c in codes):
+                    raise ZkSyncError(f"{self.name} {p}: not authorized to read it (NoAuth)")
+                out.append(None)
+                continue
+            out.append(Node(p, got[0], got[1], acl, kids))
+        return out, seen
+
+
+# ---------------------------------------------------------------------------------------------
+# Writes: ordered multi batches, a few in flight
+# ---------------------------------------------------------------------------------------------
+
+
+class Op:
+    __slots__ = ("acl", "data", "kind", "pairs", "path")
+
+    def __init__(self, kind: str, path: str, data: bytes | None = None, acl: Acl = (), pairs: int = 0) -> None:
+        self.kind = kind  # create | set | acl | delete | filler
+        self.path = path
+        self.data = data
+        self.acl = acl
+        self.pairs = pairs
+
+    def size(self) -> int:
+        return (
+            64 + len(self.path.encode()) + (len(self.data) if self.data else 0) + 64 * len(self.acl) + 80 * self.pairs
+        )
+
+    def requests(self) -> list:
+        if self.kind == "create":
+            return [Create(self.path, self.data, _kazoo_acls(self.acl), 0)]
+        if self.kind == "set":
+            return [SetData(self.path, self.data, -1)]
+        if self.kind == "delete":
+            return [Delete(self.path, -1)]
+        if self.kind == "filler":
+            filler = _child(self.path, FILLER_NAME)
+            out: list = []
+            for _i in range(self.pairs):
+                out += [Create(filler, b"", _kazoo_acls((("world", "anyone", 31),)), 0), Delete(filler, -1)]
+            return out
+        raise ValueError(self.kind)
+
+
+class Writer:
+    """Send :class:`Op` batches to the target in order, ``window`` requests in flight."""
+
+    def __init__(
+        self,
+        side: Side,
+        cfg: SyncConfig,
+        on_done: Callable[[list[Op]], None],
+        on_fail: Callable[[list[Op], BaseException | None], None],
+    ) -> None:
+        self.side = side
+        self.cfg = cfg
+        self.on_done = on_done
+        self.on_fail = on_fail
+        self.batch: list[Op] = []
+        self.batch_bytes = 0
+        self.batch_reqs = 0
+        self.inflight: collections.deque = collections.deque()
+        self.on_answer: Callable[[list[Op], object], None] | None = None
+
+    def add(self, op: Op) -> None:
+        if op.kind == "acl":  # multi cannot carry setACL: its own request, in order
+            self.flush()
+            reply = wire.call(self.side.client, SetACL(op.path, _kazoo_acls(op.acl), -1), self.side.counter)
+            self._track([op], reply)
+            return
+        size = op.size()
+        nreq = 2 * op.pairs if op.kind == "filler" else 1
+        if self.batch and (
+            self.batch_bytes + size > self.cfg.max_multi_bytes or self.batch_reqs + nreq > self.cfg.max_multi_ops
+        ):
+            self.flush()
+        self.batch.append(op)
+        self.batch_bytes += size
+        self.batch_reqs += nreq
+        if op.kind == "filler" and nreq > self.cfg.max_multi_ops:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch = self.batch, []
+        self.batch_bytes = self.batch_reqs = 0
+        reqs: list = []
+        for op in batch:
+            reqs.extend(op.requests())
+        reply = wire.call(self.side.client, Transaction(reqs), self.side.counter, self._watch_paths(batch))
+        self._track(batch, reply)
+
+    def _watch_paths(self, batch: list[Op]) -> Callable[[object], None] | None:
+        """A callback run by the connection thread when the batch's answer arrives."""
+        if self.on_answer is None:
+            return None
+        on_answer = self.on_answer
+        return lambda result: on_answer(batch, result)
+
+    def _track(self, ops: list[Op], reply: wire.Reply) -> None:
+        self.inflight.append((ops, reply))
+        while len(self.inflight) > self.cfg.write_window:
+            self._complete_one()
+
+    def _complete_one(self) -> None:
+        ops, reply = self.inflight.popleft()
+        try:
+            result = reply.get(self.cfg.io_timeout)
+        except Exception as exc:  # every failure is handled the same way: repair
+            self.on_fail(ops, exc)
+            return
+        if isinstance(result, list) and any(isinstance(r, Exception) for r in result):
+            first = next(r for r in result if isinstance(r, Exception) and not isinstance(r, kexc.RolledBackError))
+            self.on_fail(ops, first)
+            return
+        self.on_done(ops)
+
+    def poll(self) -> None:
+        while self.inflight and self.inflight[0][1].ready():
+            self._complete_one()
+
+    def drain(self) -> None:
+        self.flush()
+        while self.inflight:
+            self._complete_one()
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    src_path: str
+    tgt_path: str
+    src: Node | None
+    tgt: Node | None
+
+
+class SyncEngine:
+    def __init__(self, cfg: SyncConfig, source: dict, target: dict, metrics: Metrics | None = None) -> None:
+        self.cfg = cfg
+        check_ensembles(source["hosts"], target["hosts"], cfg)
+        self.src = Side("source", source)
+        self.tgt = Side("target", target)
+        self.metrics = metrics or Metrics()
+        self.events: collections.deque = collections.deque()
+        self.wake = threading.Event()
+        self.overflow = False
+        self.src_reconnected = threading.Event()
+        self.tgt_reconnected = threading.Event()
+        self.watching = False
+        self.repairs: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self.writer: Writer = Writer(self.tgt, cfg, on_done=lambda ops: None, on_fail=self._mirror_fail)
+        self.writer.on_answer = self._mirror_answer
+        self._hb_target: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.metrics.set_state("connecting")
+        self.src.open()
+        self.tgt.open()
+        for side, flag in ((self.src, self.src_reconnected), (self.tgt, self.tgt_reconnected)):
+            side.client.add_listener(self._listener(flag))  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.src.close()
+        self.tgt.close()
+
+    def __enter__(self) -> SyncEngine:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _listener(flag: threading.Event) -> Callable:
+        lost = {"value": False}
+
+        def listener(state: str) -> None:
+            if state in (KazooState.SUSPENDED, KazooState.LOST):
+                lost["value"] = True
+            elif state == KazooState.CONNECTED and lost["value"]:
+                lost["value"] = False
+                flag.set()
+
+        return listener
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def excluded(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pat) for pat in self.cfg.excludes)
+
+    def mapping_for(self, src_path: str) -> PathMap | None:
+        for m in self.cfg.paths:
+            if m.covers(src_path):
+                return m
+        return None
+
+    def preflight(self, for_write: bool = True) -> dict:
+        """Roots exist on the source; the target is empty (or allowed, or our own)."""
+        roots = self.src.fetch([m.source for m in self.cfg.paths])
+        for i, (m, node) in enumerate(zip(self.cfg.paths, roots, strict=True)):
+            if node is None:
+                raise ZkSyncError(f"paths[{i}]: source {m.source} does not exist on the source ensemble")
+            _check_redacted(node, "source")
+        tnodes = self.tgt.fetch([m.target for m in self.cfg.paths])
+        non_empty = []
+        for m, node in zip(self.cfg.paths, tnodes, strict=True):
+            if node is not None and (node.children or node.data):
+                non_empty.append(m.target)
+        resumable = False
+        if non_empty and self.cfg.heartbeat_path:
+            hb_map = self.mapping_for(self.cfg.heartbeat_path)
+            if hb_map is not None:
+                resumable = self.tgt.fetch([hb_map.to_target(self.cfg.heartbeat_path)])[0] is not None
+        if for_write and non_empty and not self.cfg.allow_non_empty_target and not resumable:
+            raise ZkSyncError(
+                "target: {} already hold(s) data that the copy would overwrite or delete; "
+                "set allow_non_empty_target: true to sync into it anyway".format(", ".join(non_empty))
+            )
+        return {"target_non_empty": non_empty, "resumed": resumable}
+
+    # -- walking both trees -------------------------------------------------------------------
+
+    def walk(self, roots: list[PathMap] | None = None, batch_size: int | None = None) -> Iterator[list[Pair]]:
+        """Both trees in pre-order, in batches (bounded memory: a DFS stack of names)."""
+        stack: list[tuple[str, str, bool, bool]] = []
+        for m in reversed(roots or self.cfg.paths):
+            stack.append((m.source, m.target, True, True))
+        size = min(64, batch_size or self.cfg.batch_size)
+        limit = batch_size or self.cfg.batch_size
+        while stack:
+            take = stack[-size:]
+            del stack[-size:]
+            take.reverse()
+            src_paths = [t[0] for t in take if t[2]]
+            tgt_paths = [t[1] for t in take if t[3]]
+            src_nodes = dict(zip(src_paths, self.src.fetch(src_paths), strict=True))
+            tgt_nodes = dict(zip(tgt_paths, self.tgt.fetch(tgt_paths), strict=True))
+            pairs: list[Pair] = []
+            nbytes = 0
+            for sp, tp, has_s, has_t in take:
+                s = src_nodes.get(sp) if has_s else None
+                t = tgt_nodes.get(tp) if has_t else None
+                if s is not None:
+                    _check_redacted(s, "source")
+                    nbytes += len(s.data or b"")
+                    if s.ephemeral:
+                        s = None
+                if t is not None:
+                    _check_redacted(t, "target")
+                    nbytes += len(t.data or b"")
+                pairs.append(Pair(sp, tp, s, t))
+                if s is None or (t is not None and t.ephemeral):
+                    continue
+                s_kids = set(s.children or ())
+                t_kids = set(t.children or ()) if t is not None else set()
+                for name in sorted(s_kids | t_kids, reverse=True):
+                    csp = _child(sp, name)
+                    if self.excluded(csp):
+                        continue
+                    stack.append((csp, _child(tp, name), name in s_kids, name in t_kids))
+            yield pairs
+            # adapt the batch to the bytes read: memory stays near max_batch_bytes
+            if nbytes > self.cfg.max_batch_bytes:
+                size = max(1, size // 2)
+            elif nbytes * 2 < self.cfg.max_batch_bytes:
+                size = min(limit, size * 2)
+
+    def diff(self, pair: Pair) -> list[str]:
+        s, t = pair.src, pair.tgt
+        if s is None:
+            return ["extra"] if t is not None and not t.ephemeral else []
+        if t is None:
+            return ["missing"]
+        if t.ephemeral:
+            return ["ephemeral_on_target"]
+        kinds = []
+        if s.data != t.data:
+            kinds.append("data")
+        if s.acl != t.acl:
+            kinds.append("acl")
+        if t.cversion < s.cversion:
+            kinds.append("cversion")
+        return kinds
+
+    # -- copy ---------------------------------------------------------------------------------
+
+    def copy(self, dry_run: bool = False) -> dict:  # noqa: PLR0912,PLR0915  # one walk, every case inline
+        """One pass making the target subtrees equal to the source ones."""
+        self.metrics.set_state("copying")
+        started = time.monotonic()
+        stats: collections.Counter[str] = collections.Counter()
+        # parent target path -> [source cversion, target cversion before, child ops]
+        dirs: dict[str, list[int]] = {}
+        warnings: list[str] = []
+        failures: list[str] = []
+
+        def on_fail(ops: list[Op], exc: BaseException | None) -> None:
+            self.metrics.add("errors")
+            for op in ops:
+                self._ensure_op(op, failures)
+
+        writer = Writer(self.tgt, self.cfg, on_done=lambda ops: None, on_fail=on_fail)
+        if not dry_run:
+            self._ensure_target_parents(writer)
+        for pairs in self.walk():
+            for pair in pairs:
+                stats["nodes_compared"] += 1
+                s, t = pair.src, pair.tgt
+                parent = _parent(pair.tgt_path)
+                if s is None:
+                    if t is not None and not t.ephemeral and self.cfg.delete_extra:
+                        stats["deleted"] += 1
+                        if parent in dirs:
+                            dirs[parent][2] += 1
+                        if not dry_run:
+                            self._delete_tree(writer, pair.tgt_path)
+                    continue
+                stats["nodes"] += 1
+                if t is None:
+                    stats["created"] += 1
+                    if parent in dirs:
+                        dirs[parent][2] += 1
+                    if not dry_run:
+                        writer.add(Op("create", pair.tgt_path, s.data, s.acl))
+                elif t.ephemeral:
+                    warnings.append(
+                        f"{pair.tgt_path}: an ephemeral node on the target holds the place of a source node"
+                    )
+                    continue
+                else:
+                    if s.data != t.data:
+                        stats["data_updated"] += 1
+                        if not dry_run:
+                            writer.add(Op("set", pair.tgt_path, s.data))
+                    if s.acl != t.acl:
+                        stats["acl_updated"] += 1
+                        if not dry_run:
+                            writer.add(Op("acl", pair.tgt_path, acl=s.acl))
+                if s.stat[S_NUMCHILDREN] or s.cversion:
+                    dirs[pair.tgt_path] = [s.cversion, t.cversion if t is not None else 0, 0]
+            if len(dirs) > 5_000_000:  # pragma: no cover - pathological trees
+                raise ZkSyncError("more than 5 million directories: raise batch memory or split paths")
+        for tpath, (s_cv, t_cv, child_ops) in dirs.items():
+            expected = t_cv + child_ops
+            need = s_cv - expected
+            if need > 0:
+                stats["cversion_fixed"] += 1
+                if not dry_run:
+                    pairs_needed = (need + 1) // 2
+                    while pairs_needed > 0:
+                        chunk = min(pairs_needed, self.cfg.max_multi_ops // 2)
+                        writer.add(Op("filler", tpath, pairs=chunk))
+                        pairs_needed -= chunk
+            elif need < -1 and len(warnings) < 100:
+                warnings.append(f"{tpath}: target cversion {expected} is ahead of the source's {s_cv}")
+        if not dry_run:
+            writer.drain()
+        self.metrics.set_nodes(stats["nodes"])
+        changed = any(stats[k] for k in ("created", "data_updated", "acl_updated", "deleted", "cversion_fixed"))
+        if failures:
+            raise ZkSyncError("copy failed: " + "; ".join(failures[:10]))
+        return {
+            "changed": changed,
+            "nodes": stats["nodes"],
+            "created": stats["created"],
+            "data_updated": stats["data_updated"],
+            "acl_updated": stats["acl_updated"],
+            "deleted": stats["deleted"],
+            "cversion_fixed": stats["cversion_fixed"],
+            "warnings": warnings[:100],
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    def _ensure_target_parents(self, writer: Writer) -> None:
+        for m in self.cfg.paths:
+            missing = []
+            for p in _zk.parent_paths(m.target):
+                if self.tgt.client.exists(p) is None:  # type: ignore[attr-defined]
+                    missing.append(p)
+            for p in missing:
+                writer.add(Op("create", p, b"", (("world", "anyone", 31),)))
+        writer.drain()
+
+    def _delete_tree(self, writer: Writer, tgt_root: str) -> None:
+        """Delete a target subtree deepest first (its nodes are listed with the fast reader)."""
+        order: list[str] = []
+        stack = [tgt_root]
+        while stack:
+            batch = stack[-500:]
+            del stack[-500:]
+            for node in self.tgt.fetch(batch):
+                if node is None:
+                    continue
+                order.append(node.path)
+                stack.extend(_child(node.path, c) for c in node.children or ())
+        for p in reversed(order):
+            writer.add(Op("delete", p))
+
+    def _ensure_op(self, op: Op, failures: list[str]) -> None:
+        """Replay one op of a failed multi on its own, tolerating what is already there."""
+        c = self.tgt.client
+
+        def send(request: object) -> object:
+            return wire.call(c, request, self.tgt.counter).get(self.cfg.io_timeout)
+
+        try:
+            if op.kind == "create":
+                try:
+                    send(Create(op.path, op.data, _kazoo_acls(op.acl), 0))
+                except kexc.NodeExistsError:
+                    send(SetData(op.path, op.data, -1))
+                    send(SetACL(op.path, _kazoo_acls(op.acl), -1))
+            elif op.kind == "set":
+                send(SetData(op.path, op.data, -1))
+            elif op.kind == "acl":
+                send(SetACL(op.path, _kazoo_acls(op.acl), -1))
+            elif op.kind == "delete":
+                try:
+                    c.delete(op.path, recursive=True)  # type: ignore[attr-defined]
+                except kexc.NoNodeError:
+                    pass
+            elif op.kind == "filler":
+                t = c.transaction()  # type: ignore[attr-defined]
+                for _i in range(op.pairs):
+                    t.create(_child(op.path, FILLER_NAME), b"")
+                    t.delete(_child(op.path, FILLER_NAME))
+                t.commit()
+        except Exception as exc:  # reported to the user below
+            failures.append(f"{op.kind} {op.path}: {_zk.explain(exc, op.path, self.tgt.params)}")
+
+    # -- verify -------------------------------------------------------------------------------
+
+    def verify(self, max_differences: int | None = None) -> dict:
+        self.metrics.set_state("verifying")
+        started = time.monotonic()
+        limit = self.cfg.max_differences if max_differences is None else max_differences
+        self.src.sync("/")
+        self.tgt.sync("/")
+        diffs: list[dict] = []
+        total = 0
+        nodes = 0
+        ahead = 0
+        for pairs in self.walk():
+            for pair in pairs:
+                nodes += 1
+                if pair.src is not None and pair.tgt is not None and pair.tgt.cversion > pair.src.cversion + 1:
+                    ahead += 1
+                for kind in self.diff(pair):
+                    total += 1
+                    if len(diffs) < limit:
+                        diffs.append(self._describe(pair, kind))
+        return {
+            "consistent": total == 0,
+            "differences_count": total,
+            "differences": diffs,
+            "nodes_compared": nodes,
+            "cversion_ahead": ahead,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    @staticmethod
+    def _describe(pair: Pair, kind: str) -> dict:
+        out: dict = {"path": pair.src_path, "target_path": pair.tgt_path, "kind": kind}
+        s, t = pair.src, pair.tgt
+        if kind == "data" and s is not None and t is not None:
+            out["source_size"] = len(s.data or b"")
+            out["target_size"] = len(t.data or b"")
+        elif kind == "acl" and s is not None and t is not None:
+            out["source_acl"] = [list(a) for a in s.acl]
+            out["target_acl"] = [list(a) for a in t.acl]
+        elif kind == "cversion" and s is not None and t is not None:
+            out["source_cversion"] = s.cversion
+            out["target_cversion"] = t.cversion
+        return out
+
+    # -- mirror: events -----------------------------------------------------------------------
+
+    def _on_event(self, etype: int, path: str) -> None:
+        """Kazoo's connection thread: queue the event (cheap), wake the main loop."""
+        self.src.event_seq += 1
+        if len(self.events) >= self.cfg.max_backlog:
+            self.overflow = True
+        else:
+            self.events.append((self.src.event_seq, etype, path))
+        self.wake.set()
+
+    def start_watches(self) -> None:
+        if not self.watching:
+            wire.install_event_hook(self.src.client, self._on_event)
+            self.watching = True
+        self.add_watches()
+
+    def add_watches(self) -> None:
+        replies = [wire.call(self.src.client, wire.AddWatch(m.source), self.src.counter) for m in self.cfg.paths]
+        for r in replies:
+            r.get(self.cfg.io_timeout)
+
+    def apply_events(self, upto: int | None = None, limit: int = 5000) -> int:  # noqa: PLR0912  # the hot path, kept flat
+        """Apply queued source events (all, or those numbered <= upto) blindly to the target."""
+        batch: dict[str, bool] = {}
+        touched: dict[str, int] = collections.defaultdict(int)
+        taken = 0
+        while self.events and taken < limit:
+            seq, etype, path = self.events[0]
+            if upto is not None and seq > upto:
+                break
+            self.events.popleft()
+            taken += 1
+            m = self.mapping_for(path)
+            if m is None:
+                continue
+            if etype in (wire.EVENT_CREATED, wire.EVENT_DELETED) and path != m.source:
+                touched[_parent(path)] += 1
+            if self.excluded(path) or any(self.excluded(a) for a in _zk.parent_paths(path)):
+                continue
+            batch[path] = batch.get(path, False) or etype == wire.EVENT_CREATED
+        if not batch and not touched:
+            return taken
+        paths = sorted(batch, key=_depth)
+        created = [p for p in paths if batch[p]]
+        try:
+            nodes, _seen = self.src.read_ordered(paths, self.cfg.io_timeout, set(created)) if paths else ([], 0)
+        except Exception as exc:  # connection trouble: the paths get repaired later
+            LOG.warning("reading changed nodes failed (%s); queued for repair", exc)
+            self.metrics.add("errors")
+            for p in paths:
+                self.queue_repair(p)
+            for p in touched:
+                self.queue_repair(p)
+            return taken
+        deletes: list[Op] = []
+        writes: list[Op] = []
+        child_ops: dict[str, int] = collections.defaultdict(int)
+        for p, node in zip(paths, nodes, strict=True):
+            m = self.mapping_for(p)
+            assert m is not None
+            tp = m.to_target(p)
+            if node is None:
+                deletes.append(Op("delete", tp))
+                child_ops[_parent(p)] += 1
+            elif node.ephemeral:
+                continue
+            elif batch[p]:
+                writes.append(Op("create", tp, node.data, node.acl))
+                child_ops[_parent(p)] += 1
+            else:
+                writes.append(Op("set", tp, node.data))
+        deletes.sort(key=lambda o: -_depth(o.path))
+        for op in deletes + writes:
+            self.writer.add(op)
+        self.writer.flush()
+        self.metrics.add("events_applied", len(batch))
+        for parent, count in touched.items():
+            if child_ops.get(parent, 0) != count:
+                self.queue_repair(parent)
+        return taken
+
+    def queue_repair(self, src_path: str, attempt: int = 0) -> None:
+        if self.mapping_for(src_path) is None:
+            return
+        if src_path not in self.repairs and len(self.repairs) < self.cfg.max_backlog:
+            self.repairs[src_path] = attempt
+        elif src_path not in self.repairs:
+            self.overflow = True
+
+    def _mirror_answer(self, ops: list[Op], result: object) -> None:
+        """Connection thread: the moment a batch is applied; measures the heartbeat's lag."""
+        hb = self._hb_target
+        if hb is None or not isinstance(result, list) or any(isinstance(r, Exception) for r in result):
+            return
+        for op in ops:
+            if op.path == hb and op.data:
+                try:
+                    sent = float(json.loads(op.data.decode())["ts"])
+                except (ValueError, KeyError, UnicodeDecodeError):
+                    continue
+                self.metrics.lag(max(0.0, time.time() - sent))
+
+    def _mirror_fail(self, ops: list[Op], exc: BaseException | None) -> None:
+        LOG.info("a write batch failed (%s): re-checking %d node(s)", exc, len(ops))
+        self.metrics.add("errors")
+        for op in ops:
+            m = next((x for x in self.cfg.paths if _within(op.path, x.target)), None)
+            if m is not None:
+                src_path = m.to_source(op.path)
+                self.queue_repair(src_path)
+                if op.kind in ("create", "delete"):
+                    self.queue_repair(_parent(src_path))
+
+    # -- mirror: repairs ------------------------------------------------------------------------
+
+    def repair_batch(self, limit: int = 100, count: bool = True) -> int:
+        """Re-check queued paths on both sides and fix what differs. Returns fixes made."""
+        items: list[tuple[str, int]] = []
+        while self.repairs and len(items) < limit:
+            items.append(self.repairs.popitem(last=False))
+        if not items:
+            return 0
+        paths = [p for p, _a in items]
+        attempts = dict(items)
+        try:
+            src_nodes, seen = self.src.read_ordered(paths, self.cfg.io_timeout)
+            # every change those answers reflect was announced before them: apply it first
+            self.apply_events(upto=seen, limit=10**9)
+            self.writer.drain()
+            tpaths = [self.mapping_for(p).to_target(p) for p in paths]  # type: ignore[union-attr]
+            tgt_nodes, _x = self.tgt.read_ordered(tpaths, self.cfg.io_timeout)
+        except Exception as exc:  # keep the paths, retry after a pause
+            LOG.warning("repair reads failed (%s); will retry", exc)
+            self.metrics.add("errors")
+            for p, a in items:
+                self.queue_repair(p, a)
+            return -1
+        fixes = 0
+        for p, tp, node, t in zip(paths, tpaths, src_nodes, tgt_nodes, strict=True):
+            s = None if node is None or node.ephemeral else node
+            if s is not None:
+                _check_redacted(s, "source")
+            fixed = self._repair_one(p, tp, s, t, attempts[p])
+            fixes += fixed
+        self.writer.drain()
+        if count and fixes:
+            self.metrics.add("repairs", fixes)
+        return fixes
+
+    def _repair_one(  # noqa: PLR0911,PLR0912  # one decision table
+        self, p: str, tp: str, s: Node | None, t: Node | None, attempt: int
+    ) -> int:
+        w = self.writer
+        if s is None:
+            if t is not None and not t.ephemeral:
+                self._delete_tree(w, tp)
+                return 1
+            return 0
+        if t is not None and t.ephemeral:
+            return 0
+        if t is None:
+            w.add(Op("create", tp, s.data, s.acl))
+            for name in s.children or ():
+                if not self.excluded(_child(p, name)):
+                    self.queue_repair(_child(p, name))
+            if s.children or s.cversion:
+                self.queue_repair(p, attempt + 1)  # its counter, once the children are there
+            return 1
+        fixes = 0
+        if s.data != t.data:
+            w.add(Op("set", tp, s.data))
+            fixes = 1
+        if s.acl != t.acl:
+            w.add(Op("acl", tp, acl=s.acl))
+            fixes = 1
+        if t.cversion >= s.cversion:
+            return fixes
+        # the child counter can only be judged once both child sets agree
+        s_kids = {n for n in s.children or () if not self.excluded(_child(p, n))}
+        t_kids = {n for n in t.children or () if n != FILLER_NAME and not self.excluded(_child(p, n))}
+        settled = True
+        for name in sorted(t_kids - s_kids):
+            self.queue_repair(_child(p, name))  # deletes it, unless it is an ephemeral
+            settled = False
+        missing = sorted(s_kids - t_kids)
+        if missing:
+            kids, _seen = self.src.read_ordered([_child(p, n) for n in missing], self.cfg.io_timeout, set())
+            for k in kids:
+                if k is not None and not k.ephemeral:
+                    self.queue_repair(k.path)
+                    settled = False
+        prefix = p.rstrip("/") + "/"
+        if settled and any(r.startswith(prefix) and "/" not in r[len(prefix) :] for r in self.repairs):
+            settled = False
+        if not settled:
+            if attempt < 5:
+                self.queue_repair(p, attempt + 1)
+            return fixes
+        w.add(Op("filler", tp, pairs=(s.cversion - t.cversion + 1) // 2))
+        return 1
+
+    # -- mirror: the loop ---------------------------------------------------------------------
+
+    def mirror(
+        self,
+        duration: float | None = None,
+        stop_marker: str | None = None,
+        copy_first: bool = True,
+        drain_timeout: float = 60.0,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict:
+        """Copy (optional), then mirror until ``duration`` passes or ``stop_marker`` appears."""
+        hb_map = self.mapping_for(self.cfg.heartbeat_path or "")
+        self._hb_target = hb_map.to_target(self.cfg.heartbeat_path) if hb_map and self.cfg.heartbeat_path else None
+        self.start_watches()  # before the copy: nothing changed meanwhile goes unnoticed
+        copy_result = self.copy() if copy_first else None
+        backlog = self._catch_up()
+        self.metrics.set_state("mirroring")
+        if self.cfg.heartbeat_path:
+            self._ensure_heartbeat()
+        loop = _MirrorLoop(self, duration, stop_marker, should_stop)
+        loop.run()
+        self.metrics.set_state("draining")
+        final_fixes, result = self._finish(drain_timeout)
+        self.metrics.set_state("stopped")
+        return {
+            "copy": copy_result,
+            "mirror_seconds": round(loop.seconds, 3),
+            "stop_reason": loop.stop_reason,
+            "events_applied": self.metrics.events_applied,
+            "repairs": self.metrics.repairs,
+            "errors": self.metrics.errors,
+            "reconciliations": loop.reconciliations,
+            "resyncs": loop.resyncs,
+            "backlog_after_copy": backlog,
+            "final_repairs": final_fixes,
+            "lag": self.metrics.lag_summary(),
+            "verify": result,
+        }
+
+    def _catch_up(self) -> int:
+        """Re-check (both sides, not counted as repairs) what changed during the copy."""
+        backlog = 0
+        while self.events:
+            _seq, _etype, path = self.events.popleft()
+            backlog += 1
+            if self.mapping_for(path) is not None and not self.excluded(path):
+                self.queue_repair(path)
+                self.queue_repair(_parent(path))
+        for _round in range(10_000):
+            if not self.repairs:
+                break
+            if self.repair_batch(500, count=False) < 0:
+                time.sleep(0.2)  # connection trouble: back off
+        return backlog
+
+    def _repair_until(self, deadline: float, size: int = 200) -> int:
+        fixes = 0
+        while self.repairs and time.monotonic() < deadline:
+            got = self.repair_batch(size)
+            if got < 0:
+                time.sleep(0.1)  # connection trouble: back off
+            else:
+                fixes += got
+        self.writer.drain()
+        return fixes
+
+    def _finish(self, drain_timeout: float) -> tuple[int, dict]:
+        """Apply everything announced, reconcile once fully, then verify (re-checking diffs)."""
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline and (self.events or self.repairs or self.writer.inflight):
+            if self.events:
+                self.apply_events()
+            self.writer.drain()
+            self._repair_until(deadline)
+        for pairs in self.walk():
+            for pair in pairs:
+                if self.diff(pair):
+                    self.queue_repair(pair.src_path)
+        fixes = self._repair_until(deadline)
+        result = self.verify()
+        for _round in range(3):
+            if result["consistent"] or time.monotonic() >= deadline:
+                break
+            for d in result["differences"]:
+                self.queue_repair(d["path"])
+            fixes += self._repair_until(deadline)
+            result = self.verify()
+        return fixes, result
+
+    def _ensure_heartbeat(self) -> None:
+        c = self.src.client
+        path = self.cfg.heartbeat_path
+        assert path is not None
+        payload = json.dumps({"ts": time.time()}).encode()
+        try:
+            c.create(path, payload, makepath=False)  # type: ignore[attr-defined]
+        except kexc.NodeExistsError:
+            c.set(path, payload)  # type: ignore[attr-defined]
+        except kexc.NoNodeError as exc:
+            raise ZkSyncError(f"heartbeat_path: the parent of {path} does not exist on the source") from exc
+
+
+class _MirrorLoop:
+    """The mirror's main loop: events first, then repairs, then reconciliation steps."""
+
+    def __init__(
+        self,
+        engine: SyncEngine,
+        duration: float | None,
+        stop_marker: str | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.e = engine
+        self.started = time.monotonic()
+        self.deadline = self.started + duration if duration else None
+        self.stop_marker = stop_marker
+        self.should_stop = should_stop
+        self.stop_reason = "duration"
+        self.seconds = 0.0
+        self.next_hb = self.started
+        interval = engine.cfg.reconcile_interval
+        self.next_reconcile = self.started + interval if interval else None
+        self.next_marker = self.started
+        self.marker_reply: wire.Reply | None = None
+        self.walker: Iterator[list[Pair]] | None = None
+        self.reconciliations = 0
+        self.resyncs = 0
+
+    def run(self) -> None:
+        e = self.e
+        while not self._should_end():
+            now = time.monotonic()
+            if e.src_reconnected.is_set() or e.tgt_reconnected.is_set() or e.overflow:
+                self._rearm()
+            busy = False
+            if e.events:
+                e.apply_events()
+                busy = True
+            e.writer.poll()
+            if not e.events and e.repairs:
+                if e.repair_batch(100) < 0:
+                    time.sleep(0.1)  # connection trouble: back off
+                busy = True
+            elif not e.events and self.walker is not None:
+                self._walk_step()
+                busy = True
+            if e.cfg.heartbeat_path and now >= self.next_hb:
+                payload = json.dumps({"ts": time.time()}).encode()
+                e.src.client.set_async(e.cfg.heartbeat_path, payload)  # type: ignore[attr-defined]
+                self.next_hb = now + e.cfg.heartbeat_interval
+            if self.next_reconcile is not None and now >= self.next_reconcile and self.walker is None:
+                self.walker = e.walk(batch_size=200)
+                self.reconciliations += 1
+                self.next_reconcile = now + e.cfg.reconcile_interval
+            if not busy:
+                e.wake.clear()
+                if not e.events:
+                    wait = 0.05
+                    if e.cfg.heartbeat_path:
+                        wait = min(wait, max(0.0, self.next_hb - time.monotonic()))
+                    e.wake.wait(wait)
+        self.seconds = time.monotonic() - self.started
+
+    def _should_end(self) -> bool:
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline:
+            return True
+        if self.should_stop is not None and self.should_stop():
+            self.stop_reason = "requested"
+            return True
+        if not self.stop_marker or now < self.next_marker:
+            return False
+        self.next_marker = now + 0.25
+        reply = self.marker_reply
+        if reply is not None and reply.ready():
+            self.marker_reply = None
+            if reply.exc is None and reply.value is not None:
+                self.stop_reason = "stop_marker"
+                return True
+        if self.marker_reply is None:
+            self.marker_reply = wire.call(self.e.src.client, Exists(self.stop_marker, None), self.e.src.counter)
+        return False
+
+    def _rearm(self) -> None:
+        """After a reconnect (or a lost backlog): watch again, then walk everything."""
+        e = self.e
+        src_again = e.src_reconnected.is_set()
+        e.src_reconnected.clear()
+        e.tgt_reconnected.clear()
+        e.overflow = False
+        e.metrics.set_state("resyncing")
+        try:
+            if src_again:
+                e.add_watches()
+        except Exception as exc:  # not connected yet: try again on the next turn
+            LOG.warning("re-arming the watch failed (%s)", exc)
+            e.metrics.add("errors")
+            e.src_reconnected.set()
+            time.sleep(0.1)
+            return
+        self.walker = e.walk(batch_size=200)
+        self.resyncs += 1
+
+    def _walk_step(self) -> None:
+        e = self.e
+        assert self.walker is not None
+        try:
+            pairs = next(self.walker)
+        except StopIteration:
+            self.walker = None
+            e.metrics.set_state("mirroring")
+            return
+        except ZkSyncError as exc:
+            LOG.warning("reconciliation walk failed (%s); starting it again", exc)
+            e.metrics.add("errors")
+            self.walker = None
+            e.overflow = True
+            time.sleep(0.1)  # connection trouble: back off
+            return
+        for pair in pairs:
+            if e.diff(pair):
+                e.queue_repair(pair.src_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def describe_bytes(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def run(
+    mode: str,
+    source: dict,
+    target: dict,
+    opts: dict,
+    *,
+    check_mode: bool = False,
+    metrics_port: int | None = None,
+    metrics_address: str = "127.0.0.1",
+) -> dict:
+    """What the module (and the service) does for one mode; raises ZkSyncError on bad input."""
+    cfg = build_config(opts)
+    metrics = Metrics()
+    if metrics_port:
+        metrics.serve(metrics_port, metrics_address)
+    engine = SyncEngine(cfg, source, target, metrics)
+    try:
+        engine.open()
+        if mode == "verify":
+            res = engine.verify()
+            return {"changed": False, "verify": res, "consistent": res["consistent"]}
+        pre = engine.preflight(for_write=not check_mode)
+        if mode == "copy":
+            res = engine.copy(dry_run=check_mode)
+            return {"changed": res["changed"], "copy": res, "resumed": pre["resumed"]}
+        if mode == "mirror":
+            duration = opts.get("duration")
+            stop_marker = opts.get("stop_marker")
+            if stop_marker:
+                stop_marker = _check_path(stop_marker, "stop_marker")
+            if duration is not None:
+                duration = _require_float(duration, "duration", 0.0, 86400.0 * 365)
+            if not duration and not stop_marker:
+                raise ZkSyncError("duration or stop_marker: mode=mirror needs at least one way to end")
+            res = engine.mirror(
+                duration=duration, stop_marker=stop_marker, drain_timeout=float(opts.get("drain_timeout") or 120)
+            )
+            changed = bool(res["events_applied"] or res["repairs"] or (res["copy"] or {}).get("changed"))
+            return {"changed": changed, "mirror": res, "consistent": res["verify"]["consistent"]}
+        raise ZkSyncError(f"mode: {mode!r} is not one of copy, verify, mirror")
+    finally:
+        engine.close()
+        metrics.close()
+
+
+def service_main(argv: list[str] | None = None) -> int:
+    """``zk-sync-mirror CONFIG.json``: the role's service (mirror until stopped)."""
+    parser = argparse.ArgumentParser(prog="zk-sync-mirror", description="Mirror ZooKeeper subtrees (zk_sync engine)")
+    parser.add_argument("config", help="JSON file: {source: {...}, target: {...}, options: {...}, metrics_port}")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    with open(args.config, encoding="utf-8") as f:
+        conf = json.load(f)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_a: stop.set())
+    signal.signal(signal.SIGINT, lambda *_a: stop.set())
+    cfg = build_config(conf.get("options") or {})
+    metrics = Metrics()
+    if conf.get("metrics_port"):
+        metrics.serve(int(conf["metrics_port"]), conf.get("metrics_address") or "0.0.0.0")  # noqa: S104
+    engine = SyncEngine(cfg, conf["source"], conf["target"], metrics)
+    try:
+        engine.open()
+        engine.preflight()
+        res = engine.mirror(
+            duration=None, stop_marker=(conf.get("options") or {}).get("stop_marker"), should_stop=stop.is_set
+        )
+        LOG.info("stopped: %s", json.dumps({k: v for k, v in res.items() if k != "verify"}, default=str))
+        LOG.info(
+            "verify: consistent=%s differences=%s", res["verify"]["consistent"], res["verify"]["differences_count"]
+        )
+        return 0 if res["verify"]["consistent"] else 3
+    except ZkSyncError as exc:
+        LOG.error("%s", exc)
+        return 2
+    finally:
+        engine.close()
+        metrics.close()

@@ -1,0 +1,518 @@
+# Copyright (c) orchestrator.platform contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""ZooKeeper wire-protocol pieces the sync engine needs and kazoo 2.11 lacks (private).
+
+* :func:`poll_select`: a drop-in for kazoo's ``handler.select`` that uses one ``poll()`` call
+  instead of creating, filling and closing an epoll object on every call (kazoo's
+  ``selector_select``); it roughly doubles kazoo's request rate. It is applied per client
+  instance (:func:`speed_up`), never by editing kazoo.
+* :class:`AddWatch` (ZooKeeper 3.6+ ``addWatch``, persistent recursive watches) and
+  :class:`MultiRead` (3.6+ ``multiRead`` of ``getData``/``getChildren``), sent through a kazoo
+  client's own connection so their answers stay ordered with that session's watch events, and
+  :func:`install_event_hook`, which hands every watch event kazoo reads to a callback (kazoo
+  drops events of persistent watches: it only knows one-shot watchers).
+* :class:`WireSession`: a small pipelined read-only client on a raw socket (plain or TLS,
+  digest auth) for bulk tree walks: it sends thousands of requests at once and parses the
+  answers in one pass, which kazoo's one-request-per-loop design cannot do.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import ssl
+import struct
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+INT = struct.Struct("!i")
+INT_INT = struct.Struct("!ii")
+HEADER = struct.Struct("!iii")  # length, xid, opcode
+REPLY = struct.Struct("!iqi")  # xid, zxid, err
+MULTI_HEADER = struct.Struct("!iBi")
+STAT = struct.Struct("!qqqqiiiqiiq")
+
+OP_DELETE = 2
+OP_GET_DATA = 4
+OP_GET_ACL = 6
+OP_GET_CHILDREN = 8
+OP_SYNC = 9
+OP_MULTI_READ = 22
+OP_ADD_WATCH = 106
+OP_AUTH = 100
+OP_CLOSE = -11
+AUTH_XID = -4
+WATCH_XID = -1
+ADD_WATCH_PERSISTENT_RECURSIVE = 1
+
+ERR_NO_NODE = -101
+ERR_NO_AUTH = -102
+ERR_AUTH_FAILED = -115
+
+EVENT_CREATED = 1
+EVENT_DELETED = 2
+EVENT_CHANGED = 3
+EVENT_CHILD = 4
+
+
+class WireError(Exception):
+    """A connection-level failure of :class:`WireSession` (retryable on another server)."""
+
+
+class WireAuthError(WireError):
+    """The server refused the credentials."""
+
+
+def _fileno(obj: object) -> int:
+    return obj if isinstance(obj, int) else obj.fileno()  # type: ignore[attr-defined]
+
+
+def poll_select(rlist: Sequence, wlist: Sequence, xlist: Sequence, timeout: float | None = None) -> tuple:
+    """``select.select`` semantics on ``poll()``: no fd limit and no per-call epoll object."""
+    del xlist  # kazoo never passes exceptional fds
+    poller = select.poll()
+    masks: dict[int, int] = {}
+    for obj in rlist:
+        fd = _fileno(obj)
+        masks[fd] = masks.get(fd, 0) | select.POLLIN
+    for obj in wlist:
+        fd = _fileno(obj)
+        masks[fd] = masks.get(fd, 0) | select.POLLOUT
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    ready = dict(poller.poll(None if timeout is None else max(0.0, timeout) * 1000.0))
+    readable_bits = select.POLLIN | select.POLLHUP | select.POLLERR | select.POLLPRI
+    writable_bits = select.POLLOUT | select.POLLHUP | select.POLLERR
+    rout = [o for o in rlist if ready.get(_fileno(o), 0) & readable_bits]
+    wout = [o for o in wlist if ready.get(_fileno(o), 0) & writable_bits]
+    return rout, wout, []
+
+
+def speed_up(client: object) -> None:
+    """Make one kazoo client use :func:`poll_select` (its connection loop looks it up per call)."""
+    client.handler.select = poll_select  # type: ignore[attr-defined]
+
+
+def write_string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return INT.pack(len(raw)) + raw
+
+
+def write_buffer(data: bytes | None) -> bytes:
+    if data is None:
+        return INT.pack(-1)
+    return INT.pack(len(data)) + data
+
+
+def read_string(buf: bytes, offset: int) -> tuple[str, int]:
+    (length,) = INT.unpack_from(buf, offset)
+    offset += 4
+    if length < 0:
+        return "", offset
+    return bytes(buf[offset : offset + length]).decode("utf-8"), offset + length
+
+
+def read_buffer(buf: bytes, offset: int) -> tuple[bytes | None, int]:
+    (length,) = INT.unpack_from(buf, offset)
+    offset += 4
+    if length < 0:
+        return None, offset
+    return bytes(buf[offset : offset + length]), offset + length
+
+
+def read_children(buf: bytes, offset: int) -> tuple[list[str], int]:
+    (count,) = INT.unpack_from(buf, offset)
+    offset += 4
+    out = []
+    for _i in range(max(count, 0)):
+        name, offset = read_string(buf, offset)
+        out.append(name)
+    return out, offset
+
+
+def read_acl(buf: bytes, offset: int) -> tuple[list[tuple[str, str, int]], int]:
+    """``[(scheme, id, perms)]`` followed by the node's stat (skipped)."""
+    (count,) = INT.unpack_from(buf, offset)
+    offset += 4
+    out = []
+    for _i in range(max(count, 0)):
+        (perms,) = INT.unpack_from(buf, offset)
+        scheme, offset = read_string(buf, offset + 4)
+        ident, offset = read_string(buf, offset)
+        out.append((scheme, ident, perms))
+    return out, offset
+
+
+# ---------------------------------------------------------------------------------------------
+# kazoo protocol extension
+# ---------------------------------------------------------------------------------------------
+
+
+class AddWatch:
+    """``addWatch(path, mode)``: a persistent (recursive) watch, answered with an empty body."""
+
+    type = OP_ADD_WATCH
+
+    def __init__(self, path: str, mode: int = ADD_WATCH_PERSISTENT_RECURSIVE) -> None:
+        self.path = path
+        self.mode = mode
+
+    def serialize(self) -> bytes:
+        return write_string(self.path) + INT.pack(self.mode)
+
+    @classmethod
+    def deserialize(cls, buf: bytes, offset: int) -> bool:
+        del buf, offset
+        return True
+
+    def __repr__(self) -> str:
+        return f"AddWatch({self.path!r}, {self.mode})"
+
+
+class MultiRead:
+    """``multiRead``: several ``getData``/``getChildren`` in one request.
+
+    The answer is a list in request order of ``(data, stat_tuple)`` for getData,
+    ``list[str]`` for getChildren, or an ``int`` ZooKeeper error code (``-101`` = no node).
+    """
+
+    type = OP_MULTI_READ
+
+    def __init__(self, ops: Sequence[tuple[int, str]]) -> None:
+        self.ops = list(ops)
+
+    def serialize(self) -> bytes:
+        parts = []
+        for op, path in self.ops:
+            parts.append(MULTI_HEADER.pack(op, 0, -1))
+            parts.append(write_string(path))
+            parts.append(b"\x00")
+        parts.append(MULTI_HEADER.pack(-1, 1, -1))
+        return b"".join(parts)
+
+    @classmethod
+    def deserialize(cls, buf: bytes, offset: int) -> list:
+        out: list = []
+        while True:
+            op, done, err = MULTI_HEADER.unpack_from(buf, offset)
+            offset += MULTI_HEADER.size
+            if done:
+                return out
+            if op == -1:
+                (code,) = INT.unpack_from(buf, offset)
+                offset += 4
+                out.append(code or err)
+            elif op == OP_GET_DATA:
+                data, offset = read_buffer(buf, offset)
+                stat = STAT.unpack_from(buf, offset)
+                offset += STAT.size
+                out.append((data, stat))
+            elif op == OP_GET_CHILDREN:
+                children, offset = read_children(buf, offset)
+                out.append(children)
+            else:
+                raise ValueError(f"unexpected multiRead result type {op}")
+
+    def __repr__(self) -> str:
+        return f"MultiRead({len(self.ops)} ops)"
+
+
+class Reply:
+    """What kazoo's connection thread fills in for a request sent with :func:`call`.
+
+    ``events_before`` is the number of watch events the hook had seen when the answer was
+    read: ZooKeeper orders events and answers on one connection, so every change the answer
+    reflects was announced by one of those events.
+    """
+
+    __slots__ = ("_callback", "_counter", "_done", "events_before", "exc", "value")
+
+    def __init__(self, counter: Callable[[], int], callback: Callable[[object], None] | None = None) -> None:
+        self._counter = counter
+        self._callback = callback
+        self._done = threading.Event()
+        self.value: object = None
+        self.exc: BaseException | None = None
+        self.events_before = 0
+
+    def set(self, value: object = None) -> None:
+        self.events_before = self._counter()
+        self.value = value
+        if self._callback is not None:
+            try:
+                self._callback(value)
+            except Exception:  # noqa: S110  # a metrics hook must never break the connection thread
+                pass
+        self._done.set()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.events_before = self._counter()
+        self.exc = exc
+        self._done.set()
+
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    def get(self, timeout: float) -> object:
+        if not self._done.wait(timeout):
+            raise WireError(f"no answer from ZooKeeper within {timeout}s")
+        if self.exc is not None:
+            raise self.exc
+        return self.value
+
+
+def call(
+    client: object, request: object, counter: Callable[[], int], callback: Callable[[object], None] | None = None
+) -> Reply:
+    """Queue ``request`` on a kazoo client's connection; returns at once.
+
+    ``callback(value)`` runs in the connection thread when the answer is read.
+    """
+    reply = Reply(counter, callback)
+    client._call(request, reply)  # type: ignore[attr-defined]  # pylint: disable=protected-access
+    return reply
+
+
+def install_event_hook(client: object, sink: Callable[[int, str], None]) -> None:
+    """Call ``sink(event_type, path)`` for every watch event the client's connection reads.
+
+    Runs in kazoo's connection thread, before kazoo's own dispatch (which still happens).
+    """
+    conn = client._connection  # type: ignore[attr-defined]  # pylint: disable=protected-access
+    original = conn._read_watch_event  # pylint: disable=protected-access
+
+    def hooked(buf: bytes, offset: int) -> object:
+        try:
+            etype, _state = INT_INT.unpack_from(buf, offset)
+            path, _end = read_string(buf, offset + INT_INT.size)
+            sink(etype, path)
+        finally:
+            result = original(buf, offset)
+        return result
+
+    conn._read_watch_event = hooked  # pylint: disable=protected-access
+
+
+def current_server(client: object) -> tuple[str, int] | None:
+    """The ``(host, port)`` a kazoo client is connected to, if any."""
+    try:
+        peer = client._connection._socket.getpeername()  # type: ignore[attr-defined]  # pylint: disable=protected-access
+    except (AttributeError, OSError):
+        return None
+    return peer[0], peer[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipelined raw reader
+# ---------------------------------------------------------------------------------------------
+
+
+class WireSession:
+    """A read-only ZooKeeper session on a raw socket that pipelines whole batches.
+
+    ``call_many([(opcode, payload), ...])`` sends every request at once and returns
+    ``[(err, body)]`` in order. On a connection problem it reconnects (to the next server)
+    and resends the batch: only reads are sent, so a resend is harmless.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[tuple[str, int]],
+        auth: Sequence[tuple[str, str]] = (),
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+        attempts: int = 6,
+    ) -> None:
+        if not servers:
+            raise WireError("no server to connect to")
+        self.servers = list(servers)
+        self.auth = list(auth)
+        self.timeout = timeout
+        self.ssl_context = ssl_context
+        self.attempts = attempts
+        self._sock: socket.socket | ssl.SSLSocket | None = None
+        self._next = 0
+        self._xid = 0
+        self._last_io = 0.0
+        self._session_timeout = timeout
+        self.server: tuple[str, int] | None = None
+
+    # -- connection ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(HEADER.pack(8, 1, OP_CLOSE))
+        except OSError:
+            pass
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+    def connect(self, prefer: tuple[str, int] | None = None) -> None:
+        """Connect to ``prefer`` (or the next server in turn) and authenticate."""
+        self.close()
+        errors = []
+        order = list(self.servers)
+        if prefer is not None:
+            order = [prefer] + [s for s in order if s != prefer]
+        else:
+            order = order[self._next :] + order[: self._next]
+            self._next = (self._next + 1) % len(self.servers)
+        for host, port in order:
+            try:
+                self._open(host, port)
+                self.server = (host, port)
+                return
+            except WireAuthError:
+                self.close()
+                raise
+            except (OSError, WireError, struct.error) as exc:
+                self.close()
+                errors.append(f"{host}:{port}: {exc}")
+        raise WireError("cannot open a session on any server (" + "; ".join(errors) + ")")
+
+    def _open(self, host: str, port: int) -> None:
+        raw = socket.create_connection((host, port), timeout=self.timeout)
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock: socket.socket | ssl.SSLSocket = raw
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(raw, server_hostname=host)
+        sock.settimeout(self.timeout)
+        self._sock = sock
+        timeout_ms = int(self.timeout * 1000)
+        body = struct.pack("!iqiq", 0, 0, timeout_ms, 0) + write_buffer(b"\x00" * 16) + b"\x00"
+        sock.sendall(INT.pack(len(body)) + body)
+        answer = self._read_frame_blocking()
+        _proto, negotiated, session_id = struct.unpack_from("!iiq", answer, 0)
+        if negotiated <= 0 or session_id == 0:
+            raise WireError("server refused the session (not serving, or expired)")
+        self._session_timeout = negotiated / 1000.0
+        for scheme, credential in self.auth:
+            frame = INT.pack(AUTH_XID) + INT.pack(OP_AUTH) + INT.pack(0) + write_string(scheme)
+            frame += write_buffer(credential.encode("utf-8"))
+            sock.sendall(INT.pack(len(frame)) + frame)
+            reply = self._read_frame_blocking()
+            _xid, _zxid, err = REPLY.unpack_from(reply, 0)
+            if err:
+                raise WireAuthError(f"authentication ({scheme}) refused by {host}:{port} (error {err})")
+        self._last_io = time.monotonic()
+
+    def _read_exact(self, count: int) -> bytes:
+        assert self._sock is not None
+        chunks = []
+        while count:
+            chunk = self._sock.recv(min(count, 1 << 20))
+            if not chunk:
+                raise WireError("connection closed by the server")
+            chunks.append(chunk)
+            count -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_frame_blocking(self) -> bytes:
+        (length,) = INT.unpack(self._read_exact(4))
+        return self._read_exact(length)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def call_many(self, requests: Sequence[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """Send every request, return ``[(err, body)]`` in order (retries on other servers)."""
+        if not requests:
+            return []
+        last: Exception | None = None
+        for _attempt in range(self.attempts):
+            idle = time.monotonic() - self._last_io
+            if self._sock is None or idle > self._session_timeout / 3:
+                try:
+                    self.connect()
+                except WireAuthError:
+                    raise
+                except WireError as exc:
+                    last = exc
+                    time.sleep(0.2)  # back off before the next server
+                    continue
+            try:
+                return self._exchange(requests)
+            except (OSError, WireError, struct.error) as exc:
+                last = exc
+                self.close()
+        raise WireError(f"reading from ZooKeeper failed {self.attempts} times: {last}")
+
+    def _exchange(self, requests: Sequence[tuple[int, bytes]]) -> list[tuple[int, bytes]]:  # noqa: PLR0912,PLR0915
+        assert self._sock is not None
+        first = self._xid + 1
+        parts = []
+        for op, payload in requests:
+            self._xid = (self._xid % 2_000_000_000) + 1
+            parts.append(HEADER.pack(len(payload) + 8, self._xid, op))
+            parts.append(payload)
+        out = memoryview(b"".join(parts))
+        want = len(requests)
+        results: list[tuple[int, bytes]] = []
+        buf = bytearray()
+        sock = self._sock
+        deadline = time.monotonic() + max(self.timeout, 5.0) + want / 2000.0
+        if isinstance(sock, ssl.SSLSocket):
+            sock.sendall(out)
+            while len(results) < want:
+                frame = self._read_frame_blocking()
+                self._take(frame, results, first)
+            self._last_io = time.monotonic()
+            return results
+        sock.setblocking(False)
+        try:
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN | select.POLLOUT)
+            sent = 0
+            while len(results) < want:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WireError(f"timed out waiting for {want - len(results)} answers")
+                if sent >= len(out):
+                    poller.modify(sock.fileno(), select.POLLIN)
+                events = poller.poll(remaining * 1000.0)
+                for _fd, ev in events:
+                    if ev & select.POLLOUT and sent < len(out):
+                        sent += sock.send(out[sent : sent + (1 << 20)])
+                    if ev & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                        chunk = sock.recv(1 << 20)
+                        if not chunk:
+                            raise WireError("connection closed by the server")
+                        buf += chunk
+                        pos = 0
+                        while len(buf) - pos >= 4:
+                            (length,) = INT.unpack_from(buf, pos)
+                            if len(buf) - pos - 4 < length:
+                                break
+                            self._take(bytes(buf[pos + 4 : pos + 4 + length]), results, first)
+                            pos += 4 + length
+                        if pos:
+                            del buf[:pos]
+        finally:
+            sock.setblocking(True)
+            sock.settimeout(self.timeout)
+        self._last_io = time.monotonic()
+        return results
+
+    @staticmethod
+    def _take(frame: bytes, results: list, first: int) -> None:
+        xid, _zxid, err = REPLY.unpack_from(frame, 0)
+        if xid < 0:  # a ping answer or a stray notification: not ours
+            return
+        del first
+        results.append((err, frame[REPLY.size :]))
+
+
+def get_data_payload(path: str) -> bytes:
+    return write_string(path) + b"\x00"
+
+
+def path_payload(path: str) -> bytes:
+    return write_string(path)
