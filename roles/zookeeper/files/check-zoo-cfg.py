@@ -16,8 +16,18 @@ Usage: check-zoo-cfg [--myid N] FILE. Exit 0 when valid, 1 with one line per pro
 import re
 import sys
 
-INT_KEYS = ("tickTime", "initLimit", "syncLimit", "clientPort", "maxClientCnxns", "admin.serverPort",
-            "autopurge.snapRetainCount", "autopurge.purgeInterval", "secureClientPort", "snapCount")
+INT_KEYS = (
+    "tickTime",
+    "initLimit",
+    "syncLimit",
+    "clientPort",
+    "maxClientCnxns",
+    "admin.serverPort",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "secureClientPort",
+    "snapCount",
+)
 POSITIVE_KEYS = ("tickTime", "initLimit", "syncLimit")
 PORT_KEYS = ("clientPort", "admin.serverPort", "secureClientPort")
 BOOL_KEYS = ("admin.enableServer", "reconfigEnabled", "standaloneEnabled", "quorumListenOnAllIPs", "skipACL")
@@ -46,7 +56,7 @@ def check(text, myid=None):
             problems.append("line %d: duplicate key %s" % (number, key))
         keys[key] = value
         if key.startswith("server."):
-            ident = key[len("server."):]
+            ident = key[len("server.") :]
             if not ident.isdigit() or not 1 <= int(ident) <= 255:
                 problems.append("line %d: server id %r is not in 1-255" % (number, ident))
                 continue
@@ -61,29 +71,29 @@ def check(text, myid=None):
             servers[int(ident)] = match
     for key in INT_KEYS:
         if key in keys and not re.match(r"^-?\d+$", keys[key]):
-            problems.append("%s=%s is not an integer" % (key, keys[key]))
+            problems.append(f"{key}={keys[key]} is not an integer")
         elif key in POSITIVE_KEYS and key in keys and int(keys[key]) <= 0:
-            problems.append("%s must be positive" % key)
+            problems.append(f"{key} must be positive")
         elif key in PORT_KEYS and key in keys and not 1 <= int(keys[key]) <= 65535:
-            problems.append("%s=%s out of range" % (key, keys[key]))
+            problems.append(f"{key}={keys[key]} out of range")
     for key in BOOL_KEYS:
         if key in keys and keys[key] not in ("true", "false"):
-            problems.append("%s=%s is not true or false" % (key, keys[key]))
+            problems.append(f"{key}={keys[key]} is not true or false")
     for key in ("tickTime", "dataDir"):
         if key not in keys:
-            problems.append("missing required key %s" % key)
+            problems.append(f"missing required key {key}")
     if "clientPort" not in keys and not any(m.group("cport") for m in servers.values()):
         problems.append("missing clientPort (and no ;port on the server lines)")
     if "peerType" in keys and keys["peerType"] not in ("participant", "observer"):
-        problems.append("peerType=%s is not participant or observer" % keys["peerType"])
+        problems.append("peerType={} is not participant or observer".format(keys["peerType"]))
     if servers:
         for key in ("initLimit", "syncLimit"):
             if key not in keys:
-                problems.append("an ensemble needs %s" % key)
+                problems.append(f"an ensemble needs {key}")
         seen = {}
         for ident, match in sorted(servers.items()):
             for port_name in ("peer", "election"):
-                endpoint = "%s:%s" % (match.group("host"), match.group(port_name))
+                endpoint = "{}:{}".format(match.group("host"), match.group(port_name))
                 if endpoint in seen:
                     problems.append("server.%d and server.%d both use %s" % (seen[endpoint], ident, endpoint))
                 seen[endpoint] = ident
@@ -95,7 +105,9 @@ def check(text, myid=None):
             else:
                 line_observer = servers[myid].group("role") == "observer"
                 if line_observer != (keys.get("peerType") == "observer"):
-                    problems.append("server.%d's role and peerType=%s disagree" % (myid, keys.get("peerType", "participant")))
+                    problems.append(
+                        "server.%d's role and peerType=%s disagree" % (myid, keys.get("peerType", "participant"))
+                    )
     return problems
 
 
@@ -111,7 +123,7 @@ def main(argv):
     with open(args[0], encoding="utf-8") as handle:
         problems = check(handle.read(), myid)
     for problem in problems:
-        sys.stderr.write("zoo.cfg: %s\n" % problem)
+        sys.stderr.write(f"zoo.cfg: {problem}\n")
     return 1 if problems else 0
 
 

@@ -1,0 +1,108 @@
+"""The converged ensemble, checked from outside the role."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from conftest import MEMBERS, docker_exec, four_letter_word, mode_of
+from kazoo.client import KazooClient
+
+
+def test_one_leader_two_followers(ips):
+    modes = sorted(mode_of(ip) for ip in ips.values())
+    assert modes == ["follower", "follower", "leader"], modes
+
+
+def test_znode_written_on_one_member_is_read_on_the_others(ips):
+    path = f"/molecule-verify-{uuid.uuid4().hex}"
+    value = uuid.uuid4().bytes
+    names = list(ips)
+    writer = KazooClient(hosts=f"{ips[names[0]]}:2181", timeout=10)
+    writer.start(timeout=15)
+    try:
+        writer.create(path, value)
+        for name in names[1:]:
+            reader = KazooClient(hosts=f"{ips[name]}:2181", timeout=10)
+            reader.start(timeout=15)
+            try:
+                reader.sync(path)
+                data, _ = reader.get(path)
+                assert data == value, name
+            finally:
+                reader.stop()
+                reader.close()
+    finally:
+        writer.delete(path)
+        writer.stop()
+        writer.close()
+
+
+def test_myid_matches_the_server_line_and_the_running_server(ips):
+    seen = set()
+    for name, ip in ips.items():
+        myid = int(docker_exec(name, "cat /var/lib/zookeeper/data/myid").strip())
+        config = docker_exec(name, "cat /etc/zookeeper/platform/zoo.cfg")
+        line = re.search(rf"^server\.{myid}=([^:]+):", config, re.M)
+        assert line and line.group(1) == name, (name, myid)
+        # The running server says which id it uses (conf 4lw): the file was read.
+        conf = four_letter_word(ip, "conf")
+        assert re.search(rf"^serverId={myid}$", conf, re.M), conf
+        seen.add(myid)
+    assert len(seen) == len(MEMBERS)
+
+
+def test_server_lines_identical_on_every_member():
+    lines = {
+        name: sorted(
+            line
+            for line in docker_exec(name, "cat /etc/zookeeper/platform/zoo.cfg").splitlines()
+            if line.startswith("server.")
+        )
+        for name in MEMBERS
+    }
+    assert len({tuple(v) for v in lines.values()}) == 1, lines
+
+
+def test_ruok_alone_is_not_trusted_but_answers(ips):
+    for ip in ips.values():
+        assert four_letter_word(ip, "ruok") == "imok"
+
+
+def test_unit_runs_as_dedicated_user_with_hardening(host):
+    unit = host.run(
+        "systemctl show zookeeper -p ActiveState -p User -p NoNewPrivileges -p ProtectSystem "
+        "-p ProtectHome -p PrivateTmp -p LimitNOFILE -p FragmentPath -p MainPID"
+    ).stdout
+    props = dict(line.split("=", 1) for line in unit.strip().splitlines())
+    assert props["ActiveState"] == "active"
+    assert props["FragmentPath"] == "/etc/systemd/system/zookeeper.service"  # native unit, not the LSB script
+    assert props["User"] == "zookeeper"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["ProtectHome"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert int(props["LimitNOFILE"]) >= 65536
+    pid = props["MainPID"]
+    # What the JVM really gets (systemd drops mount sandboxing silently where it cannot apply it).
+    assert host.run(f"ps -o user= -p {pid}").stdout.strip() == "zookeeper"
+    assert "NoNewPrivs:\t1" in host.run(f"cat /proc/{pid}/status").stdout
+    mounts = host.run(f"cat /proc/{pid}/mountinfo").stdout.splitlines()
+    root = next(line for line in mounts if line.split()[4] == "/")
+    assert " ro," in f" {root.split()[5]},", root
+    data = [line for line in mounts if line.split()[4] == "/var/lib/zookeeper/data"]
+    assert data and data[-1].split()[5].startswith("rw"), data
+    assert any(line.split()[4] == "/tmp" for line in mounts), "PrivateTmp not applied"
+    assert not host.package("zookeeperd").is_installed
+
+
+def test_server_logs(host):
+    log = host.file("/var/log/zookeeper/zookeeper.log")
+    assert log.exists and log.user == "zookeeper"
+    assert "QuorumPeer" in log.content_string
+    assert "QuorumPeer" in host.run("journalctl -u zookeeper --no-pager -n 200").stdout
+
+
+def test_admin_server_off_and_8080_free(host):
+    assert not host.socket("tcp://0.0.0.0:8080").is_listening
+    assert host.socket("tcp://0.0.0.0:2181").is_listening

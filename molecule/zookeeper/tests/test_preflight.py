@@ -1,0 +1,75 @@
+"""Preflight and check mode against the running ensemble: refused or dry runs change nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from conftest import MEMBERS, PLAYBOOK, molecule_inventory, run_playbook, state_snapshot
+
+
+def _inventory(tmp_path: Path, hosts: dict[str, dict]) -> str:
+    """An inventory of the scenario's containers (docker connection) with per-host vars."""
+    group_vars_file = Path(molecule_inventory()) / "group_vars" / "zookeeper"
+    group_vars = (yaml.safe_load(group_vars_file.read_text()) or {}) if group_vars_file.is_file() else {}
+    inventory = {
+        "all": {
+            "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
+            "children": {"zookeeper": {"hosts": hosts, "vars": group_vars}},
+        }
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return str(path)
+
+
+def _changed_counts(output: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
+    before = state_snapshot()
+    inventory = _inventory(
+        tmp_path, {"zookeeper-zk1": {"zookeeper_myid": 2}, "zookeeper-zk2": {"zookeeper_myid": 2}, "zookeeper-zk3": {}}
+    )
+    result = run_playbook(PLAYBOOK, inventory)
+    print(result.stdout[-3000:])
+    assert result.returncode != 0
+    assert "Duplicate server ids: id 2 on zookeeper-zk1, zookeeper-zk2" in result.stdout
+    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert state_snapshot() == before
+
+
+def test_even_ensemble_without_acknowledgement_fails_and_changes_nothing(tmp_path):
+    before = state_snapshot()
+    inventory = _inventory(tmp_path, {"zookeeper-zk1": {}, "zookeeper-zk2": {}})
+    result = run_playbook(PLAYBOOK, inventory)
+    print(result.stdout[-3000:])
+    assert result.returncode != 0
+    assert "has 2 voting members (zookeeper-zk1, zookeeper-zk2)" in result.stdout
+    assert "tolerates no more failures than one fewer" in result.stdout
+    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert state_snapshot() == before
+
+
+def test_reordered_inventory_keeps_ids_check_mode_reports_no_change(tmp_path):
+    """Ids come from the myid files, not the inventory order: a reversed inventory changes nothing."""
+    before = state_snapshot()
+    inventory = _inventory(tmp_path, {name: {} for name in reversed(MEMBERS)})
+    result = run_playbook(PLAYBOOK, inventory, "--check", "--diff")
+    print(result.stdout[-2000:])
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert state_snapshot() == before
+
+
+def test_check_mode_shows_the_diff_and_restarts_nothing(tmp_path):
+    before = state_snapshot()
+    inventory = _inventory(tmp_path, {name: {} for name in MEMBERS})
+    result = run_playbook(PLAYBOOK, inventory, "--check", "--diff", "-e", "zookeeper_tick_time=2345")
+    print(result.stdout[-2000:])
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "+tickTime=2345" in result.stdout
+    assert all(count > 0 for count in _changed_counts(result.stdout).values())
+    assert state_snapshot() == before
