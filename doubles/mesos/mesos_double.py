@@ -859,18 +859,29 @@ class ZkGroup:
         self.acl = zk_acl(url)
         self._suspended_at: float | None = None
         self._lock = threading.Lock()
+        self._expiring = False  # we are closing the session ourselves: its LOST is expected
+        self._stopped = False
         self.client.add_listener(self._listener)
         self._timer = threading.Thread(target=self._watch_disconnection, daemon=True)
 
-    def start(self) -> None:
+    def _connect(self) -> None:
         while True:
             try:
                 self.client.start(timeout=max(self.session_timeout, 5.0))
-                break
+                return
             except Exception as exc:
                 log(f"Failed to connect to ZooKeeper {self.url.servers}: {exc}; retrying", "W")
                 time.sleep(0.5)
+
+    def start(self) -> None:
+        self._connect()
         self._timer.start()
+
+    def ensure_started(self) -> None:
+        """After a forced expiration, open a new session (group.cpp creates a new ZooKeeper)."""
+        if self._stopped:
+            self._connect()
+            self._stopped = False
 
     def _listener(self, state: str) -> None:
         with self._lock:
@@ -880,7 +891,8 @@ class ZkGroup:
                 self._suspended_at = None
             elif state == "LOST":
                 self._suspended_at = None
-                threading.Thread(target=self.on_lost, daemon=True).start()
+                if not self._expiring:
+                    threading.Thread(target=self.on_lost, daemon=True).start()
 
     def _watch_disconnection(self) -> None:
         while True:
@@ -895,6 +907,15 @@ class ZkGroup:
                 "forcing ZooKeeper session expiration",
                 "W",
             )
+            # Abandon the session, so that no ephemeral node of it can come back with it.
+            self._expiring = True
+            try:
+                self.client.stop()
+            except Exception as exc:
+                log(f"Failed to close the ZooKeeper session: {exc!r}", "W")
+            finally:
+                self._expiring = False
+            self._stopped = True
             threading.Thread(target=self.on_lost, daemon=True).start()
 
     def ensure_path(self, path: str) -> None:
@@ -1327,6 +1348,7 @@ class Master:
         self.shutdown: set[str] = set()  # agents removed by "Machine DOWN"
         self.schedule: dict = {}
         self.zk: ZkGroup | None = None
+        self._lost_lock = threading.Lock()
         self.url: ZkUrl | None = None
         self.log_replicas = 0
 
@@ -1465,24 +1487,37 @@ class Master:
 
     def _membership_lost(self) -> None:
         # src/master/master.cpp Master::lostCandidacy
-        with self.lock:
-            leading = self.leader is not None and self.leader.get("id") == self.id
-            self.membership = None
-        if leading:
-            die("Lost candidacy as a leader... committing suicide!")
-        log("Lost candidacy as a follower... Contending again")
-        self._contend()
-        if self.flags["registry"] != "in_memory":
-            try:
-                self._join_log_replicas()
-            except Exception as exc:
-                log(f"Failed to rejoin log replicas: {exc}", "W")
+        if not self._lost_lock.acquire(blocking=False):
+            return  # already contending again
+        try:
+            with self.lock:
+                leading = self.leader is not None and self.leader.get("id") == self.id
+                self.membership = None
+            if leading:
+                die("Lost candidacy as a leader... committing suicide!")
+            log("Lost candidacy as a follower... Contending again")
+            assert self.zk is not None
+            self.zk.ensure_started()
+            self._contend()
+            if self.flags["registry"] != "in_memory":
+                try:
+                    self._join_log_replicas()
+                except Exception as exc:
+                    log(f"Failed to rejoin log replicas: {exc}", "W")
+        finally:
+            self._lost_lock.release()
 
     def _children_changed(self, children: list[str]) -> None:
         assert self.zk is not None and self.url is not None
-        if self.membership is not None and self.membership not in children and self.zk.client.connected:
-            # Our own member vanished while the session lives (deleted by someone).
-            threading.Thread(target=self._membership_lost, daemon=True).start()
+        member = self.membership
+        if member is not None and member not in children and self.zk.client.connected:
+            # Our own member vanished while the session lives (deleted by someone)?
+            try:
+                gone = self.zk.client.exists(f"{self.url.path.rstrip('/')}/{member}") is None
+            except Exception:
+                gone = False
+            if gone and member == self.membership:
+                threading.Thread(target=self._membership_lost, daemon=True).start()
         _, info = leader_from_children(self.zk.client, self.url.path, children)
         with self.lock:
             was_leading = self.leader is not None and self.leader.get("id") == self.id

@@ -846,6 +846,21 @@ def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: 
         zk_ensemble.wait_for_quorum()
     wait_for(lambda: _leader([follower]) == follower, 30, "the follower to lead")
     assert masters[follower].popen.poll() is None
+    # The follower abandoned its old session (group.cpp forces an expiration): once that session
+    # is gone on the server, exactly one contender is left.
+    kazoo_client = pytest.importorskip("kazoo.client")
+    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string)
+    client.start(timeout=15)
+    try:
+        path = "/" + zk_url.rsplit("/", 1)[1]
+        wait_for(
+            lambda: len([c for c in client.get_children(path) if c.startswith("json.info_")]) == 1,
+            15,
+            "a single contender",
+        )
+    finally:
+        client.stop()
+        client.close()
 
 
 def test_zk_credentials_protect_the_group(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
