@@ -51,7 +51,7 @@ options:
   state:
     description:
       - V(scheduled) - the machines are in the schedule with the given window (Mesos puts newly
-        scheduled machines in DRAINING mode: frameworks get inverse offers). Machines already
+        scheduled machines in DRAINING mode, and frameworks get inverse offers). Machines already
         down stay down.
       - V(down) - scheduled as for V(scheduled) (in the same run if needed), then marked down
         (C(/master/machine/down)) - their agents are shut down and cannot register.
@@ -206,13 +206,13 @@ def plan(state: str, machines: list[dict], schedule: dict, modes: dict, *, start
                 after_modes[k] = MODE_DRAINING
         after_schedule = new_schedule
         if state == "down":
-            to_down = [m for m, k in zip(machines, keys, strict=True) if before[k] != MODE_DOWN]
+            to_down = [m for m in machines if before[machine_key(m)] != MODE_DOWN]
             if to_down:
                 requests.append({"method": "POST", "path": DOWN, "body": to_down})
             after_modes = dict.fromkeys(keys, MODE_DOWN)
     elif state == "up":
         draining = {k for k in keys if before[k] == MODE_DRAINING}
-        down = [m for m, k in zip(machines, keys, strict=True) if before[k] == MODE_DOWN]
+        down = [m for m in machines if before[machine_key(m)] == MODE_DOWN]
         scheduled_up = {k for k in keys if before[k] == MODE_UP} & set(_scheduled_keys(schedule))
         # A machine that is scheduled but reported neither draining nor down is still in the
         # schedule: remove it with the draining ones.
@@ -226,7 +226,7 @@ def plan(state: str, machines: list[dict], schedule: dict, modes: dict, *, start
         after_schedule = schedule_without(schedule, set(keys))
         after_modes = dict.fromkeys(keys, MODE_UP)
     else:  # absent
-        down_now = [machine_label(m) for m, k in zip(machines, keys, strict=True) if before[k] == MODE_DOWN]
+        down_now = [machine_label(m) for m in machines if before[machine_key(m)] == MODE_DOWN]
         if down_now:
             raise MesosError(
                 "cannot remove machines that are down from the schedule (Mesos refuses it): "

@@ -140,7 +140,7 @@ class Cluster:
         for m in self.masters:
             if not m.running():
                 continue
-            status, headers, _ = http(m.port, "/master/redirect")
+            status, headers, _body = http(m.port, "/master/redirect")
             if status != 307:
                 return None
             seen.add(headers.get("Location"))
@@ -189,13 +189,13 @@ def maintenance(
 
 
 def schedule_of(leader: Master) -> dict:
-    status, _, body = http(leader.port, "/master/maintenance/schedule")
+    status, _headers, body = http(leader.port, "/master/maintenance/schedule")
     assert status == 200, body
     return body or {}
 
 
 def status_of(leader: Master) -> dict:
-    status, _, body = http(leader.port, "/master/maintenance/status")
+    status, _headers, body = http(leader.port, "/master/maintenance/status")
     assert status == 200, body
     return body or {}
 
@@ -316,7 +316,7 @@ def test_maintenance_cycle_idempotent_check_mode_and_merge(cluster: Cluster) -> 
             }
         ]
     }
-    status, _, body = http(leader.port, "/master/maintenance/schedule", "POST", other)
+    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", other)
     assert status == 200, body
     machines = [AGENT1, AGENT2]
     start = "2030-01-01T00:00:00Z"
@@ -403,7 +403,7 @@ def test_maintenance_cycle_idempotent_check_mode_and_merge(cluster: Cluster) -> 
     assert scheduled_machines(leader) == {("other.example", "10.0.0.99")}
 
     # Clean up the other window.
-    status, _, body = http(leader.port, "/master/maintenance/schedule", "POST", {})
+    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", {})
     assert status == 200, body
 
 
