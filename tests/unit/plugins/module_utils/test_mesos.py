@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -653,3 +656,39 @@ def test_bad_tls_files_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(m.MesosError) as info:
         c.exchange("GET", "https://127.0.0.1:1/health")
     assert "cannot set up TLS" in info.value.msg
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[FakeMesos, Path]]:
+    """A canned master serving HTTPS with a self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    srv = FakeMesos()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.server.socket = ctx.wrap_socket(srv.server.socket, server_side=True)
+    yield srv, cert
+    srv.close()
+
+
+def test_https_verified_with_ca_path_and_redirect_keeps_https(tls_server: tuple[FakeMesos, Path]) -> None:
+    srv, cert = tls_server
+    base = f"https://127.0.0.1:{srv.port}"
+    srv.routes[("GET", "/master/redirect")] = (307, {"Location": f"//127.0.0.1:{srv.port}"}, None)
+    srv.routes[("GET", "/master/state")] = (200, {}, {"cluster": "tls"})
+    # The system CA store does not know the self-signed certificate.
+    with pytest.raises(m.MesosError) as info:
+        client().get_json(base, "/master/state")
+    assert info.value.status is None and "CERTIFICATE_VERIFY_FAILED" in info.value.msg
+    c = client(ca_path=str(cert))
+    assert c.find_leader([base]) == base  # scheme-relative Location, scheme kept
+    assert c.get_json(base, "/master/state") == {"cluster": "tls"}
+    assert client(validate_certs=False).get_json(base, "/master/state") == {"cluster": "tls"}
