@@ -13,7 +13,7 @@ options:
     description:
       - Mesos masters to ask, as URLs (V(https://m1:5050)) or C(host:port) (port 5050 when
         omitted; scheme from O(scheme)).
-      - Any master will do: a master that is not the leader answers with a redirect to the
+      - Any master will do. A master that is not the leader answers with a redirect to the
         leader, which is followed.
       - At least one of O(masters) and O(zk) is required.
     type: list
