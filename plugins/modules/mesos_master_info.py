@@ -10,11 +10,11 @@ module: mesos_master_info
 short_description: Report the Mesos masters, the leader (from ZooKeeper and over HTTP), agents and frameworks
 version_added: 0.1.0
 description:
-  - Finds the leading Mesos master two ways and says whether they agree
-    - from ZooKeeper, the master whose C(json.info_<sequence>) znode under the Mesos path has the
-      lowest sequence (other children such as C(log_replicas) are ignored);
-    - over HTTP, where every master answers C(/master/redirect) with C(307 Location //host:port)
-      of the leader (even the leader itself), or 503 when it knows no leader.
+  - Finds the leading Mesos master two ways and says whether they agree.
+  - From ZooKeeper, the leader is the master whose C(json.info_<sequence>) znode under the Mesos
+    path has the lowest sequence (other children such as C(log_replicas) are ignored).
+  - Over HTTP, every master answers C(/master/redirect) with C(307) and C(Location //host:port)
+    of the leader (even the leader itself), or 503 when it knows no leader.
   - Reports every master's health (C(/health)), version (C(/version)), whether it considers
     itself elected (C(master/elected) of its C(/metrics/snapshot)) and which leader it names.
   - From the leader, reports the elected time, agents (active, inactive, resources total and
