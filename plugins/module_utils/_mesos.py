@@ -869,9 +869,13 @@ def merge_schedule(schedule: dict, machines: list[dict], start: int | None, dura
         key = machine_key(mid)
         old = current.get(key)
         old_start, old_dur = _unavail_key(old) if old is not None else (None, None)
-        new_start = start if start is not None else old_start if old is not None else now
+        new_start: int = now
+        if start is not None:
+            new_start = start
+        elif old_start is not None:
+            new_start = old_start
         new_dur = duration if duration is not None else old_dur
-        new = unavailability(new_start, new_dur)  # type: ignore[arg-type]
+        new = unavailability(new_start, new_dur)
         if old is None or _unavail_key(old) != _unavail_key(new):
             wanted[key] = (mid, new)
     if not wanted:
