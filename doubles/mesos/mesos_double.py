@@ -1349,6 +1349,7 @@ class Master:
         self.schedule: dict = {}
         self.zk: ZkGroup | None = None
         self._lost_lock = threading.Lock()
+        self._contend_lock = threading.Lock()
         self.url: ZkUrl | None = None
         self.log_replicas = 0
 
@@ -1473,17 +1474,20 @@ class Master:
         self.zk.client.ChildrenWatch(path, replicas)
 
     def _contend(self) -> None:
+        # One candidacy at a time (zookeeper/contender.cpp): a second caller waits for the first
+        # and then finds the membership already there.
         assert self.zk is not None and self.url is not None
-        while True:
-            try:
-                node = self.zk.join(self.url.path, MASTER_INFO_LABEL, compact_json(self.info).encode())
-                break
-            except Exception as exc:
-                log(f"Failed to contend: {exc}; retrying", "W")
-                time.sleep(0.5)
-        with self.lock:
-            self.membership = node.rsplit("/", 1)[1]
-        log(f"Contending for leadership as {node}")
+        with self._contend_lock:
+            while self.membership is None:
+                try:
+                    node = self.zk.join(self.url.path, MASTER_INFO_LABEL, compact_json(self.info).encode())
+                except Exception as exc:
+                    log(f"Failed to contend: {exc!r}; retrying", "W")
+                    time.sleep(0.5)
+                    continue
+                with self.lock:
+                    self.membership = node.rsplit("/", 1)[1]
+                log(f"Contending for leadership as {node}")
 
     def _membership_lost(self) -> None:
         # src/master/master.cpp Master::lostCandidacy

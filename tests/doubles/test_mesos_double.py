@@ -832,6 +832,8 @@ def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: 
         proc.wait_http()
     leader = wait_for(lambda: _leader(ports), 20, "one elected master")
     follower = next(p for p in ports if p != leader)
+    # Both are contending (the follower knows the leader) before the quorum goes away.
+    wait_for(lambda: request(follower, "GET", "/master/redirect")[0] == 307, 10, "the follower to see the leader")
     members = list(zk_ensemble.members)
     killed = members[:2]
     try:
