@@ -23,11 +23,14 @@ def test_client_writes_and_reads(zk_client) -> None:
 def test_leader_kill_and_restart(zk_ensemble: ZkEnsemble) -> None:
     old = zk_ensemble.leader()
     old.kill()
-    assert old.mode() is None
-    zk_ensemble.wait_for_quorum(30)
-    new = zk_ensemble.leader()
-    assert new is not old
-    old.start()
-    old.wait_serving(30)
-    zk_ensemble.wait_for_quorum(30)
+    try:
+        assert old.mode() is None
+        zk_ensemble.wait_for_quorum(30)
+        new = zk_ensemble.leader()
+        assert new is not old
+    finally:
+        # the session ensemble is shared: always bring the member back
+        old.start()
+        old.wait_serving(30)
+        zk_ensemble.wait_for_quorum(30)
     assert old.mode() == "follower"
