@@ -449,34 +449,27 @@ class Side:
 
     def _fetch_chunk(self, paths: list[str]) -> list[Node | None]:
         assert self.reader is not None
-        reqs: list[tuple[int, bytes]] = []
-        groups = []
-        for start in range(0, len(paths), 400):
-            group = paths[start : start + 400]
-            ops = []
-            for p in group:
-                ops.append((wire.OP_GET_DATA, p))
-                ops.append((wire.OP_GET_CHILDREN, p))
-            reqs.append((wire.OP_MULTI_READ, wire.MultiRead(ops).serialize()))
-            groups.append(group)
+        # The getACLs go first and ONE multiRead last: ZooKeeper 3.8 was seen to leave a
+        # request unanswered when it followed a multiRead in the same pipeline.
+        reqs: list[tuple[int, bytes]] = [(wire.OP_GET_ACL, wire.path_payload(p)) for p in paths]
+        ops = []
         for p in paths:
-            reqs.append((wire.OP_GET_ACL, wire.path_payload(p)))
+            ops.append((wire.OP_GET_DATA, p))
+            ops.append((wire.OP_GET_CHILDREN, p))
+        reqs.append((wire.OP_MULTI_READ, wire.MultiRead(ops).serialize()))
         try:
             answers = self.reader.call_many(reqs)
         except wire.WireError as exc:
             raise ZkSyncError(f"{self.name}: {exc}") from exc
-        items: list = []
-        for i, _group in enumerate(groups):
-            err, body = answers[i]
-            if err:
-                raise ZkSyncError(f"{self.name}: multiRead refused with error {err}")
-            items.extend(wire.MultiRead.deserialize(body, 0))
+        err, body = answers[-1]
+        if err:
+            raise ZkSyncError(f"{self.name}: multiRead refused with error {err}")
+        items = wire.MultiRead.deserialize(body, 0)
         out: list[Node | None] = []
-        base = len(groups)
         for i, p in enumerate(paths):
             got = items[2 * i]
             kids = items[2 * i + 1]
-            aerr, abody = answers[base + i]
+            aerr, abody = answers[i]
             if isinstance(got, int) or isinstance(kids, int) or aerr:
                 codes = [c for c in (got, kids, aerr) if isinstance(c, int) and c]
                 if any(c == wire.ERR_NO_AUTH for c in codes):
@@ -695,6 +688,10 @@ class SyncEngine:
         self.writer: Writer = Writer(self.tgt, cfg, on_done=lambda ops: None, on_fail=self._mirror_fail)
         self.writer.on_answer = self._mirror_answer
         self._hb_target: str | None = None
+        self._repairing = False
+        self.failed_paths: dict[str, int] = {}
+        self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
+        self.cv_credit: dict[str, int] = {}  # parent -> cversion the target is ahead (-1) or owes
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -790,6 +787,7 @@ class SyncEngine:
                     _check_redacted(s, "source")
                     nbytes += len(s.data or b"")
                     if s.ephemeral:
+                        self.remember_ephemeral(sp)
                         s = None
                 if t is not None:
                     _check_redacted(t, "target")
@@ -1041,10 +1039,19 @@ class SyncEngine:
         for r in replies:
             r.get(self.cfg.io_timeout)
 
-    def apply_events(self, upto: int | None = None, limit: int = 5000) -> int:  # noqa: PLR0912  # the hot path, kept flat
-        """Apply queued source events (all, or those numbered <= upto) blindly to the target."""
-        batch: dict[str, bool] = {}
-        touched: dict[str, int] = collections.defaultdict(int)
+    def apply_events(self, upto: int | None = None, limit: int = 5000) -> int:  # noqa: PLR0912,PLR0915  # the hot path
+        """Apply queued source events (all, or those numbered <= upto) blindly to the target.
+
+        Per path, the first event tells whether the target had the node before this batch
+        (anything but "created"), the answer read now tells whether it must have it after;
+        a delete and a create in between mean the node was recreated (so it is recreated on
+        the target too). Per parent, every child create/delete event moved the source's
+        ``cversion`` by one: what the ops do not move on the target is made up with filler
+        create/delete pairs in the same multi (rounded up, remembered as a credit).
+        """
+        first: dict[str, int] = {}
+        recreated: set[str] = set()
+        child_events: dict[str, int] = collections.defaultdict(int)
         taken = 0
         while self.events and taken < limit:
             seq, etype, path = self.events[0]
@@ -1056,50 +1063,84 @@ class SyncEngine:
             if m is None:
                 continue
             if etype in (wire.EVENT_CREATED, wire.EVENT_DELETED) and path != m.source:
-                touched[_parent(path)] += 1
+                child_events[_parent(path)] += 1
             if self.excluded(path) or any(self.excluded(a) for a in _zk.parent_paths(path)):
                 continue
-            batch[path] = batch.get(path, False) or etype == wire.EVENT_CREATED
-        if not batch and not touched:
+            if path not in first:
+                first[path] = etype
+            elif etype == wire.EVENT_CREATED:
+                recreated.add(path)
+        if not first and not child_events:
             return taken
-        paths = sorted(batch, key=_depth)
-        created = [p for p in paths if batch[p]]
+        paths = sorted(first, key=_depth)
+        created = {p for p in paths if first[p] == wire.EVENT_CREATED or p in recreated}
         try:
-            nodes, _seen = self.src.read_ordered(paths, self.cfg.io_timeout, set(created)) if paths else ([], 0)
+            nodes, _seen = self.src.read_ordered(paths, self.cfg.io_timeout, created) if paths else ([], 0)
         except Exception as exc:  # connection trouble: the paths get repaired later
             LOG.warning("reading changed nodes failed (%s); queued for repair", exc)
             self.metrics.add("errors")
-            for p in paths:
-                self.queue_repair(p)
-            for p in touched:
+            for p in list(paths) + list(child_events):
                 self.queue_repair(p)
             return taken
         deletes: list[Op] = []
         writes: list[Op] = []
         child_ops: dict[str, int] = collections.defaultdict(int)
-        for p, node in zip(paths, nodes, strict=True):
+        for p, answer in zip(paths, nodes, strict=True):
             m = self.mapping_for(p)
             assert m is not None
             tp = m.to_target(p)
-            if node is None:
+            had = first[p] != wire.EVENT_CREATED and p not in self.ephemerals
+            node = answer
+            if answer is not None and answer.ephemeral:
+                self.remember_ephemeral(p)
+                node = None
+            elif answer is None:
+                self.ephemerals.discard(p)
+            if had and node is None:
                 deletes.append(Op("delete", tp))
                 child_ops[_parent(p)] += 1
-            elif node.ephemeral:
-                continue
-            elif batch[p]:
+            elif had and node is not None and p in recreated:
+                deletes.append(Op("delete", tp))
+                writes.append(Op("create", tp, node.data, node.acl))
+                child_ops[_parent(p)] += 2
+            elif had and node is not None:
+                writes.append(Op("set", tp, node.data))
+            elif node is not None:
                 writes.append(Op("create", tp, node.data, node.acl))
                 child_ops[_parent(p)] += 1
-            else:
-                writes.append(Op("set", tp, node.data))
         deletes.sort(key=lambda o: -_depth(o.path))
         for op in deletes + writes:
             self.writer.add(op)
+        for parent, count in child_events.items():
+            debt = count - child_ops.get(parent, 0) + self.cv_credit.pop(parent, 0)
+            if debt > 0:
+                m = self.mapping_for(parent)
+                if m is None:
+                    continue
+                pairs = (debt + 1) // 2
+                self.writer.add(Op("filler", m.to_target(parent), pairs=pairs))
+                debt -= 2 * pairs
+            if debt:
+                self.cv_credit[parent] = debt
         self.writer.flush()
-        self.metrics.add("events_applied", len(batch))
-        for parent, count in touched.items():
-            if child_ops.get(parent, 0) != count:
-                self.queue_repair(parent)
+        self.metrics.add("events_applied", len(first))
         return taken
+
+    def _note_failure(self, op: Op, message: str) -> None:
+        m = next((x for x in self.cfg.paths if _within(op.path, x.target)), None)
+        if m is None:
+            return
+        src_path = m.to_source(op.path)
+        count = self.failed_paths.get(src_path, 0) + 1
+        self.failed_paths[src_path] = count
+        if count <= 5:
+            self.queue_repair(src_path, count)
+        else:
+            LOG.warning("giving up on %s after %d failed repairs: %s", src_path, count - 1, message)
+
+    def remember_ephemeral(self, path: str) -> None:
+        if len(self.ephemerals) < self.cfg.max_backlog:
+            self.ephemerals.add(path)
 
     def queue_repair(self, src_path: str, attempt: int = 0) -> None:
         if self.mapping_for(src_path) is None:
@@ -1125,13 +1166,24 @@ class SyncEngine:
     def _mirror_fail(self, ops: list[Op], exc: BaseException | None) -> None:
         LOG.info("a write batch failed (%s): re-checking %d node(s)", exc, len(ops))
         self.metrics.add("errors")
+        if self._repairing:
+            # repair writes come from fresh reads of both sides: replay them one by one, so
+            # one bad op does not roll back (and requeue) the whole batch again and again
+            for op in ops:
+                failures: list[str] = []
+                self._ensure_op(op, failures)
+                if failures:
+                    self._note_failure(op, failures[0])
+            return
         for op in ops:
             m = next((x for x in self.cfg.paths if _within(op.path, x.target)), None)
             if m is not None:
                 src_path = m.to_source(op.path)
                 self.queue_repair(src_path)
-                if op.kind in ("create", "delete"):
-                    self.queue_repair(_parent(src_path))
+                if op.kind in ("create", "delete", "filler"):
+                    parent = src_path if op.kind == "filler" else _parent(src_path)
+                    self.cv_credit.pop(parent, None)
+                    self.queue_repair(parent)
 
     # -- mirror: repairs ------------------------------------------------------------------------
 
@@ -1158,13 +1210,21 @@ class SyncEngine:
                 self.queue_repair(p, a)
             return -1
         fixes = 0
+        work = []
         for p, tp, node, t in zip(paths, tpaths, src_nodes, tgt_nodes, strict=True):
             s = None if node is None or node.ephemeral else node
             if s is not None:
                 _check_redacted(s, "source")
-            fixed = self._repair_one(p, tp, s, t, attempts[p])
-            fixes += fixed
-        self.writer.drain()
+            work.append((p, tp, s, t))
+        # deletions deepest first, then creations and updates parents first
+        work.sort(key=lambda w: (0, -_depth(w[0])) if w[2] is None else (1, _depth(w[0])))
+        self._repairing = True
+        try:
+            for p, tp, s, t in work:
+                fixes += self._repair_one(p, tp, s, t, attempts[p])
+            self.writer.drain()
+        finally:
+            self._repairing = False
         if count and fixes:
             self.metrics.add("repairs", fixes)
         return fixes

@@ -474,7 +474,7 @@ class WireSession:
             while len(results) < want:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise WireError(f"timed out waiting for {want - len(results)} answers")
+                    raise WireError(f"{self.server}: no answer to {want - len(results)} of {want} requests in time")
                 if sent >= len(out):
                     poller.modify(sock.fileno(), select.POLLIN)
                 events = poller.poll(remaining * 1000.0)
