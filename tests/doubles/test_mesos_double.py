@@ -208,6 +208,12 @@ def test_flags_command_line_and_environment() -> None:
     assert load_flags("agent", ["--work_dir=/x", "--systemd_enable_support=false"])["systemd_enable_support"] is False
     assert load_flags("agent", ["--work_dir=/x", "--no-strict"])["strict"] is False
     assert "Expecting a boolean" in flag_error("agent", ["--work_dir=/x", "--strict=yes"])
+    # '--strict false' is '--strict' (true) plus a skipped word; names are lower-cased; an empty
+    # environment value sets a boolean.
+    assert load_flags("agent", ["--work_dir=/x", "--strict", "false"])["strict"] is True
+    assert load_flags("master", ["--PORT=5060"])["port"] == 5060
+    assert load_flags("master", [], {"MESOS_QUIET": ""})["quiet"] is True
+    assert load_flags("master", [], {"mesos_port": "6000"})["port"] == 5050  # the prefix is case-sensitive
     # Deprecated names load the new flag (with a warning).
     f = load_flags("master", ["--slave_ping_timeout=5secs"])
     assert str(f["agent_ping_timeout"]) == "5secs" and f.warnings == ["Loaded deprecated flag 'slave_ping_timeout'"]
