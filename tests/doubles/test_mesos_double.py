@@ -29,6 +29,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
 REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
+# The interpreter that runs the double; DOUBLE_PYTHON=/usr/bin/python3 checks it on Debian's
+# python3 + python3-kazoo, as the roles install it.
+PYTHON = os.environ.get("DOUBLE_PYTHON") or sys.executable
 
 
 def _load_module() -> Any:
@@ -107,7 +110,7 @@ class Proc:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
         full_env.update(env or {})
         self.popen = subprocess.Popen(
-            [sys.executable, str(DOUBLE), personality, *args], stdout=self.log, stderr=self.log, env=full_env
+            [PYTHON, str(DOUBLE), personality, *args], stdout=self.log, stderr=self.log, env=full_env
         )
 
     def output(self) -> str:
@@ -146,7 +149,7 @@ def run(
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, str(DOUBLE), personality, *args],
+        [PYTHON, str(DOUBLE), personality, *args],
         capture_output=True,
         text=True,
         env=full_env,
