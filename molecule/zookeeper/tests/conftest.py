@@ -69,9 +69,11 @@ def docker_exec(name: str, command: str) -> str:
 
 def run_playbook(playbook: Path, inventory: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    # stderr merged into stdout: under Molecule's ansible.cfg the failure messages go to stderr.
     return subprocess.run(
         ["ansible-playbook", "-i", inventory, str(playbook), *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env=env,
         cwd=str(REPO_ROOT),

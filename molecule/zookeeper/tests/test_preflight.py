@@ -20,7 +20,7 @@ def _inventory(tmp_path: Path, hosts: dict[str, dict]) -> str:
         }
     }
     path = tmp_path / "hosts.yml"
-    path.write_text(yaml.safe_dump(inventory))
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))  # keep the given host order
     return str(path)
 
 
@@ -72,4 +72,16 @@ def test_check_mode_shows_the_diff_and_restarts_nothing(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     assert "+tickTime=2345" in result.stdout
     assert all(count > 0 for count in _changed_counts(result.stdout).values())
+    assert state_snapshot() == before
+
+
+def test_host_listed_twice_fails_naming_both_names_and_changes_nothing(tmp_path):
+    before = state_snapshot()
+    hosts = {name: {} for name in MEMBERS}
+    hosts["zk1-alias"] = {"ansible_host": "zookeeper-zk1"}
+    result = run_playbook(PLAYBOOK, _inventory(tmp_path, hosts))
+    print(result.stdout[-3000:])
+    assert result.returncode != 0
+    assert "Host listed twice (same address): zookeeper-zk1 is zookeeper-zk1, zk1-alias" in result.stdout
+    assert set(_changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before

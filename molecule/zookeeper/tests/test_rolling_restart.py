@@ -144,7 +144,7 @@ def test_rolling_restart_keeps_quorum_and_client_writes(ips, connect_string):
             run = run_playbook(playbook, inventory, *args)
             end = time.monotonic()
             save_results(f"rolling_restart_phase{len(results) + 1}.log", {"stdout": run.stdout.splitlines()})
-            assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+            assert run.returncode == 0, run.stdout[-6000:]
             order = [line.strip() for line in run.stdout.splitlines() if "restart order:" in line]
             results[title] = analyse(poller.samples, writer, start, end) | {"order": order}
     finally:
