@@ -45,6 +45,8 @@ from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_s
 
 try:
     from kazoo import exceptions as kexc
+    from kazoo.client import KazooClient
+    from kazoo.handlers.threading import KazooTimeoutError
     from kazoo.protocol.serialization import Create, Delete, Exists, GetACL, SetACL, SetData, Transaction
     from kazoo.protocol.states import KazooState
     from kazoo.security import ACL, Id
@@ -399,11 +401,27 @@ class Side:
         self.event_seq = 0
 
     def open(self) -> None:
+        # _zk.client_kwargs() gives up reconnecting after two tries (right for a task, wrong
+        # for a mirror that must outlive a leader election): same options, endless retries.
+        kwargs = _zk.client_kwargs(self.params)
+        kwargs["connection_retry"] = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 2.0}
+        client = KazooClient(**kwargs)
+        wire.speed_up(client)
+        timeout = float(self.params.get("timeout") or 10.0)
         try:
-            self.client = _zk.connect(self.params)
-        except _zk.ZkError as exc:
-            raise ZkSyncError(f"{self.name}: {exc}") from exc
-        wire.speed_up(self.client)
+            client.start(timeout=timeout)
+        except KazooTimeoutError as exc:
+            client.stop()
+            client.close()
+            raise ZkSyncError(
+                f"{self.name}: cannot connect to ZooKeeper at {self.params['hosts']} within {timeout}s "
+                "(servers down, no quorum, wrong ports, or TLS/plain mismatch)"
+            ) from exc
+        except kexc.AuthFailedError as exc:
+            client.stop()
+            client.close()
+            raise ZkSyncError(f"{self.name}: authentication as {self.params.get('auth_username')!r} failed") from exc
+        self.client = client
         auth = []
         if self.params.get("auth_username"):
             auth.append(("digest", f"{self.params['auth_username']}:{self.params.get('auth_password') or ''}"))
@@ -1412,6 +1430,7 @@ class _MirrorLoop:
     def run(self) -> None:
         e = self.e
         while not self._should_end():
+            self._check_sessions()
             now = time.monotonic()
             if e.src_reconnected.is_set() or e.tgt_reconnected.is_set() or e.overflow:
                 self._rearm()
@@ -1443,6 +1462,11 @@ class _MirrorLoop:
                         wait = min(wait, max(0.0, self.next_hb - time.monotonic()))
                     e.wake.wait(wait)
         self.seconds = time.monotonic() - self.started
+
+    def _check_sessions(self) -> None:
+        for s in (self.e.src, self.e.tgt):
+            if s.client is None or s.client.client_state == "CLOSED":
+                raise ZkSyncError(f"{s.name}: the ZooKeeper session was closed for good (authentication failed?)")
 
     def _should_end(self) -> bool:
         now = time.monotonic()

@@ -1,0 +1,447 @@
+"""zk_sync against two real loopback ensembles (3 ZooKeeper 3.8 JVMs each).
+
+Both ensembles have a super user (``DigestAuthenticationProvider.superDigest``) so the
+engine can read digest ACLs unredacted and write nodes whose ACLs exclude it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+kazoo_client = pytest.importorskip("kazoo.client")
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports  # noqa: E402
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError  # noqa: E402
+from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
+
+SUPER = ("super", "s3cret")
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "zk_sync_module.yml")
+
+
+def _super_digest() -> str:
+    raw = hashlib.sha1(f"{SUPER[0]}:{SUPER[1]}".encode()).digest()  # ZooKeeper's digest scheme
+    return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
+
+
+def _ensemble(name: str) -> Iterator[ZkEnsemble]:
+    ens = ZkEnsemble(size=3, name=name, extra_config={"DigestAuthenticationProvider.superDigest": _super_digest()})
+    try:
+        ens.start(timeout=float(os.environ.get("ZK_TEST_START_TIMEOUT", "60")))
+        yield ens
+    finally:
+        ens.stop()
+
+
+@pytest.fixture(scope="session")
+def source_ensemble() -> Iterator[ZkEnsemble]:
+    yield from _ensemble("zksyncsrc")
+
+
+@pytest.fixture(scope="session")
+def target_ensemble() -> Iterator[ZkEnsemble]:
+    yield from _ensemble("zksynctgt")
+
+
+def _client(hosts: str, auth: tuple[str, str] | None = SUPER):
+    c = kazoo_client.KazooClient(
+        hosts=hosts, timeout=10, auth_data=[("digest", f"{auth[0]}:{auth[1]}")] if auth else None
+    )
+    c.start(timeout=20)
+    return c
+
+
+@pytest.fixture
+def src(source_ensemble: ZkEnsemble):
+    c = _client(source_ensemble.connect_string)
+    yield c
+    c.stop()
+    c.close()
+
+
+@pytest.fixture
+def tgt(target_ensemble: ZkEnsemble):
+    c = _client(target_ensemble.connect_string)
+    yield c
+    c.stop()
+    c.close()
+
+
+def side(ens: ZkEnsemble, auth: tuple[str, str] | None = SUPER) -> dict:
+    out: dict = {"hosts": ens.connect_string, "timeout": 10.0}
+    if auth:
+        out.update(auth_username=auth[0], auth_password=auth[1])
+    return out
+
+
+def _wipe(c, path: str) -> None:
+    try:
+        c.delete(path, recursive=True)
+    except NoNodeError:
+        pass
+
+
+def snapshot(c, root: str) -> dict:
+    """path -> (data, sorted ACL, is ephemeral) for a whole subtree; {} if absent."""
+    out: dict = {}
+    stack = [root]
+    while stack:
+        p = stack.pop()
+        try:
+            data, stat = c.get(p)
+            acl, _s = c.get_acls(p)
+            kids = c.get_children(p)
+        except NoNodeError:
+            continue
+        out[p] = (data, sorted((a.id.scheme, a.id.id, a.perms) for a in acl), bool(stat.ephemeralOwner))
+        stack.extend(f"{p}/{k}" for k in kids)
+    return out
+
+
+def build_tree(c, root: str, seed: int = 1) -> dict:
+    """Mixed depths, sizes up to 1 MB, ACLs of several kinds, sequential children, ephemerals."""
+    rnd = random.Random(seed)
+    alice = make_digest_acl("alice", "alice-pw", all=True)
+    kinds = [
+        [ACL(31, Id("world", "anyone"))],
+        [alice],
+        [ACL(1, Id("world", "anyone")), make_digest_acl("bob", "bob-pw", read=True, write=True, create=True)],
+        [ACL(31, Id("ip", "127.0.0.1")), ACL(1, Id("world", "anyone"))],
+    ]
+    c.create(root, b"root")
+    for d in range(3):
+        dp = f"{root}/d{d}"
+        c.create(dp, None if d == 0 else b"dir-%d" % d, acl=kinds[d % len(kinds)])
+        for g in range(6):
+            gp = f"{dp}/g{g}"
+            c.create(gp, bytes(rnd.getrandbits(8) for _i in range(rnd.randint(0, 300))), acl=kinds[g % len(kinds)])
+            for n in range(rnd.randint(0, 8)):
+                c.create(f"{gp}/n{n}", b"%d" % n, acl=kinds[(g + n) % len(kinds)])
+                if n % 3 == 0:
+                    c.create(f"{gp}/n{n}/deep", b"x" * n)
+                    c.create(f"{gp}/n{n}/deep/deeper", b"")
+    c.create(f"{root}/big", b"\x00\xff" * 500_000)  # 1 MB of binary data
+    c.create(f"{root}/seq", b"")
+    for _i in range(7):
+        c.create(f"{root}/seq/job-", b"j", sequence=True)
+    c.delete(f"{root}/seq/job-0000000002")
+    c.delete(f"{root}/seq/job-0000000005")
+    c.create(f"{root}/seq/lock-", b"e", ephemeral=True, sequence=True)  # not copied; its number counts
+    c.create(f"{root}/d1/eph", b"e", ephemeral=True)
+    c.create(f"{root}/mesos/json.info_", b"{}", ephemeral=True, sequence=True, makepath=True)
+    return snapshot(c, root)
+
+
+def run_playbook(extra: dict, check: bool = False) -> dict:
+    """Run the module through ansible-playbook; returns the registered result."""
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk_sync_result_{os.getpid()}_{time.monotonic_ns()}.json")
+    cmd = ["ansible-playbook", PLAYBOOK, "-e", json.dumps(dict(extra, result_file=out))]
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
+    try:
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise AssertionError(f"playbook wrote no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from None
+    finally:
+        if os.path.exists(out):
+            os.unlink(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# copy and verify (through the module)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
+    _wipe(src, "/cv")
+    _wipe(tgt, "/cv")
+    before = build_tree(src, "/cv")
+    args = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/cv"]}
+
+    checked = run_playbook(args, check=True)
+    assert checked["failed"] is False, checked
+    assert checked["changed"] is True
+    assert checked["copy"]["created"] > 100
+    assert tgt.exists("/cv") is None, "check mode wrote to the target"
+
+    first = run_playbook(args)
+    assert first["failed"] is False, first
+    assert first["changed"] is True
+
+    after = snapshot(tgt, "/cv")
+    expected = {p: v for p, v in before.items() if not v[2] and "json.info_" not in p}
+    assert set(after) == set(expected), "ephemerals must be skipped, everything else copied"
+    for path, (data, acl, _eph) in expected.items():
+        assert after[path][0] == data, f"data of {path} differs"
+        assert after[path][1] == acl, f"ACL of {path} differs"
+    assert tgt.get("/cv/d0")[0] is None  # null data stays null, not b""
+    assert all(":x" not in ident for _p, (_d, acl, _e) in after.items() for (_s, ident, _perm) in acl)
+
+    # sequential counters: the next sequential child gets the same number on both sides
+    s_next = src.create("/cv/seq/job-", b"", sequence=True)
+    t_next = tgt.create("/cv/seq/job-", b"", sequence=True)
+    assert s_next == t_next
+    src.delete(s_next)
+    tgt.delete(t_next)
+
+    verified = run_playbook(dict(args, mode="verify"))
+    assert verified["failed"] is False, verified
+    assert verified["consistent"] is True, verified["verify"]["differences"]
+
+    again = run_playbook(dict(args, allow_non_empty_target=True))
+    assert again["failed"] is False, again
+    assert again["changed"] is False, again["copy"]
+
+    # a difference of each kind is reported
+    src.set("/cv/d1/g1", b"changed")
+    src.set_acls("/cv/d2/g0", [ACL(17, Id("world", "anyone"))])
+    src.create("/cv/d2/new", b"n")
+    tgt.create("/cv/d2/extra", b"e")
+    diff = run_playbook(dict(args, mode="verify", fail_on_differences=False))
+    kinds = {(d["path"], d["kind"]) for d in diff["verify"]["differences"]}
+    assert ("/cv/d1/g1", "data") in kinds
+    assert ("/cv/d2/g0", "acl") in kinds
+    assert ("/cv/d2/new", "missing") in kinds
+    assert ("/cv/d2/extra", "extra") in kinds
+    assert diff["consistent"] is False
+    fixed = run_playbook(dict(args, allow_non_empty_target=True))
+    assert fixed["copy"]["deleted"] == 1
+    assert run_playbook(dict(args, mode="verify"))["consistent"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# mirroring (the engine directly: the test drives the load while it runs)
+# ---------------------------------------------------------------------------------------------
+
+
+class Load(threading.Thread):
+    """One client making creates, sets, deletes and delete-then-recreate of small subtrees."""
+
+    def __init__(self, hosts: str, root: str, seed: int, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.hosts, self.root, self.seed, self.stop = hosts, root, seed, stop
+        self.ops = 0
+        self.errors = 0
+
+    def run(self) -> None:
+        c = _client(self.hosts)
+        rnd = random.Random(self.seed)
+        try:
+            for _i in range(100_000):
+                if self.stop.is_set():
+                    break
+                p = f"{self.root}/w{self.seed}/n{rnd.randint(0, 30)}"
+                r = rnd.random()
+                try:
+                    if r < 0.35:
+                        c.set(f"{self.root}/base/k{rnd.randint(0, 49)}", b"v%d" % rnd.getrandbits(32))
+                    elif r < 0.6:
+                        c.create(p, b"c", makepath=True)
+                    elif r < 0.75:
+                        c.delete(p, recursive=True)
+                    elif r < 0.9:  # delete and recreate a node with children
+                        c.create(f"{p}/child", b"1", makepath=True)
+                        c.delete(p, recursive=True)
+                        c.create(f"{p}/child2", b"2", makepath=True)
+                    else:
+                        c.create(f"{self.root}/seq/e-", b"", ephemeral=True, sequence=True)
+                    self.ops += 1
+                except (NoNodeError, NodeExistsError):
+                    self.errors += 1  # races between the clients: expected
+                except KazooException:
+                    self.errors += 1  # connection lost while a member is killed: expected
+                    time.sleep(0.1)  # let the client reconnect
+                time.sleep(0.002)  # pacing of the load, not a wait for a condition
+        finally:
+            c.stop()
+            c.close()
+
+
+def _prepare_mirror_tree(src, tgt, root: str) -> None:
+    _wipe(src, root)
+    _wipe(tgt, root)
+    src.create(root, b"m")
+    src.create(f"{root}/base", b"")
+    for k in range(50):
+        src.create(f"{root}/base/k{k}", b"0")
+    src.create(f"{root}/seq", b"")
+
+
+def _wait_for(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)  # poll interval
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _run_mirror(engine: zs.SyncEngine, result: dict, **kwargs) -> threading.Thread:
+    def target() -> None:
+        try:
+            result.update(engine.mirror(**kwargs))
+        except Exception as exc:  # reported by the test
+            result["exception"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t
+
+
+def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, tgt):
+    root = "/mirror1"
+    _prepare_mirror_tree(src, tgt, root)
+    port = free_ports(1)[0]
+    cfg = zs.build_config({"paths": [root], "heartbeat_interval": 0.1, "reconcile_interval": 2.0})
+    metrics = zs.Metrics()
+    metrics.serve(port)
+    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble), metrics)
+    engine.open()
+    result: dict = {}
+    stop = threading.Event()
+    try:
+        runner = _run_mirror(engine, result, stop_marker="/mirror1_stop", drain_timeout=120)
+        _wait_for(lambda: metrics.state == "mirroring", 60, "the mirror to start")
+        loads = [Load(source_ensemble.connect_string, root, seed, stop) for seed in range(3)]
+        for load in loads:
+            load.start()
+        _wait_for(lambda: sum(load.ops for load in loads) > 600, 120, "600 changes")
+        # the copy of a new node reaches the target while mirroring
+        src.create(f"{root}/probe", b"hello")
+        _wait_for(lambda: tgt.exists(f"{root}/probe") is not None, 30, "a new node on the target")
+        scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert "zk_sync_events_applied_total" in scraped
+        assert "zk_sync_lag_seconds_bucket" in scraped
+        assert 'zk_sync_state{zk_sync_state="mirroring"} 1.0' in scraped
+        stop.set()
+        for load in loads:
+            load.join(30)
+        src.create("/mirror1_stop", b"")
+        runner.join(240)
+        assert not runner.is_alive(), "the mirror did not stop after the stop marker appeared"
+    finally:
+        stop.set()
+        engine.close()
+        metrics.close()
+        _wipe(src, "/mirror1_stop")
+    assert "exception" not in result, result.get("exception")
+    assert result["stop_reason"] == "stop_marker"
+    assert result["events_applied"] > 0
+    assert result["lag"]["samples"] > 0
+    assert result["verify"]["consistent"] is True, result["verify"]["differences"]
+    # a fresh verify (new sessions) agrees
+    with zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
+        assert again.verify()["consistent"] is True
+
+
+def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, target_ensemble, src, tgt):
+    root = "/mirror2"
+    _prepare_mirror_tree(src, tgt, root)
+    cfg = zs.build_config({"paths": [root], "heartbeat_interval": 0.2, "reconcile_interval": 0})
+    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
+    engine.open()
+    result: dict = {}
+    stop = threading.Event()
+    killed = []
+    try:
+        runner = _run_mirror(engine, result, stop_marker="/mirror2_stop", drain_timeout=180)
+        _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+        loads = [Load(source_ensemble.connect_string, root, seed, stop) for seed in (11, 12)]
+        for load in loads:
+            load.start()
+        _wait_for(lambda: sum(load.ops for load in loads) > 200, 120, "changes before the failover")
+        leader = source_ensemble.leader()
+        leader.kill()
+        killed.append((source_ensemble, leader))
+        source_ensemble.wait_for_quorum(60)
+        _wait_for(lambda: sum(load.ops for load in loads) > 500, 120, "changes after the source failover")
+        member = target_ensemble.followers()[0]
+        member.kill()
+        killed.append((target_ensemble, member))
+        target_ensemble.wait_for_quorum(60)
+        _wait_for(lambda: sum(load.ops for load in loads) > 800, 120, "changes after losing a target member")
+        stop.set()
+        for load in loads:
+            load.join(30)
+        src.create("/mirror2_stop", b"")
+        runner.join(300)
+        assert not runner.is_alive(), "the mirror did not stop"
+    finally:
+        stop.set()
+        engine.close()
+        for _ens, m in killed:
+            m.start()
+        for ens, _m in killed:
+            ens.wait_for_quorum(60)
+        _wipe(src, "/mirror2_stop")
+    assert "exception" not in result, result.get("exception")
+    assert result["verify"]["consistent"] is True, result["verify"]["differences"]
+    with zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
+        assert again.verify()["consistent"] is True
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input: clear error, nothing written
+# ---------------------------------------------------------------------------------------------
+
+
+def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ensemble, src, tgt):
+    _wipe(src, "/bad")
+    _wipe(tgt, "/bad")
+    src.create("/bad", b"b")
+    src.create("/bad/locked", b"secret", acl=[make_digest_acl("owner", "owner-pw", all=True)])
+    base = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/bad"]}
+    dead_port = free_ports(1)[0]
+    before = snapshot(tgt, "/")
+
+    unreachable = run_playbook(dict(base, target={"hosts": f"127.0.0.1:{dead_port}", "timeout": 2.0}))
+    assert unreachable["failed"] is True
+    assert "target:" in unreachable["msg"] and "cannot connect" in unreachable["msg"]
+
+    wrong_auth = run_playbook(dict(base, source=side(source_ensemble, ("super", "wrong-password"))))
+    assert wrong_auth["failed"] is True
+    assert "NoAuth" in wrong_auth["msg"] or "redacted" in wrong_auth["msg"] or "hid the digest" in wrong_auth["msg"]
+
+    overlap = run_playbook(dict(base, target=side(source_ensemble), paths=[{"source": "/bad", "target": "/bad/copy"}]))
+    assert overlap["failed"] is True
+    assert "overlap on the same ensemble" in overlap["msg"]
+
+    bad_field = run_playbook(dict(base, paths=["relative/path"]))
+    assert bad_field["failed"] is True
+    assert bad_field["msg"].startswith("paths[0]:")
+
+    tgt.create("/bad", b"precious")
+    tgt.create("/bad/keep", b"k")
+    not_empty = run_playbook(base)
+    assert not_empty["failed"] is True
+    assert "allow_non_empty_target" in not_empty["msg"]
+    assert tgt.get("/bad")[0] == b"precious"
+    tgt.delete("/bad", recursive=True)
+
+    assert snapshot(tgt, "/") == before, "a refused run wrote to the target"
+
+
+def test_redacted_digest_acl_is_refused(source_ensemble, target_ensemble, src, tgt):
+    """Without ADMIN, ZooKeeper shows digest ids as user:x: copying that would corrupt ACLs."""
+    _wipe(src, "/redact")
+    _wipe(tgt, "/redact")
+    src.create("/redact", b"r")
+    src.create("/redact/n", b"n", acl=[make_digest_acl("carol", "pw", read=True), ACL(1, Id("world", "anyone"))])
+    cfg = zs.build_config({"paths": ["/redact"]})
+    with zs.SyncEngine(cfg, side(source_ensemble, None), side(target_ensemble)) as engine:
+        engine.preflight()
+        with pytest.raises(zs.ZkSyncError, match=r"/redact/n: ZooKeeper hid the digest ACL id 'carol:x'"):
+            engine.copy()
