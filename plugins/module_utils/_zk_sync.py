@@ -959,36 +959,61 @@ class SyncEngine:
             writer.add(Op("delete", p))
 
     def _ensure_op(self, op: Op, failures: list[str]) -> None:
-        """Replay one op of a failed multi on its own, tolerating what is already there."""
+        """Replay one op of a failed multi on its own, tolerating what is already there.
+
+        A lost connection (a busy server missing kazoo's ping deadline, a leader election) is
+        waited out and the op retried; a retried filler pair may land twice, which leaves the
+        counter ahead, never behind.
+        """
+        last: BaseException | None = None
+        for _attempt in range(6):
+            try:
+                self._ensure_once(op)
+                return
+            except (kexc.ConnectionLoss, kexc.SessionExpiredError, wire.WireError) as exc:
+                last = exc
+                self._wait_connected(self.tgt, 30.0)
+            except Exception as exc:  # reported to the user below
+                last = exc
+                break
+        failures.append(f"{op.kind} {op.path}: {_zk.explain(last, op.path, self.tgt.params) if last else '?'}")
+
+    @staticmethod
+    def _wait_connected(side: Side, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not getattr(side.client, "connected", False):
+            time.sleep(0.1)  # kazoo reconnects in its own thread; poll its state
+
+    def _ensure_once(self, op: Op) -> None:
         c = self.tgt.client
 
         def send(request: object) -> object:
             return wire.call(c, request, self.tgt.counter).get(self.cfg.io_timeout)
 
-        try:
-            if op.kind == "create":
-                try:
-                    send(Create(op.path, op.data, _kazoo_acls(op.acl), 0))
-                except kexc.NodeExistsError:
-                    send(SetData(op.path, op.data, -1))
-                    send(SetACL(op.path, _kazoo_acls(op.acl), -1))
-            elif op.kind == "set":
+        if op.kind == "create":
+            try:
+                send(Create(op.path, op.data, _kazoo_acls(op.acl), 0))
+            except kexc.NodeExistsError:
                 send(SetData(op.path, op.data, -1))
-            elif op.kind == "acl":
                 send(SetACL(op.path, _kazoo_acls(op.acl), -1))
-            elif op.kind == "delete":
-                try:
-                    c.delete(op.path, recursive=True)  # type: ignore[attr-defined]
-                except kexc.NoNodeError:
-                    pass
-            elif op.kind == "filler":
-                t = c.transaction()  # type: ignore[attr-defined]
-                for _i in range(op.pairs):
-                    t.create(_child(op.path, FILLER_NAME), b"")
-                    t.delete(_child(op.path, FILLER_NAME))
-                t.commit()
-        except Exception as exc:  # reported to the user below
-            failures.append(f"{op.kind} {op.path}: {_zk.explain(exc, op.path, self.tgt.params)}")
+        elif op.kind == "set":
+            send(SetData(op.path, op.data, -1))
+        elif op.kind == "acl":
+            send(SetACL(op.path, _kazoo_acls(op.acl), -1))
+        elif op.kind == "delete":
+            try:
+                c.delete(op.path, recursive=True)  # type: ignore[attr-defined]
+            except kexc.NoNodeError:
+                pass
+        elif op.kind == "filler":
+            reqs: list = []
+            for _i in range(op.pairs):
+                reqs += [Create(_child(op.path, FILLER_NAME), b"", _kazoo_acls((("world", "anyone", 31),)), 0)]
+                reqs += [Delete(_child(op.path, FILLER_NAME), -1)]
+            result = send(Transaction(reqs))
+            errors = [r for r in result if isinstance(r, Exception)] if isinstance(result, list) else []
+            if errors:
+                raise errors[-1]
 
     # -- verify -------------------------------------------------------------------------------
 
