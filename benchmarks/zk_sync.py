@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+"""Benchmark of the zk_sync engine on two loopback ZooKeeper ensembles (3 JVMs each).
+
+Prints one table (markdown) with, all from the same run:
+
+* initial copy of a generated tree (default 100,000 znodes of 100 bytes, a few top-level
+  dirs with hundreds of children each, 3-4 levels, some digest ACLs and sequential
+  children): nodes/s of the engine, of zk-shell's ``mirror`` (on a subtree: it is synchronous
+  and slow) and of the raw write bound (pipelined batched ``multi`` creates, no reading);
+* verify time for the whole tree;
+* mirror lag measured from OUTSIDE the engine: a probe writes timestamps on the source and
+  watches the target, while a writer sustains 500 then 1,000 changes/s; beside it the
+  watch floor (the same probe watching the source itself, no mirror, same writer load);
+* peak RSS of the engine process in each phase (each phase runs in its own process).
+
+Usage (from the repository, after ``. tools/env``)::
+
+    python benchmarks/zk_sync.py [--nodes 100000] [--lag-seconds 60] [--floor-seconds 30]
+        [--zkshell /tmp/zkshell-venv/bin/zk-shell] [--zkshell-nodes 5000]
+
+Numbers, not assertions: tests never depend on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
+
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
+from kazoo.client import KazooClient  # noqa: E402
+from kazoo.protocol.serialization import Create, Delete, GetData, Transaction  # noqa: E402
+from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl  # noqa: E402
+from zk_ensemble import ZkEnsemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
+
+SUPER = ("super", "bench-secret")
+ROOT = "/bench"
+
+
+def super_digest() -> str:
+    raw = hashlib.sha1(f"{SUPER[0]}:{SUPER[1]}".encode()).digest()  # ZooKeeper's scheme
+    return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
+
+
+def client(hosts: str) -> KazooClient:
+    c = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", f"{SUPER[0]}:{SUPER[1]}")])
+    c.start(timeout=30)
+    wire.speed_up(c)
+    return c
+
+
+def params(hosts: str) -> dict:
+    return {"hosts": hosts, "timeout": 10.0, "auth_username": SUPER[0], "auth_password": SUPER[1]}
+
+
+def rss_peak_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Tree generation and the raw write bound
+# ---------------------------------------------------------------------------------------------
+
+
+def tree_ops(root: str, nodes: int) -> list:
+    """Create ops in pre-order: 4 dirs, ~250 groups each, ~100 leaves per group (100 bytes)."""
+    acl_alice = [make_digest_acl("alice", "alice-pw", all=True)]
+    payload = bytes(random.Random(7).getrandbits(8) for _i in range(100))
+    ops = [Create(root, b"bench", OPEN_ACL_UNSAFE, 0)]
+    tops = 4
+    per_group = 100
+    groups = max(1, (nodes - 1 - tops) // (tops * (per_group + 1)))
+    for t in range(tops):
+        ops.append(Create(f"{root}/d{t}", b"dir", OPEN_ACL_UNSAFE, 0))
+        for g in range(groups):
+            gp = f"{root}/d{t}/g{g:04d}"
+            acl = acl_alice if g % 10 == 0 else OPEN_ACL_UNSAFE
+            ops.append(Create(gp, payload, acl, 0))
+            for n in range(per_group):
+                if g % 50 == 1:  # sequential children (their counters must survive)
+                    ops.append(Create(f"{gp}/s-", payload, OPEN_ACL_UNSAFE, 2))
+                else:
+                    ops.append(Create(f"{gp}/n{n:03d}", payload, acl if n % 7 == 0 else OPEN_ACL_UNSAFE, 0))
+    return ops[:nodes] if len(ops) > nodes else ops
+
+
+def multi_write(c: KazooClient, ops: list, batch: int = 1000, window: int = 4) -> float:
+    """Pipelined multi batches; returns ops/s."""
+    started = time.monotonic()
+    inflight: deque = deque()
+    for i in range(0, len(ops), batch):
+        inflight.append(wire.call(c, Transaction(ops[i : i + batch]), lambda: 0))
+        while len(inflight) > window:
+            res = inflight.popleft().get(60)
+            if any(isinstance(r, Exception) for r in res):
+                raise RuntimeError(f"multi failed: {res[:3]}")
+    while inflight:
+        res = inflight.popleft().get(60)
+        if any(isinstance(r, Exception) for r in res):
+            raise RuntimeError(f"multi failed: {res[:3]}")
+    return len(ops) / (time.monotonic() - started)
+
+
+def delete_tree(c: KazooClient, root: str) -> None:
+    if c.exists(root) is None:
+        return
+    order = []
+    stack = [root]
+    while stack:
+        p = stack.pop()
+        order.append(p)
+        stack.extend(f"{p}/{k}" for k in c.get_children(p))
+    multi_write(c, [Delete(p, -1) for p in reversed(order)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine phases (each in its own process, for its peak RSS)
+# ---------------------------------------------------------------------------------------------
+
+
+def engine_phase(spec: dict) -> dict:
+    cfg = zs.build_config(spec["options"])
+    engine = zs.SyncEngine(cfg, spec["source"], spec["target"])
+    engine.open()
+    try:
+        started = time.monotonic()
+        if spec["phase"] == "copy":
+            engine.preflight()
+            res = engine.copy()
+        elif spec["phase"] == "verify":
+            res = engine.verify()
+        else:
+            res = engine.mirror(stop_marker=spec["stop_marker"], copy_first=False, drain_timeout=300)
+        res["wall"] = time.monotonic() - started
+    finally:
+        engine.close()
+    res["rss_mb"] = rss_peak_mb()
+    return res
+
+
+def run_phase(spec: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--engine-phase", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish_phase(proc: subprocess.Popen, timeout: float) -> dict:
+    out, _err = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"engine phase failed (rc={proc.returncode})")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Load and probe
+# ---------------------------------------------------------------------------------------------
+
+
+class Writer(threading.Thread):
+    """Sustains ``rate`` changes/s on the source: sets (80%), creates and deletes (20%)."""
+
+    def __init__(self, c: KazooClient, rate: float, seconds: float, leaves: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.c, self.rate, self.seconds, self.leaves = c, rate, seconds, leaves
+        self.done = 0
+
+    def run(self) -> None:
+        rnd = random.Random(11)
+        start = time.monotonic()
+        end = start + self.seconds
+        i = 0
+        live: deque = deque()
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                break
+            due = int((now - start) * self.rate)
+            while i < due:
+                i += 1
+                r = rnd.random()
+                if r < 0.8:
+                    self.c.set_async(rnd.choice(self.leaves), b"v%08d" % i + bytes(91))
+                elif r < 0.9 or not live:
+                    p = f"{ROOT}/churn/c{i}"
+                    live.append(p)
+                    self.c.create_async(p, b"c" * 100)
+                else:
+                    self.c.delete_async(live.popleft())
+            self.done = i
+            time.sleep(0.002)  # pacing tick of the load generator
+
+
+class Probe:
+    """Writes a timestamp on the source every ``interval``; watches ``observe`` for it."""
+
+    def __init__(self, writer: KazooClient, observer: KazooClient, path: str) -> None:
+        self.w, self.o, self.path = writer, observer, path
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+        self.seen = 0
+        wire.install_event_hook(observer, self._event)
+        wire.call(observer, wire.AddWatch(path), lambda: 0).get(10)
+
+    def _event(self, etype: int, path: str) -> None:
+        if path != self.path or etype != wire.EVENT_CHANGED:
+            return
+        self.seen += 1
+        wire.call(self.o, GetData(path, None), lambda: 0, self._got)
+
+    def _got(self, value: object) -> None:
+        answer: tuple = value  # type: ignore[assignment]
+        try:
+            ts = float(answer[0].decode())
+        except (ValueError, AttributeError):
+            return
+        self.samples.append(time.time() - ts)
+
+    def run(self, seconds: float, interval: float = 0.02) -> dict:
+        self.samples = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.w.set(self.path, repr(time.time()).encode())
+            time.sleep(interval)  # probe period
+        time.sleep(1.0)  # let the last answers arrive before summarising
+        return summarize(self.samples)
+
+
+def summarize(samples: list[float]) -> dict:
+    s = sorted(samples)
+    if not s:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+
+    def pct(q: float) -> float:
+        return s[min(len(s) - 1, int(q * len(s)))] * 1000
+
+    return {"n": len(s), "p50": pct(0.5), "p99": pct(0.99), "max": s[-1] * 1000}
+
+
+def zkshell_mirror(binary: str, src: str, tgt: str, src_path: str, tgt_path: str) -> tuple[float, int]:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [binary, "--run-once", f"mirror zk://{src}{src_path} zk://{tgt}{tgt_path} false false true"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    return time.monotonic() - started, proc.returncode
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    return "n/a" if v is None else f"{v:,.1f}{unit}"
+
+
+def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--nodes", type=int, default=100_000)
+    ap.add_argument("--lag-seconds", type=float, default=60.0)
+    ap.add_argument("--floor-seconds", type=float, default=30.0)
+    ap.add_argument("--zkshell", default="/tmp/zkshell-venv/bin/zk-shell")
+    ap.add_argument("--zkshell-nodes", type=int, default=5000)
+    ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.engine_phase:
+        print(json.dumps(engine_phase(json.loads(args.engine_phase)), default=str))
+        return 0
+
+    cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
+    src_ens = ZkEnsemble(3, name="benchsrc", extra_config=cfg)
+    tgt_ens = ZkEnsemble(3, name="benchtgt", extra_config=cfg)
+    src_ens.start()
+    tgt_ens.start()
+    rows: list[tuple[str, str]] = []
+    try:
+        s, t = client(src_ens.connect_string), client(tgt_ens.connect_string)
+        ops = tree_ops(ROOT, args.nodes)
+        print(f"generating {len(ops)} znodes on the source ...", file=sys.stderr)
+        gen_rate = multi_write(s, ops)
+        s.ensure_path(f"{ROOT}/churn")
+        s.ensure_path(f"{ROOT}/probe")
+        nodes_total = len(ops) + 2
+        t.ensure_path("/rawbound")
+        raw_rate = multi_write(t, [op._replace(path="/rawbound" + op.path) for op in ops])
+        delete_tree(t, "/rawbound" + ROOT)
+        t.delete("/rawbound")
+        base = {
+            "source": params(src_ens.connect_string),
+            "target": params(tgt_ens.connect_string),
+            "options": {"paths": [ROOT], "heartbeat_interval": 0.5},
+        }
+        print("engine copy ...", file=sys.stderr)
+        copy = finish_phase(run_phase(dict(base, phase="copy")), 3600)
+        copy_rate = copy["nodes"] / copy["wall"]
+        print("zk-shell mirror ...", file=sys.stderr)
+        sub = f"{ROOT}/d1"
+        sub_nodes = 0
+        zk_rate = None
+        zk_rc = None
+        if os.path.exists(args.zkshell):
+            groups = sorted(s.get_children(sub))[: max(1, args.zkshell_nodes // 101)]
+            s.ensure_path("/zkshell_src")
+            for g in groups:
+                if g.endswith("0"):  # digest-ACL groups: zk-shell connects without auth
+                    continue
+                kids = s.get_children(f"{sub}/{g}")
+                batch = [Create(f"/zkshell_src/{g}", b"x" * 100, OPEN_ACL_UNSAFE, 0)]
+                batch += [Create(f"/zkshell_src/{g}/{k}", b"x" * 100, OPEN_ACL_UNSAFE, 0) for k in kids]
+                multi_write(s, batch)
+                sub_nodes += len(batch)
+            seconds, zk_rc = zkshell_mirror(
+                args.zkshell, src_ens.connect_string, tgt_ens.connect_string, "/zkshell_src", "/zkshell_dst"
+            )
+            zk_rate = sub_nodes / seconds
+            delete_tree(s, "/zkshell_src")
+            delete_tree(t, "/zkshell_dst")
+        print("engine verify ...", file=sys.stderr)
+        ver = finish_phase(run_phase(dict(base, phase="verify")), 3600)
+        leaves = [op.path for op in ops if "/n" in op.path][:20000]
+        # watch floor: the probe watching the SOURCE itself while the writer runs, no mirror
+        floor = {}
+        floor_obs = client(src_ens.connect_string)
+        probe_floor = Probe(s, floor_obs, f"{ROOT}/probe")
+        for rate in (500, 1000):
+            print(f"watch floor at {rate}/s ...", file=sys.stderr)
+            w = Writer(s, rate, args.floor_seconds, leaves)
+            w.start()
+            floor[rate] = probe_floor.run(args.floor_seconds)
+            w.join()
+        floor_obs.stop()
+        floor_obs.close()
+        # mirror: the engine in its own process; the probe watches the TARGET
+        print("engine mirror ...", file=sys.stderr)
+        marker = "/zk_sync_bench_stop"
+        if s.exists(marker):
+            s.delete(marker)
+        mproc = run_phase(dict(base, phase="mirror", stop_marker=marker))
+        ok = False
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            hb = t.exists(f"{ROOT}/zk_sync_heartbeat")
+            if hb is not None and hb.version > 2:
+                ok = True
+                break
+            time.sleep(0.2)  # polling the engine's heartbeat on the target
+        if not ok:
+            raise RuntimeError("the mirror did not start within 600 s")
+        obs = client(tgt_ens.connect_string)
+        probe = Probe(s, obs, f"{ROOT}/probe")
+        lag = {}
+        for rate in (500, 1000):
+            print(f"mirror lag at {rate}/s ...", file=sys.stderr)
+            w = Writer(s, rate, args.lag_seconds, leaves)
+            w.start()
+            lag[rate] = probe.run(args.lag_seconds)
+            w.join()
+            lag[rate]["achieved"] = w.done / args.lag_seconds
+        s.create(marker, b"")
+        mirror = finish_phase(mproc, 900)
+        s.delete(marker)
+        load = os.getloadavg()
+        rows += [
+            (
+                "tree",
+                f"{nodes_total:,} znodes of 100 bytes (4 dirs x {len(ops) // 404} groups x 100), generated at "
+                f"{gen_rate:,.0f} nodes/s",
+            ),
+            ("raw write bound (pipelined 1000-op multi creates, no reads)", f"{raw_rate:,.0f} nodes/s"),
+            (
+                "engine copy",
+                f"{copy_rate:,.0f} nodes/s ({copy['wall']:.1f} s, {copy_rate / raw_rate:.0%} of the raw "
+                f"bound), peak RSS {copy['rss_mb']:.0f} MB",
+            ),
+            (
+                "zk-shell 1.3.4 mirror",
+                "not run (no zk-shell)"
+                if zk_rate is None
+                else f"{zk_rate:,.0f} nodes/s on {sub_nodes:,} nodes (exit {zk_rc}); engine/zk-shell = "
+                f"{copy_rate / zk_rate:,.0f}x",
+            ),
+            (
+                "engine verify",
+                f"{ver['wall']:.1f} s for {ver['nodes_compared']:,} nodes, consistent="
+                f"{ver['consistent']}, peak RSS {ver['rss_mb']:.0f} MB",
+            ),
+        ]
+        for rate in (500, 1000):
+            f, m = floor[rate], lag[rate]
+            rows.append(
+                (
+                    f"lag at {rate} changes/s (achieved {m['achieved']:,.0f}/s, {args.lag_seconds:.0f} s)",
+                    f"p50 {fmt(m['p50'], ' ms')}, p99 {fmt(m['p99'], ' ms')}, max {fmt(m['max'], ' ms')} "
+                    f"({m['n']} probes); watch floor p50 {fmt(f['p50'], ' ms')}, p99 {fmt(f['p99'], ' ms')}, "
+                    f"max {fmt(f['max'], ' ms')}",
+                )
+            )
+        v = mirror["verify"]
+        rows.append(
+            (
+                "mirror end",
+                f"differences {v['differences_count']}, events applied {mirror['events_applied']:,}, repairs "
+                f"{mirror['repairs']}, errors {mirror['errors']}, engine heartbeat lag p50/p99/max "
+                f"{mirror['lag']['p50_ms']}/{mirror['lag']['p99_ms']}/{mirror['lag']['max_ms']} ms, peak RSS "
+                f"{mirror['rss_mb']:.0f} MB",
+            )
+        )
+        rows.append(("machine load (1/5/15 min) at the end", " / ".join(f"{x:.2f}" for x in load)))
+        obs.stop()
+        obs.close()
+        s.stop()
+        t.stop()
+    finally:
+        src_ens.stop()
+        tgt_ens.stop()
+    print("| measurement | result |")
+    print("|---|---|")
+    for k, v2 in rows:
+        print(f"| {k} | {v2} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
