@@ -455,18 +455,22 @@ class Side:
     def counter(self) -> int:
         return self.event_seq
 
+    def _reader(self) -> wire.WireSession:
+        if self.reader is None:
+            raise ZkSyncError(f"{self.name}: not connected")
+        return self.reader
+
     # -- bulk reads through the pipelined session ---------------------------------------------
 
     def fetch(self, paths: list[str]) -> list[Node | None]:
         """Data, stat, ACL and children of each path (None where it does not exist)."""
-        assert self.reader is not None
         out: list[Node | None] = []
         for start in range(0, len(paths), 2000):
             out.extend(self._fetch_chunk(paths[start : start + 2000]))
         return out
 
     def _fetch_chunk(self, paths: list[str]) -> list[Node | None]:
-        assert self.reader is not None
+        reader = self._reader()
         # The getACLs go first and ONE multiRead last: ZooKeeper 3.8 was seen to leave a
         # request unanswered when it followed a multiRead in the same pipeline.
         reqs: list[tuple[int, bytes]] = [(wire.OP_GET_ACL, wire.path_payload(p)) for p in paths]
@@ -476,7 +480,7 @@ class Side:
             ops.append((wire.OP_GET_CHILDREN, p))
         reqs.append((wire.OP_MULTI_READ, wire.MultiRead(ops).serialize()))
         try:
-            answers = self.reader.call_many(reqs)
+            answers = reader.call_many(reqs)
         except wire.WireError as exc:
             raise ZkSyncError(f"{self.name}: {exc}") from exc
         err, body = answers[-1]
@@ -504,9 +508,9 @@ class Side:
 
     def sync(self, path: str) -> None:
         """Make the pipelined session's server catch up with the leader (for verify)."""
-        assert self.reader is not None
+        reader = self._reader()
         try:
-            self.reader.call_many([(wire.OP_SYNC, wire.path_payload(path))])
+            reader.call_many([(wire.OP_SYNC, wire.path_payload(path))])
         except wire.WireError as exc:
             raise ZkSyncError(f"{self.name}: {exc}") from exc
 
@@ -1130,7 +1134,8 @@ class SyncEngine:
         child_ops: dict[str, int] = collections.defaultdict(int)
         for p, answer in zip(paths, nodes, strict=True):
             m = self.mapping_for(p)
-            assert m is not None
+            if m is None:
+                continue
             tp = m.to_target(p)
             had = first[p] != wire.EVENT_CREATED and p not in self.ephemerals
             node = answer
@@ -1416,7 +1421,8 @@ class SyncEngine:
     def _ensure_heartbeat(self) -> None:
         c = self.src.client
         path = self.cfg.heartbeat_path
-        assert path is not None
+        if path is None:
+            return
         payload = json.dumps({"ts": time.time()}).encode()
         try:
             c.create(path, payload, makepath=False)  # type: ignore[attr-defined]
@@ -1535,7 +1541,8 @@ class _MirrorLoop:
 
     def _walk_step(self) -> None:
         e = self.e
-        assert self.walker is not None
+        if self.walker is None:
+            return
         try:
             pairs = next(self.walker)
         except StopIteration:

@@ -406,7 +406,8 @@ class WireSession:
         self._last_io = time.monotonic()
 
     def _read_exact(self, count: int) -> bytes:
-        assert self._sock is not None
+        if self._sock is None:
+            raise WireError("not connected")
         chunks = []
         while count:
             chunk = self._sock.recv(min(count, 1 << 20))
@@ -446,7 +447,8 @@ class WireSession:
         raise WireError(f"reading from ZooKeeper failed {self.attempts} times: {last}")
 
     def _exchange(self, requests: Sequence[tuple[int, bytes]]) -> list[tuple[int, bytes]]:  # noqa: PLR0912,PLR0915
-        assert self._sock is not None
+        if self._sock is None:
+            raise WireError("not connected")
         first = self._xid + 1
         parts = []
         for op, payload in requests:

@@ -29,13 +29,15 @@ author:
 attributes:
   check_mode:
     support: partial
-    details: V(copy) (and V(mirror), which then only reports the copy) reads both sides and
-      reports what would change without writing; V(verify) never writes.
+    description: Reads both sides and reports what would change without writing.
+    details: V(copy) is fully supported; V(verify) never writes; V(mirror) in check mode only
+      reports what its initial copy would change and mirrors nothing.
   diff_mode:
     support: none
+    description: Differences are reported in the result (RV(verify.differences)), not as a diff.
   idempotent:
     support: full
-    details: A second V(copy) of an unchanged source changes nothing.
+    description: A second V(copy) of an unchanged source changes nothing.
 options:
   mode:
     description:
