@@ -38,6 +38,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
@@ -710,6 +711,7 @@ class SyncEngine:
         self.writer: Writer = Writer(self.tgt, cfg, on_done=lambda ops: None, on_fail=self._mirror_fail)
         self.writer.on_answer = self._mirror_answer
         self._hb_target: str | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-reads")
         self._repairing = False
         self.failed_paths: dict[str, int] = {}
         self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
@@ -725,6 +727,7 @@ class SyncEngine:
             side.client.add_listener(self._listener(flag))  # type: ignore[attr-defined]
 
     def close(self) -> None:
+        self._pool.shutdown(wait=True)
         self.src.close()
         self.tgt.close()
 
@@ -798,8 +801,10 @@ class SyncEngine:
             take.reverse()
             src_paths = [t[0] for t in take if t[2]]
             tgt_paths = [t[1] for t in take if t[3]]
+            # both sides at once: the target's answers arrive while the source's are parsed
+            pending = self._pool.submit(self.tgt.fetch, tgt_paths) if tgt_paths else None
             src_nodes = dict(zip(src_paths, self.src.fetch(src_paths), strict=True))
-            tgt_nodes = dict(zip(tgt_paths, self.tgt.fetch(tgt_paths), strict=True))
+            tgt_nodes = dict(zip(tgt_paths, pending.result() if pending else [], strict=True))
             pairs: list[Pair] = []
             nbytes = 0
             for sp, tp, has_s, has_t in take:
