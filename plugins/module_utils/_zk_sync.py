@@ -90,6 +90,17 @@ class ZkSyncError(Exception):
     """A problem for the user: bad input, refused operation, unfaithful copy."""
 
 
+try:
+    CONNECTION_ERRORS: tuple = (
+        kexc.ConnectionLoss,
+        kexc.SessionExpiredError,
+        kexc.ConnectionClosedError,
+        wire.WireError,
+    )
+except NameError:  # kazoo missing: reported by the module
+    CONNECTION_ERRORS = (wire.WireError,)
+
+
 # ---------------------------------------------------------------------------------------------
 # Configuration
 # ---------------------------------------------------------------------------------------------
@@ -867,6 +878,8 @@ class SyncEngine:
 
         def on_fail(ops: list[Op], exc: BaseException | None) -> None:
             self.metrics.add("errors")
+            if isinstance(exc, CONNECTION_ERRORS) and self._resend(ops):
+                return
             for op in ops:
                 self._ensure_op(op, failures)
 
@@ -979,13 +992,40 @@ class SyncEngine:
             try:
                 self._ensure_once(op)
                 return
-            except (kexc.ConnectionLoss, kexc.SessionExpiredError, wire.WireError) as exc:
+            except CONNECTION_ERRORS as exc:
                 last = exc
                 self._wait_connected(self.tgt, 30.0)
             except Exception as exc:  # reported to the user below
                 last = exc
                 break
         failures.append(f"{op.kind} {op.path}: {_zk.explain(last, op.path, self.tgt.params) if last else '?'}")
+
+    def _resend(self, ops: list[Op]) -> bool:
+        """After a lost connection: send the same multi again; True once it is applied.
+
+        A multi is all or nothing, so if the first attempt was applied before the connection
+        dropped, the resend fails on its FIRST op (the node exists, or is already deleted):
+        that also means applied. Any other outcome falls back to op-by-op replay.
+        """
+        if any(op.kind == "acl" for op in ops):
+            return False
+        reqs: list = []
+        for op in ops:
+            reqs.extend(op.requests())
+        for _attempt in range(3):
+            self._wait_connected(self.tgt, 30.0)
+            try:
+                result = wire.call(self.tgt.client, Transaction(reqs), self.tgt.counter).get(self.cfg.io_timeout)
+            except CONNECTION_ERRORS:
+                continue
+            if not isinstance(result, list):
+                return False
+            errors = [(i, r) for i, r in enumerate(result) if isinstance(r, Exception)]
+            if not errors:
+                return True
+            i, first = next((e for e in errors if not isinstance(e[1], kexc.RolledBackError)), errors[0])
+            return i == 0 and isinstance(first, (kexc.NodeExistsError, kexc.NoNodeError))
+        return False
 
     @staticmethod
     def _wait_connected(side: Side, timeout: float) -> None:
