@@ -38,12 +38,13 @@ from collections import deque
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
 
+import zk_ensemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.protocol.serialization import Create, Delete, GetData, Transaction  # noqa: E402
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl  # noqa: E402
-from zk_ensemble import ZkEnsemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
+from zk_ensemble import ZkEnsemble  # noqa: E402
 
 SUPER = ("super", "bench-secret")
 ROOT = "/bench"
@@ -280,6 +281,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
     ap.add_argument("--floor-seconds", type=float, default=30.0)
     ap.add_argument("--zkshell", default="/tmp/zkshell-venv/bin/zk-shell")
     ap.add_argument("--zkshell-nodes", type=int, default=5000)
+    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
     ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.engine_phase:
@@ -287,6 +289,19 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         return 0
 
     cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
+    # The fixture gives each JVM -Xmx128m (plenty for tests); 100,000 nodes plus the raw-bound
+    # tree made the target's heap run out (OutOfMemoryError, GC pauses that dropped sessions).
+    # A wrapper swaps in --heap for the benchmark without touching the fixture.
+    wrapper = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk-bench-java-{os.getpid()}.sh")
+    with open(wrapper, "w", encoding="ascii") as f:
+        f.write(
+            "#!/bin/sh\n"
+            'for a in "$@"; do shift; case "$a" in -Xmx128m) set -- "$@" "-Xmx' + args.heap + '";; '
+            '*) set -- "$@" "$a";; esac; done\n'
+            f'exec {zk_ensemble.JAVA} "$@"\n'
+        )
+    os.chmod(wrapper, 0o755)  # an executable script
+    zk_ensemble.JAVA = wrapper
     src_ens = ZkEnsemble(3, name="benchsrc", extra_config=cfg)
     tgt_ens = ZkEnsemble(3, name="benchtgt", extra_config=cfg)
     src_ens.start()
@@ -405,13 +420,13 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             ),
         ]
         for rate in (500, 1000):
-            f, m = floor[rate], lag[rate]
+            fl, m = floor[rate], lag[rate]
             rows.append(
                 (
                     f"lag at {rate} changes/s (achieved {m['achieved']:,.0f}/s, {args.lag_seconds:.0f} s)",
                     f"p50 {fmt(m['p50'], ' ms')}, p99 {fmt(m['p99'], ' ms')}, max {fmt(m['max'], ' ms')} "
-                    f"({m['n']} probes); watch floor p50 {fmt(f['p50'], ' ms')}, p99 {fmt(f['p99'], ' ms')}, "
-                    f"max {fmt(f['max'], ' ms')}",
+                    f"({m['n']} probes); watch floor p50 {fmt(fl['p50'], ' ms')}, p99 {fmt(fl['p99'], ' ms')}, "
+                    f"max {fmt(fl['max'], ' ms')}",
                 )
             )
         v = mirror["verify"]
