@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark of the zk_sync engine on two loopback ZooKeeper ensembles (3 JVMs each).
 
 Prints one table (markdown) with, all from the same run:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # HTTP routers and start-up checks mirror upstream's long if-chains on purpose; the /tmp paths
 # are upstream's own flag defaults (os::temp()).
 # ruff: noqa: PLR0911, PLR0912, PLR0915, S108
@@ -332,7 +331,7 @@ def load(
             values.append((name.lower(), value))
         else:
             values.append((arg[2:].lower(), None))
-    cmd_names = {n for n, _ in values}
+    cmd_names = {n for n, _unused in values}
     for key, value in environ.items():
         if not key.startswith(prefix):
             continue
@@ -840,7 +839,7 @@ def zk_acl(url: ZkUrl) -> Any:
 
     if not url.credentials:
         return OPEN_ACL_UNSAFE
-    user, _, password = url.credentials.partition(":")
+    user, _unused, password = url.credentials.partition(":")
     return [make_acl("world", "anyone", read=True), make_digest_acl(user, password, all=True)]
 
 
@@ -930,9 +929,9 @@ class ZkGroup:
 def leader_from_children(client: Any, path: str, children: Sequence[str]) -> tuple[str | None, dict | None]:
     """The lowest-sequence 'json.info_' member (src/zookeeper/detector.cpp LeaderDetector)."""
     members = sorted((m.group(1), c) for c in children if (m := _SEQ_RE.match(c)))
-    for _, child in members:
+    for _unused, child in members:
         try:
-            data, _ = client.get(f"{path.rstrip('/')}/{child}")
+            data, _unused = client.get(f"{path.rstrip('/')}/{child}")
         except Exception as exc:  # the member vanished between list and get: try the next one
             log(f"Failed to read '{child}': {exc!r}", "W")
             continue
@@ -1128,7 +1127,7 @@ def serve(bind_ip: str, port: int, route: Callable[[Request], Response]) -> Serv
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            path, _, query = self.path.partition("?")
+            path, _unused, query = self.path.partition("?")
             req = Request(self.command, path, query, self.headers, body)
             try:
                 resp = route(req)
@@ -1522,7 +1521,7 @@ class Master:
                 gone = False
             if gone and member == self.membership:
                 threading.Thread(target=self._membership_lost, daemon=True).start()
-        _, info = leader_from_children(self.zk.client, self.url.path, children)
+        _unused, info = leader_from_children(self.zk.client, self.url.path, children)
         with self.lock:
             was_leading = self.leader is not None and self.leader.get("id") == self.id
             self.leader = info
@@ -2360,7 +2359,7 @@ class Agent:
         path = self.url.path
 
         def changed(children: list[str] | None) -> None:
-            _, info = leader_from_children(self.zk, path, children or [])
+            _unused, info = leader_from_children(self.zk, path, children or [])
             with self.lock:
                 if (info or {}).get("id") != (self.master or {}).get("id"):
                     log(f"New master detected at {info['pid']}" if info else "Lost leading master")

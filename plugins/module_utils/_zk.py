@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import logging
 import re
 import socket
@@ -38,14 +39,9 @@ except ImportError:
     HAS_KAZOO = False
     KAZOO_IMPORT_ERROR = traceback.format_exc()
 
-PURESASL_IMPORT_ERROR = None
-try:
-    import puresasl  # noqa: F401  # pylint: disable=unused-import
-
-    HAS_PURESASL = True
-except ImportError:
-    HAS_PURESASL = False
-    PURESASL_IMPORT_ERROR = traceback.format_exc()
+# kazoo imports pure-sasl itself when a SASL connection starts; only its presence matters here.
+HAS_PURESASL = importlib.util.find_spec("puresasl") is not None
+PURESASL_IMPORT_ERROR = None if HAS_PURESASL else "No module named 'puresasl'"
 
 DEFAULT_PORT = 2181
 # ZooKeeper refuses packets above jute.maxbuffer (default 0xfffff bytes).

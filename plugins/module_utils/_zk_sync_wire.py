@@ -272,7 +272,7 @@ def call(
     ``callback(value)`` runs in the connection thread when the answer is read.
     """
     reply = Reply(counter, callback)
-    client._call(request, reply)  # type: ignore[attr-defined]  # pylint: disable=protected-access
+    client._call(request, reply)  # type: ignore[attr-defined]
     return reply
 
 
@@ -281,8 +281,8 @@ def install_event_hook(client: object, sink: Callable[[int, str], None]) -> None
 
     Runs in kazoo's connection thread, before kazoo's own dispatch (which still happens).
     """
-    conn = client._connection  # type: ignore[attr-defined]  # pylint: disable=protected-access
-    original = conn._read_watch_event  # pylint: disable=protected-access
+    conn = client._connection  # type: ignore[attr-defined]
+    original = conn._read_watch_event
 
     def hooked(buf: bytes, offset: int) -> object:
         try:
@@ -293,13 +293,13 @@ def install_event_hook(client: object, sink: Callable[[int, str], None]) -> None
             result = original(buf, offset)
         return result
 
-    conn._read_watch_event = hooked  # pylint: disable=protected-access
+    conn._read_watch_event = hooked
 
 
 def current_server(client: object) -> tuple[str, int] | None:
     """The ``(host, port)`` a kazoo client is connected to, if any."""
     try:
-        peer = client._connection._socket.getpeername()  # type: ignore[attr-defined]  # pylint: disable=protected-access
+        peer = client._connection._socket.getpeername()  # type: ignore[attr-defined]
     except (AttributeError, OSError):
         return None
     return peer[0], peer[1]

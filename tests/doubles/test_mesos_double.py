@@ -85,13 +85,13 @@ def request(
 
 
 def get_json(port: int, path: str) -> Any:
-    status, _, body = request(port, "GET", path)
+    status, _unused, body = request(port, "GET", path)
     assert status == 200, (path, status, body)
     return json.loads(body)
 
 
 def v1(port: int, call: dict, content_type: str = "application/json") -> tuple[int, Any]:
-    status, _, body = request(
+    status, _unused, body = request(
         port, "POST", "/api/v1", call, {"Content-Type": content_type, "Accept": "application/json"}
     )
     try:
@@ -385,7 +385,7 @@ def test_standalone_master_http(standalone: Proc) -> None:
     assert get_json(port, "/state")["id"] == state["id"]
     assert state["leader"] == state["pid"] == f"master@127.0.0.1:{port}"
     assert state["leader_info"] == {"hostname": "127.0.0.1", "id": state["id"], "pid": state["pid"], "port": port}
-    _, body = v1(port, {"type": "GET_MASTER"})
+    _unused, body = v1(port, {"type": "GET_MASTER"})
     assert body["get_master"]["master_info"]["ip"] == 16777343  # 127.0.0.1 packed as upstream does
     assert state["cluster"] == "lab" and state["flags"]["cluster"] == "lab"
     assert state["flags"]["registry"] == "in_memory" and "elected_time" in state
@@ -394,7 +394,7 @@ def test_standalone_master_http(standalone: Proc) -> None:
     metrics = get_json(port, "/metrics/snapshot")
     assert metrics["master/elected"] == 1.0 and metrics["master/uptime_secs"] > 0
     assert "registrar/log/recovered" not in metrics  # in_memory registry has no replicated log
-    status, headers, _ = request(port, "GET", "/master/redirect")
+    status, headers, _unused = request(port, "GET", "/master/redirect")
     assert status == 307 and headers["Location"] == f"//127.0.0.1:{port}"
     assert request(port, "GET", "/master/redirect/loop")[0] == 404
     assert request(port, "GET", "/health")[0] == 200
@@ -430,14 +430,14 @@ def test_v1_operator_api(standalone: Proc) -> None:
     status, body = v1(port, {"type": "GET_HEALTH"}, "application/json; charset=utf-8")
     assert (status, body) == (415, "Expecting 'Content-Type' of application/json or application/x-protobuf")
     assert v1(port, {"type": "GET_HEALTH"}, "text/plain")[0] == 415
-    status, _, body = request(port, "POST", "/api/v1", {"type": "GET_HEALTH"})
+    status, _unused, body = request(port, "POST", "/api/v1", {"type": "GET_HEALTH"})
     assert (status, body) == (400, b"Expecting 'Content-Type' to be present")
     status, headers, body = request(port, "GET", "/api/v1")
     assert (status, headers["Allow"], body) == (405, "POST", b"Expecting one of { 'POST' }, but received 'GET'")
     assert v1(port, {"nope": 1})[0] == 400
-    status, _, body = request(port, "POST", "/api/v1", b"{", {"Content-Type": "application/json"})
+    status, _unused, body = request(port, "POST", "/api/v1", b"{", {"Content-Type": "application/json"})
     assert status == 400 and body.startswith(b"Failed to parse body into JSON")
-    status, _, _ = request(
+    status, _unused, _unused = request(
         port, "POST", "/api/v1", {"type": "GET_HEALTH"}, {"Content-Type": "application/json", "Accept": "text/html"}
     )
     assert status == 406
@@ -446,7 +446,7 @@ def test_v1_operator_api(standalone: Proc) -> None:
 def test_maintenance_validation(standalone: Proc) -> None:
     port = standalone.port
     machine = {"hostname": "agent1.lab", "ip": "10.0.0.1"}
-    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    status, _unused, body = request(port, "POST", "/master/machine/down", [machine])
     assert status == 400 and b"is not part of a maintenance schedule" in body
     bad = [
         (
@@ -478,7 +478,7 @@ def test_maintenance_validation(standalone: Proc) -> None:
         ),
     ]
     for schedule, message in bad:
-        status, _, body = request(port, "POST", "/master/maintenance/schedule", schedule)
+        status, _unused, body = request(port, "POST", "/master/maintenance/schedule", schedule)
         assert status == 400 and message in body, (schedule, body)
     schedule = {
         "windows": [{"machine_ids": [machine], "unavailability": {"start": {"nanoseconds": int(time.time() * 1e9)}}}]
@@ -486,18 +486,18 @@ def test_maintenance_validation(standalone: Proc) -> None:
     assert request(port, "POST", "/master/maintenance/schedule", schedule)[0] == 200
     assert get_json(port, "/master/maintenance/schedule") == schedule
     assert get_json(port, "/master/maintenance/status") == {"draining_machines": [{"id": machine}]}
-    status, _, body = request(port, "POST", "/master/machine/up", [machine])
+    status, _unused, body = request(port, "POST", "/master/machine/up", [machine])
     assert status == 400 and b"is not in DOWN mode and cannot be brought up" in body
     assert request(port, "POST", "/master/machine/down", [machine])[0] == 200
-    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    status, _unused, body = request(port, "POST", "/master/machine/down", [machine])
     assert status == 400 and b"is not in DRAINING mode and cannot be brought down" in body
     assert get_json(port, "/master/maintenance/status") == {"down_machines": [machine]}
-    status, _, body = request(port, "POST", "/master/maintenance/schedule", {})
+    status, _unused, body = request(port, "POST", "/master/maintenance/schedule", {})
     assert status == 400 and b"is deactivated and cannot be removed from the schedule" in body
     assert request(port, "GET", "/master/machine/up")[0] == 405
     assert request(port, "POST", "/master/machine/up", [machine])[0] == 200
     # A machine brought up stays known in UP mode: it is not DRAINING, so it cannot go down.
-    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    status, _unused, body = request(port, "POST", "/master/machine/down", [machine])
     assert status == 400 and b"is not in DRAINING mode and cannot be brought down" in body
     assert get_json(port, "/master/maintenance/status") == {}
     assert get_json(port, "/master/maintenance/schedule") == {}
@@ -534,7 +534,7 @@ def test_agent_registers_reports_and_is_deactivated(standalone: Proc, procs: lis
         2.0,
         1024.0,
     )
-    _, body = v1(standalone.port, {"type": "GET_AGENTS"})
+    _unused, body = v1(standalone.port, {"type": "GET_AGENTS"})
     got = body["get_agents"]["agents"][0]
     example = REFERENCE / "GET_AGENTS.json"
     if example.exists():  # every field of upstream's example is there, with the same types
@@ -615,7 +615,7 @@ def _fake_docker(path: str, answer: bytes) -> socket.socket:
     def loop() -> None:
         while True:
             try:
-                conn, _ = server.accept()
+                conn, _unused = server.accept()
             except OSError:
                 return
             with conn:
@@ -721,7 +721,7 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
 
     zk_path = f"/mesos-{uuid.uuid4().hex[:8]}"
     zk_url = f"zk://{zk_ensemble.connect_string}{zk_path}"
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _unused in range(3)]
     masters = {}
     for port in ports:
         args = master_args(port, tmp_path, f"--zk={zk_url}", "--quorum=2", "--zk_session_timeout=2secs")
@@ -741,7 +741,7 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
 
         infos = wait_for(lambda: len(contenders()) == 3 and contenders(), 10, "three contenders")
         assert "log_replicas" in client.get_children(zk_path)
-        data, _ = client.get(f"{zk_path}/{infos[0]}")
+        data, _unused = client.get(f"{zk_path}/{infos[0]}")
         info = json.loads(data)
         # Compact JSON with sorted keys, as stout stringifies JSON::protobuf(MasterInfo).
         assert data.decode() == json.dumps(info, sort_keys=True, separators=(",", ":"))
@@ -762,13 +762,13 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
     # path and query (/master/state among them); /master/flags and /health are served locally.
     for port in ports:
         wait_for(lambda p=port: request(p, "GET", "/master/redirect")[0] == 307, 10, "the leader to be detected")
-        status, headers, _ = request(port, "GET", "/master/redirect")
+        status, headers, _unused = request(port, "GET", "/master/redirect")
         assert (status, headers.get("Location")) == (307, f"//127.0.0.1:{leader}")
     follower = followers[0]
     for path in ("/master/maintenance/status?jsonp=x", "/master/state?jsonp=cb", "/state", "/master/slaves"):
-        status, headers, _ = request(follower, "GET", path)
+        status, headers, _unused = request(follower, "GET", path)
         assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}{path}"), path
-    status, headers, _ = request(
+    status, headers, _unused = request(
         follower, "POST", "/api/v1", {"type": "GET_HEALTH"}, {"Content-Type": "application/json"}
     )
     assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}/api/v1")
@@ -795,7 +795,7 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
     assert slaves[0]["id"] == agent_id and slaves[0]["active"] is True
     assert get_json(new_leader, "/metrics/snapshot")["master/slaves_active"] == 1.0
     other = next(p for p in followers if p != new_leader)
-    status, headers, _ = request(other, "GET", "/master/redirect")
+    status, headers, _unused = request(other, "GET", "/master/redirect")
     assert (status, headers["Location"]) == (307, f"//127.0.0.1:{new_leader}")
 
 
@@ -811,7 +811,9 @@ def test_no_leader_means_503(zk_ensemble: Any, procs: list[Proc], tmp_path: Path
     alone.wait_http()
     assert get_json(port, "/metrics/snapshot")["registrar/log/recovered"] == 0.0
     wait_for(lambda: _leader([port]) == port, 10, "the lone master to be elected")
-    status, _, body = request(port, "POST", "/api/v1", {"type": "GET_HEALTH"}, {"Content-Type": "application/json"})
+    status, _unused, body = request(
+        port, "POST", "/api/v1", {"type": "GET_HEALTH"}, {"Content-Type": "application/json"}
+    )
     assert (status, body) == (503, b"Master has not finished recovery")
     assert alone.wait_exit(15) == 1
     assert "Recovery failed: Failed to recover registrar" in alone.output()
@@ -820,9 +822,9 @@ def test_no_leader_means_503(zk_ensemble: Any, procs: list[Proc], tmp_path: Path
     follower = Proc("master", master_args(port, tmp_path, "--zk=zk://127.0.0.1:1/mesos", "--quorum=1"))
     procs.append(follower)
     follower.wait_http()
-    status, _, _ = request(port, "GET", "/master/redirect")
+    status, _unused, _unused = request(port, "GET", "/master/redirect")
     assert status == 503
-    status, _, _ = request(port, "GET", "/master/maintenance/status")
+    status, _unused, _unused = request(port, "GET", "/master/maintenance/status")
     assert status == 503
     assert get_json(port, "/metrics/snapshot")["master/elected"] == 0.0
 
@@ -886,7 +888,7 @@ def test_zk_credentials_protect_the_group(zk_ensemble: Any, procs: list[Proc], t
     client.start(timeout=15)
     try:
         child = next(c for c in client.get_children(zk_path) if c.startswith("json.info_"))
-        acls, _ = client.get_acls(f"{zk_path}/{child}")
+        acls, _unused = client.get_acls(f"{zk_path}/{child}")
         schemes = sorted((a.id.scheme, a.perms) for a in acls)
         assert schemes == [("digest", 31), ("world", 1)]
     finally:
@@ -903,7 +905,7 @@ def test_machine_down_removes_its_agents(standalone: Proc, procs: list[Proc], tm
     procs.append(agent)
     wait_for(lambda: get_json(port, "/master/state")["slaves"], 15, "agent registration")
     machine = {"hostname": "127.0.0.1", "ip": "127.0.0.1"}
-    status, _, body = request(port, "POST", "/master/machine/down", [machine])
+    status, _unused, body = request(port, "POST", "/master/machine/down", [machine])
     assert status == 400 and b"is not in DRAINING mode" in body
     start = {"nanoseconds": int(time.time() * 1e9)}
     schedule = {"windows": [{"machine_ids": [machine], "unavailability": {"start": start}}]}

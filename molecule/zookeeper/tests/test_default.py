@@ -27,7 +27,7 @@ def test_znode_written_on_one_member_is_read_on_the_others(ips):
             reader.start(timeout=15)
             try:
                 reader.sync(path)
-                data, _ = reader.get(path)
+                data, _unused = reader.get(path)
                 assert data == value, name
             finally:
                 reader.stop()

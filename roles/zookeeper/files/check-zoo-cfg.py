@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # Installed by the orchestrator.platform.zookeeper role. GPL-3.0-or-later.
 """Check a zoo.cfg before it replaces the live one (used as the template's `validate:`).
 
