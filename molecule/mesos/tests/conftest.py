@@ -1,0 +1,154 @@
+"""Shared helpers of the mesos scenario's checks (run by `molecule verify`).
+
+Everything here looks at the cluster from OUTSIDE the roles: HTTP from the machine running
+Molecule to the containers' addresses (the masters' and agents' own endpoints), `docker exec`
+for what only the container can tell (processes, units, the Docker engine), the collection's
+modules run ad hoc, and ansible-playbook runs of the collection's playbooks.
+
+Mesos here is the project's PROTOCOL DOUBLE (doubles/mesos), not Apache Mesos.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ZOOKEEPERS = ("mesos-zk1", "mesos-zk2", "mesos-zk3")
+MASTERS = ("mesos-master1", "mesos-master2", "mesos-master3")
+AGENTS = ("mesos-agent1", "mesos-agent2")
+MASTER_PORT = 5050
+AGENT_PORT = 5051
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PLAYBOOK = REPO_ROOT / "playbooks" / "mesos.yml"
+UPGRADE_PLAYBOOK = REPO_ROOT / "playbooks" / "mesos_rolling_upgrade.yml"
+REFUSED = -1
+NO_ANSWER = -2
+
+
+def container_ip(name: str) -> str:
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert out, f"{name} has no address"
+    return out[0]
+
+
+def http_json(url: str, timeout: float = 2.0):
+    """GET a JSON document; no redirects are followed (the double's redirects name hosts this
+    machine cannot resolve). Returns (status, body or None)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        # REFUSED: nothing listens (the process is down); NO_ANSWER: busy or slow, not necessarily down.
+        return (REFUSED if isinstance(reason, ConnectionError) else NO_ANSWER), None
+
+
+def docker_exec(name: str, command: str, check: bool = True) -> str:
+    return subprocess.run(
+        ["docker", "exec", name, "sh", "-c", command], check=check, capture_output=True, text=True
+    ).stdout
+
+
+def molecule_inventory() -> str:
+    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
+    assert ephemeral, "run through `molecule verify` (MOLECULE_EPHEMERAL_DIRECTORY is not set)"
+    return str(Path(ephemeral) / "inventory")
+
+
+def run_playbook(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    # stderr merged into stdout: under Molecule's ansible.cfg the failure messages go to stderr.
+    return subprocess.run(
+        ["ansible-playbook", "-i", molecule_inventory(), str(playbook), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=str(REPO_ROOT),
+        check=False,
+    )
+
+
+def run_module(host: str, module: str, args: dict) -> dict:
+    """Run one of the collection's modules ad hoc on a container; returns its result."""
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
+    out = subprocess.run(
+        ["ansible", "-i", molecule_inventory(), host, "-m", module, "-a", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(REPO_ROOT),
+        check=False,
+    )
+    doc = json.loads(out.stdout)
+    return doc["plays"][0]["tasks"][0]["hosts"][host]
+
+
+def save_results(name: str, data: dict) -> Path:
+    path = Path(molecule_inventory()).parent / name
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    return path
+
+
+@pytest.fixture(scope="session")
+def ips() -> dict[str, str]:
+    return {name: container_ip(name) for name in MASTERS + AGENTS}
+
+
+def elected_masters(ips: dict[str, str]) -> list[str]:
+    leaders = []
+    for name in MASTERS:
+        status, metrics = http_json(f"http://{ips[name]}:{MASTER_PORT}/metrics/snapshot")
+        if status == 200 and metrics and metrics.get("master/elected") == 1:
+            leaders.append(name)
+    return leaders
+
+
+def leader_state(ips: dict[str, str]) -> dict:
+    leaders = elected_masters(ips)
+    assert len(leaders) == 1, leaders
+    status, state = http_json(f"http://{ips[leaders[0]]}:{MASTER_PORT}/master/state")
+    assert status == 200, status
+    return state
+
+
+def agents_by_hostname(ips: dict[str, str]) -> dict[str, dict]:
+    return {agent["hostname"]: agent for agent in leader_state(ips)["slaves"]}
+
+
+def state_snapshot() -> dict[str, str]:
+    """What a refused run must leave alone: the files the roles manage and the processes."""
+    snap = {}
+    for name in MASTERS:
+        snap[name] = docker_exec(
+            name,
+            "md5sum /etc/mesos/master.env /etc/systemd/system/mesos-master.service; "
+            "systemctl show -p MainPID -p ExecMainStartTimestamp mesos-master",
+        )
+    for name in AGENTS:
+        snap[name] = docker_exec(
+            name,
+            "md5sum /etc/mesos/agent.env /etc/systemd/system/mesos-agent.service /etc/docker/daemon.json; "
+            "readlink /var/lib/mesos/agent/meta/slaves/latest; "
+            "systemctl show -p MainPID -p ExecMainStartTimestamp mesos-agent docker",
+        )
+    return snap
