@@ -93,7 +93,7 @@ def _started_at(ips) -> dict[str, float]:
     """When each master process started (now - master/uptime_secs), to tell which ones restarted."""
     started = {}
     for name in MASTERS:
-        for _ in range(30):
+        for _attempt in range(30):
             status, metrics = http_json(f"http://{ips[name]}:{MASTER_PORT}/metrics/snapshot", timeout=2.0)
             if status == 200 and metrics:
                 started[name] = time.time() - metrics["master/uptime_secs"]
