@@ -1279,21 +1279,16 @@ REDIRECTING = {
 
 
 def machine_key(mid: dict) -> tuple[str, str]:
-    return (mid.get("hostname", ""), mid.get("ip", ""))
-
-
-def machine_debug(mid: dict) -> str:
-    # MachineID::DebugString() (protobuf text format), used in maintenance.cpp messages.
-    out = ""
-    if mid.get("hostname"):
-        out += f'hostname: "{mid["hostname"]}"\n'
-    if mid.get("ip"):
-        out += f'ip: "{mid["ip"]}"\n'
-    return out
+    # include/mesos/type_utils.hpp operator==(MachineID, MachineID) and std::hash<MachineID>:
+    # the hostname is compared lower-cased ("Hostname is not case sensitive"), the ip exactly.
+    # The master's `machines` hashmap and the schedule's sets match machines that way.
+    return ((mid.get("hostname") or "").lower(), mid.get("ip") or "")
 
 
 def machine_json(mid: dict) -> str:
-    # stringify(JSON::protobuf(id)), used in master/http.cpp machine up/down messages.
+    # stringify(JSON::protobuf(id)): the form every maintenance message names a machine in
+    # (src/master/maintenance.cpp validation::schedule/machines, src/master/http.cpp
+    # _startMaintenance/_stopMaintenance).
     return compact_json({k: v for k, v in (("hostname", mid.get("hostname")), ("ip", mid.get("ip"))) if v})
 
 
@@ -1341,8 +1336,23 @@ class Master:
         self.agents: dict[str, dict] = {}
         self.unreachable: dict[str, float] = {}
         self.next_agent = 0
-        self.counters = {"slave_registrations": 0, "slave_reregistrations": 0, "slave_removals": 0}
-        # MachineID (hostname, ip) -> {"id", "mode" UP/DRAINING/DOWN, "unavailability"}
+        # The master's agent counters of src/master/metrics.cpp, shown as master/<name>.
+        self.counters = dict.fromkeys(
+            (
+                "slave_registrations",
+                "slave_reregistrations",
+                "slave_removals",
+                "slave_removals/reason_registered",
+                "slave_removals/reason_unhealthy",
+                "slave_removals/reason_unregistered",
+                "slave_unreachable_scheduled",
+                "slave_unreachable_completed",
+                "slave_unreachable_canceled",
+            ),
+            0,
+        )
+        # machine_key(MachineID) -> {"id" (the MachineID it was first known by), "mode"
+        # UP/DRAINING/DOWN, "unavailability"}
         self.machines: dict[tuple[str, str], dict] = {}
         self.shutdown: set[str] = set()  # agents removed by "Machine DOWN"
         self.schedule: dict = {}
@@ -1559,6 +1569,9 @@ class Master:
     def _ping_checker(self) -> None:
         # Agents that stop pinging for agent_ping_timeout * max_agent_ping_timeouts are marked
         # unreachable and removed (master.cpp SlaveObserver), simplified to a timer.
+        # SlaveObserver::markUnreachable counts slave_unreachable_scheduled, _markUnreachable
+        # slave_unreachable_completed; Master::markUnreachable then drops the agent through
+        # __removeSlave, which does NOT count master/slave_removals (only _removeSlave does).
         while True:
             time.sleep(0.2)
             limit = self.flags["agent_ping_timeout"].secs * int(self.flags["max_agent_ping_timeouts"])
@@ -1569,7 +1582,18 @@ class Master:
                         log(f"Agent {agent_id} failed health check; marking unreachable")
                         del self.agents[agent_id]
                         self.unreachable[agent_id] = time.time()
-                        self.counters["slave_removals"] += 1
+                        self.counters["slave_unreachable_scheduled"] += 1
+                        self.counters["slave_unreachable_completed"] += 1
+
+    def _remove_agent(self, agent_id: str, cause: str, reason: str | None = None) -> None:
+        # Master::removeSlave / _removeSlave: the agent leaves `slaves` (no ShutdownMessage is
+        # sent from here), master/slave_removals counts it, and so does the reason's counter
+        # (master/slave_removals/reason_*) when the caller gives one.
+        log(f"Removing agent {agent_id}: {cause}")
+        del self.agents[agent_id]
+        self.counters["slave_removals"] += 1
+        if reason is not None:
+            self.counters[f"slave_removals/{reason}"] += 1
 
     def agent_channel(self, req: Request) -> Response:
         action = req.path[len(DOUBLE_AGENT_PATH) + 1 :]
@@ -1583,14 +1607,44 @@ class Master:
             if action == "register":
                 info = body["info"]
                 agent_id = info.get("id", {}).get("value")
-                # master.cpp: an agent's MachineID is its hostname and the IP of its pid; a
-                # machine in DOWN mode gets a ShutdownMessage instead of a registration.
-                machine = {"hostname": info["hostname"], "ip": body["pid"].split("@", 1)[1].rsplit(":", 1)[0]}
+                pid = body["pid"]
+                incarnation = body.get("incarnation")
+                # master.cpp _registerSlave/_reregisterSlave: an agent's MachineID is its
+                # hostname and the IP of its pid, matched with MachineID's operator== (hostname in
+                # any case); a machine in DOWN mode gets a ShutdownMessage instead.
+                machine = {"hostname": info["hostname"], "ip": pid.split("@", 1)[1].rsplit(":", 1)[0]}
                 key = machine_key(machine)
                 if self.machines.get(key, {}).get("mode") == "DOWN":
-                    log(f"Refusing registration of agent at {body['pid']} because the machine is DOWN", "W")
-                    return Response.json({"shutdown": "Machine is DOWN"}, 403)
+                    log(
+                        f"Refusing {'re-' if agent_id else ''}registration of agent at {pid} because the machine "
+                        f"'{machine['hostname']} ({machine['ip']})' that it is running on is `DOWN`",
+                        "W",
+                    )
+                    return Response.json({"shutdown": "Machine is `DOWN`"}, 403)
+                # Master::addSlave: `machines[slave->machineId]` keeps an existing entry (and its key).
                 self.machines.setdefault(key, {"id": machine, "mode": "UP"})
+                if not agent_id:
+                    # Master::_registerSlave: "Check if this slave is already registered (because
+                    # it retries)", by pid. A connected one gets its SlaveRegisteredMessage again;
+                    # a disconnected one is removed (reason_registered) and the newcomer gets a
+                    # NEW agent id. A new agent process at that address means the old one is gone:
+                    # its libprocess link broke and Master::exited disconnected it, which the
+                    # double learns from the changed per-process `incarnation`.
+                    same = next(((i, a) for i, a in self.agents.items() if a["pid"] == pid), None)
+                    if same is not None:
+                        old_id, old = same
+                        if old["connected"] and old.get("incarnation") != incarnation:
+                            log(f"Agent {old_id} at {pid} disconnected (a new agent process is at its address)")
+                            old["connected"] = old["active"] = False
+                        if old["connected"]:
+                            log(f"Agent {old_id} at {pid} already registered, resending acknowledgement")
+                            return Response.json({"id": old_id, "master_id": self.id})
+                        log(
+                            f"Removing old disconnected agent {old_id} at {pid} ({old['info']['hostname']}) "
+                            "because a registration attempt occurred"
+                        )
+                        self._remove_agent(old_id, "a new agent registered at the same address", "reason_registered")
+                self.shutdown.discard(agent_id or "")
                 if agent_id:
                     self.counters["slave_reregistrations"] += 1
                     reregistered = True
@@ -1613,6 +1667,7 @@ class Master:
                     "active": True,
                     "connected": True,
                     "last_ping": time.monotonic(),
+                    "incarnation": incarnation,
                 }
                 self.unreachable.pop(agent_id, None)
                 log(f"{'Re-registered' if reregistered else 'Registered'} agent {agent_id} at {body['pid']}")
@@ -1620,6 +1675,8 @@ class Master:
             agent_id = body.get("id")
             agent = self.agents.get(agent_id or "")
             if agent_id in self.shutdown:
+                # The ShutdownMessage of _startMaintenance, delivered once on the agent's next call.
+                self.shutdown.discard(agent_id)
                 return Response.json({"shutdown": "Operator initiated 'Machine DOWN'"}, 403)
             if agent is None:
                 return Response.json({"error": "unknown agent"}, 404)
@@ -1732,9 +1789,7 @@ class Master:
                 "master/slaves_connected": float(connected),
                 "master/slaves_disconnected": float(len(self.agents) - connected),
                 "master/slaves_unreachable": float(len(self.unreachable)),
-                "master/slave_registrations": float(self.counters["slave_registrations"]),
-                "master/slave_reregistrations": float(self.counters["slave_reregistrations"]),
-                "master/slave_removals": float(self.counters["slave_removals"]),
+                **{f"master/{name}": float(count) for name, count in self.counters.items()},
                 "master/frameworks_active": 0.0,
                 "master/frameworks_inactive": 0.0,
                 "master/frameworks_connected": 0.0,
@@ -1779,6 +1834,7 @@ class Master:
 
     def maintenance_status(self) -> dict:
         # Master::Http::_getMaintenanceStatus: DRAINING and DOWN machines; UP ones are not listed.
+        # Each is named by its key in `master->machines` (the MachineID it was first known by).
         draining, down = [], []
         for key in sorted(self.machines):
             machine = self.machines[key]
@@ -1815,14 +1871,14 @@ class Master:
                     return Response.text(400, error)
                 key = machine_key(mid)
                 if key in updated:
-                    return Response.text(400, f"Machine '{machine_debug(mid)}' appears more than once in the schedule")
+                    return Response.text(400, f"Machine '{machine_json(mid)}' appears more than once in the schedule")
                 clean = {k: v for k, v in mid.items() if k in ("hostname", "ip") and v}
                 updated[key] = {"id": clean, "unavailability": window["unavailability"]}
         for key, machine in self.machines.items():
             if machine["mode"] == "DOWN" and key not in updated:
                 return Response.text(
                     400,
-                    f"Machine '{machine_debug(machine['id'])}' is deactivated and cannot be removed from the schedule",
+                    f"Machine '{machine_json(machine['id'])}' is deactivated and cannot be removed from the schedule",
                 )
         # Machines leaving the schedule go back to UP, new (or UP) ones start DRAINING, the others
         # keep their mode.
@@ -1832,8 +1888,14 @@ class Master:
                 machine.pop("unavailability", None)
         for key, value in updated.items():
             known = self.machines.get(key)
-            if known is None or known["mode"] == "UP":
+            if known is None:
                 self.machines[key] = {**value, "mode": "DRAINING"}
+            elif known["mode"] == "UP":
+                # `master->machines[id]` finds the entry of an equal MachineID (hostname in any
+                # case) and keeps its key: /maintenance/status goes on naming the machine as it
+                # was first known (e.g. as its agent announced it), while the schedule (GET
+                # /maintenance/schedule) is stored and returned as posted.
+                known.update(mode="DRAINING", unavailability=value["unavailability"])
             else:
                 known["unavailability"] = value["unavailability"]
         self.schedule = drop_empty(schedule)
@@ -1851,7 +1913,7 @@ class Master:
             if error:
                 return Response.text(400, error)
             if machine_key(mid) in seen:
-                return Response.text(400, f"Machine '{machine_debug(mid)}' appears more than once in the schedule")
+                return Response.text(400, f"Machine '{machine_json(mid)}' appears more than once in the schedule")
             seen.add(machine_key(mid))
         for mid in ids:
             machine = self.machines.get(machine_key(mid))
@@ -1868,12 +1930,11 @@ class Master:
             if down:
                 self.machines[key]["mode"] = "DOWN"
                 # The agents on a downed machine are told to shut down and removed.
+                # (removeSlave without a reason counter: only master/slave_removals counts them).
                 for agent_id, agent in list(self.agents.items()):
                     if agent["machine"] == key:
-                        log(f"Removing agent {agent_id}: Operator initiated 'Machine DOWN'")
-                        del self.agents[agent_id]
+                        self._remove_agent(agent_id, "Operator initiated 'Machine DOWN'")
                         self.shutdown.add(agent_id)
-                        self.counters["slave_removals"] += 1
             else:
                 self.machines[key]["mode"] = "UP"
                 self.machines[key].pop("unavailability", None)
@@ -2126,6 +2187,9 @@ class Agent:
         self.static_master: tuple[str, int] | None = None
         self.zk: Any = None
         self.counters = {"registered": 0.0, "recovery_errors": 0.0}
+        # Tells the master which process is behind the pid (see Master.agent_channel): a
+        # restarted agent has a new one, as a new libprocess link would.
+        self.incarnation = uuid.uuid4().hex
 
     # ---- start-up (src/slave/main.cpp, slave.cpp) ---------------------------------------------
     def validate(self) -> None:
@@ -2405,7 +2469,14 @@ class Agent:
 
     def _check_shutdown(self, master: dict, status: int, body: Any) -> None:
         # src/slave/slave.cpp Slave::shutdown: a ShutdownMessage from the master (machine DOWN)
-        # ends the agent.
+        # sets state TERMINATING and, with no frameworks, terminates the agent (exit 0).
+        # Slave::finalize then KEEPS <work_dir>/meta/slaves/latest. Older releases (0.x, early
+        # 1.x) removed it there ("if (state == TERMINATING) ... os::rm(getLatestSlavePath)");
+        # slave.cpp from 529ec27 (a 1.6-or-later tree) onwards, so the 1.11 imitated here, no
+        # longer does, and src/tests/slave_recovery_tests.cpp SlaveRecoveryTest.ShutdownSlave
+        # (41c5a57) expects a shut-down agent to "reregister as the same agent" (same agent id).
+        # Plain SIGTERM keeps it too. The master admits that re-registration once the machine is
+        # up again (Master::_reregisterSlave: MarkSlaveReachable, "we admit the slave anyway").
         if status == 403 and isinstance(body, dict) and "shutdown" in body:
             log(f"Agent asked to shut down by {master.get('pid')} because '{body['shutdown']}'")
             os._exit(0)
@@ -2417,7 +2488,13 @@ class Agent:
         status, body = http_json(
             "POST",
             self._master_url(master) + DOUBLE_AGENT_PATH + "/register",
-            {"info": info, "pid": self.pid, "version": MESOS_VERSION, "capabilities": AGENT_CAPABILITIES},
+            {
+                "info": info,
+                "pid": self.pid,
+                "version": MESOS_VERSION,
+                "capabilities": AGENT_CAPABILITIES,
+                "incarnation": self.incarnation,
+            },
         )
         self._check_shutdown(master, status, body)
         if status != 200 or not isinstance(body, dict):

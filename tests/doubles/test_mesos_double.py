@@ -931,3 +931,204 @@ def test_quorum_is_needed_only_with_zk_and_the_replicated_log(procs: list[Proc],
     metrics = get_json(port, "/metrics/snapshot")
     assert metrics["master/elected"] == 1.0 and metrics["registrar/log/recovered"] == 1.0
     assert (tmp_path / f"m{port}" / "replicated_log").is_dir()
+
+
+# ------------------------------------------------------------------------------------------
+# agents shut down by the master, re-registration at the same address, MachineID matching
+# ------------------------------------------------------------------------------------------
+
+
+def _patient_master(procs: list[Proc], tmp_path: Path) -> Proc:
+    # Health checks slow enough that no agent is marked unreachable while a test looks at it.
+    port = free_port()
+    args = master_args(
+        port, tmp_path, "--registry=in_memory", "--agent_ping_timeout=15secs", "--max_agent_ping_timeouts=4"
+    )
+    master = Proc("master", args).wait_http()
+    procs.append(master)
+    return master
+
+
+def _with_hostname(args: list[str], hostname: str) -> list[str]:
+    return [f"--hostname={hostname}" if a.startswith("--hostname=") else a for a in args]
+
+
+def _agent_ids(port: int) -> list[str]:
+    return [s["id"] for s in get_json(port, "/master/state")["slaves"]]
+
+
+def test_agent_shut_down_by_its_master_comes_back_as_the_same_agent(
+    standalone: Proc, procs: list[Proc], tmp_path: Path
+) -> None:
+    # slave.cpp Slave::shutdown + Slave::finalize (1.x): a ShutdownMessage ends the agent but
+    # leaves meta/slaves/latest in place (SlaveRecoveryTest.ShutdownSlave: "reregister as the
+    # same agent"); master.cpp _registerSlave/_reregisterSlave refuse agents of a DOWN machine
+    # ("Machine is `DOWN`") and re-admit the recovered id once the machine is up.
+    port = standalone.port
+    aport = free_port()
+    work = tmp_path / "same"
+    latest = work / "meta" / "slaves" / "latest"
+    args = agent_args(aport, f"127.0.0.1:{port}", work)
+    agent = Proc("agent", args).wait_http()
+    procs.append(agent)
+    (agent_id,) = wait_for(lambda: _agent_ids(port), 15, "agent registration")
+    machine = {"hostname": "127.0.0.1", "ip": "127.0.0.1"}
+    schedule = {"windows": [{"machine_ids": [machine], "unavailability": {"start": {"nanoseconds": 1}}}]}
+    assert request(port, "POST", "/master/maintenance/schedule", schedule)[0] == 200
+    assert request(port, "POST", "/master/machine/down", [machine])[0] == 200
+    assert agent.wait_exit(10) == 0
+    assert "Operator initiated 'Machine DOWN'" in agent.output()
+    assert latest.is_symlink() and os.path.basename(os.readlink(latest)) == agent_id
+    # While the machine is down the recovered agent is refused; the link stays.
+    refused = Proc("agent", args)
+    procs.append(refused)
+    assert refused.wait_exit(15) == 0
+    assert "because 'Machine is `DOWN`'" in refused.output()
+    assert latest.is_symlink()
+    assert request(port, "POST", "/master/machine/up", [machine])[0] == 200
+    back = Proc("agent", args).wait_http()
+    procs.append(back)
+    assert wait_for(lambda: _agent_ids(port), 15, "re-registration") == [agent_id]
+    assert get_json(aport, "/state")["id"] == agent_id
+    metrics = get_json(port, "/metrics/snapshot")
+    assert (metrics["master/slave_registrations"], metrics["master/slave_reregistrations"]) == (1.0, 1.0)
+    assert metrics["master/slave_removals"] == 1.0  # Machine DOWN: no reason counter
+    assert metrics["master/slave_removals/reason_registered"] == 0.0
+    assert metrics["master/slave_removals/reason_unregistered"] == 0.0
+    # Plain SIGTERM keeps the link as well (recovery needs it).
+    back.kill(signal.SIGTERM)
+    assert latest.is_symlink() and os.path.basename(os.readlink(latest)) == agent_id
+
+
+def test_new_agent_at_the_same_address_replaces_the_disconnected_one(procs: list[Proc], tmp_path: Path) -> None:
+    # master.cpp Master::_registerSlave: a registration from the pid of a registered agent that
+    # is disconnected removes that agent ("Removing old disconnected agent ... because a
+    # registration attempt occurred"; removeSlave with slave_removals_reason_registered) and
+    # registers the newcomer with a new agent id.
+    master = _patient_master(procs, tmp_path)
+    port = master.port
+    aport = free_port()
+    first = Proc("agent", agent_args(aport, f"127.0.0.1:{port}", tmp_path / "w1")).wait_http()
+    procs.append(first)
+    (id1,) = wait_for(lambda: _agent_ids(port), 15, "first registration")
+    first.kill(signal.SIGTERM)
+    metrics = wait_for(
+        lambda: (m := get_json(port, "/metrics/snapshot"))["master/slaves_disconnected"] == 1.0 and m,
+        10,
+        "disconnection",
+    )
+    assert (metrics["master/slaves_inactive"], metrics["master/slaves_active"]) == (1.0, 0.0)
+    # A new agent (its work_dir holds no agent id) at the same ip:port.
+    second = Proc("agent", agent_args(aport, f"127.0.0.1:{port}", tmp_path / "w2")).wait_http()
+    procs.append(second)
+    (id2,) = wait_for(lambda: [i for i in _agent_ids(port) if i != id1], 15, "second registration")
+    state = get_json(port, "/master/state")
+    assert [s["id"] for s in state["slaves"]] == [id2]
+    assert state["unreachable_slaves"] == 0 and state["deactivated_slaves"] == 0
+    metrics = get_json(port, "/metrics/snapshot")
+    assert metrics["master/slave_removals"] == 1.0 and metrics["master/slave_removals/reason_registered"] == 1.0
+    assert metrics["master/slave_registrations"] == 2.0 and metrics["master/slave_reregistrations"] == 0.0
+    assert (metrics["master/slaves_active"], metrics["master/slaves_inactive"]) == (1.0, 0.0)
+    assert (metrics["master/slaves_connected"], metrics["master/slaves_disconnected"]) == (1.0, 0.0)
+    assert "Removing old disconnected agent " + id1 in master.output()
+    # A killed agent's link breaks too (Master::exited): the next process there replaces it.
+    second.kill(signal.SIGKILL)
+    third = Proc("agent", agent_args(aport, f"127.0.0.1:{port}", tmp_path / "w3")).wait_http()
+    procs.append(third)
+    (id3,) = wait_for(lambda: [i for i in _agent_ids(port) if i not in (id1, id2)], 15, "third registration")
+    assert _agent_ids(port) == [id3]
+    metrics = get_json(port, "/metrics/snapshot")
+    assert metrics["master/slave_removals/reason_registered"] == 2.0 and metrics["master/slaves_active"] == 1.0
+
+
+def test_registration_retry_of_a_connected_agent_gets_its_id_again(procs: list[Proc], tmp_path: Path) -> None:
+    # master.cpp Master::_registerSlave: "Agent ... already registered, resending
+    # acknowledgement" for a connected agent registering again from the same pid. Driven over
+    # the double's own agent channel, as its agent process would.
+    master = _patient_master(procs, tmp_path)
+    port = master.port
+    pid = f"slave(1)@127.0.0.1:{free_port()}"
+    info = {"hostname": "127.0.0.1", "port": 5051, "resources": [], "attributes": []}
+
+    def register(incarnation: str) -> str:
+        status, _unused, body = request(
+            port, "POST", md.DOUBLE_AGENT_PATH + "/register", {"info": info, "pid": pid, "incarnation": incarnation}
+        )
+        assert status == 200, body
+        return str(json.loads(body)["id"])
+
+    first = register("process-1")
+    assert register("process-1") == first
+    metrics = get_json(port, "/metrics/snapshot")
+    assert (metrics["master/slave_registrations"], metrics["master/slave_removals"]) == (1.0, 0.0)
+    # Another process at that pid: the old one is gone, it is replaced.
+    second = register("process-2")
+    assert second != first and _agent_ids(port) == [second]
+    assert get_json(port, "/metrics/snapshot")["master/slave_removals/reason_registered"] == 1.0
+
+
+def test_health_check_failure_is_unreachability_not_removal(
+    standalone: Proc, procs: list[Proc], tmp_path: Path
+) -> None:
+    # master.cpp SlaveObserver::markUnreachable/_markUnreachable count
+    # master/slave_unreachable_scheduled and _completed; Master::markUnreachable goes through
+    # __removeSlave, which does not count master/slave_removals.
+    port = standalone.port
+    agent = Proc("agent", agent_args(free_port(), f"127.0.0.1:{port}", tmp_path / "u1")).wait_http()
+    procs.append(agent)
+    wait_for(lambda: _agent_ids(port), 15, "registration")
+    agent.kill(signal.SIGKILL)
+    wait_for(lambda: get_json(port, "/master/state")["unreachable_slaves"] == 1, 15, "unreachable")
+    metrics = get_json(port, "/metrics/snapshot")
+    assert metrics["master/slave_unreachable_scheduled"] == metrics["master/slave_unreachable_completed"] == 1.0
+    assert metrics["master/slave_removals"] == 0.0 and metrics["master/slave_unreachable_canceled"] == 0.0
+
+
+def test_machine_ids_match_hostnames_in_any_case(standalone: Proc, procs: list[Proc], tmp_path: Path) -> None:
+    # include/mesos/type_utils.hpp: MachineID operator== and std::hash lower-case the hostname
+    # (docs/maintenance.md: "The hostname is not case-sensitive"). The schedule is kept as
+    # posted; /maintenance/status names a machine by its key in the master's `machines` map,
+    # i.e. as it was first known (here: as its agent announced it).
+    port = standalone.port
+    aport = free_port()
+    work = tmp_path / "case"
+    args = _with_hostname(agent_args(aport, f"127.0.0.1:{port}", work), "Agent1.Example")
+    agent = Proc("agent", args).wait_http()
+    procs.append(agent)
+    wait_for(lambda: _agent_ids(port), 15, "registration")
+    known = {"hostname": "Agent1.Example", "ip": "127.0.0.1"}
+    lower = {"hostname": "agent1.example", "ip": "127.0.0.1"}
+    start = {"nanoseconds": 1}
+    twice = {"windows": [{"machine_ids": [known, lower], "unavailability": {"start": start}}]}
+    status, _unused, body = request(port, "POST", "/master/maintenance/schedule", twice)
+    assert status == 400
+    assert body == b'Machine \'{"hostname":"agent1.example","ip":"127.0.0.1"}\' appears more than once in the schedule'
+    schedule = {"windows": [{"machine_ids": [lower], "unavailability": {"start": start}}]}
+    assert request(port, "POST", "/master/maintenance/schedule", schedule)[0] == 200
+    assert get_json(port, "/master/maintenance/schedule") == schedule
+    assert get_json(port, "/master/maintenance/status") == {"draining_machines": [{"id": known}]}
+    assert request(port, "POST", "/master/machine/down", [{"hostname": "AGENT1.EXAMPLE", "ip": "127.0.0.1"}])[0] == 200
+    assert agent.wait_exit(10) == 0 and _agent_ids(port) == []
+    assert get_json(port, "/master/maintenance/status") == {"down_machines": [known]}
+    refused = Proc("agent", args)  # the agent's "Agent1.Example" matches the DOWN machine
+    procs.append(refused)
+    assert refused.wait_exit(15) == 0
+    status, _unused, body = request(port, "POST", "/master/maintenance/schedule", {})
+    assert status == 400
+    assert body == (
+        b'Machine \'{"hostname":"Agent1.Example","ip":"127.0.0.1"}\' is deactivated and cannot be removed '
+        b"from the schedule"
+    )
+    assert request(port, "POST", "/master/machine/up", [{"hostname": "agent1.EXAMPLE", "ip": "127.0.0.1"}])[0] == 200
+    assert get_json(port, "/master/maintenance/schedule") == {}
+    assert get_json(port, "/master/maintenance/status") == {}
+    # A machine first known from a schedule keeps the posted form in the status.
+    other = {"hostname": "Machine2", "ip": "10.0.0.2"}
+    first = {"windows": [{"machine_ids": [other], "unavailability": {"start": start}}]}
+    assert request(port, "POST", "/master/maintenance/schedule", first)[0] == 200
+    renamed = {"hostname": "machine2", "ip": "10.0.0.2"}
+    again = {"windows": [{"machine_ids": [renamed], "unavailability": {"start": start}}]}
+    assert request(port, "POST", "/master/maintenance/schedule", again)[0] == 200
+    assert get_json(port, "/master/maintenance/schedule") == again
+    assert get_json(port, "/master/maintenance/status") == {"draining_machines": [{"id": other}]}
+    assert request(port, "POST", "/master/maintenance/schedule", {})[0] == 200
