@@ -414,6 +414,27 @@ def test_maintenance_bad_input_fails_with_mesos_message(cluster: Cluster) -> Non
     assert res.get("failed") and "duration" in res["msg"], res
 
 
+def test_maintenance_hostnames_in_other_capitals_are_the_same_machine(cluster: Cluster) -> None:
+    # Mesos matches MachineIDs with the hostname lower-cased (include/mesos/type_utils.hpp) and
+    # keeps the schedule as posted: a window posted as "Agent3.Example" is the task's
+    # "agent3.example", so nothing is re-posted and down/up act on that machine.
+    leader = cluster.wait_leader()
+    posted = {"hostname": "Agent3.Example", "ip": "10.0.0.13"}
+    task = {"hostname": "agent3.example", "ip": "10.0.0.13"}
+    window = {"machine_ids": [posted], "unavailability": {"start": {"nanoseconds": 1_900_000_000_000_000_000}}}
+    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", {"windows": [window]})
+    assert status == 200, body
+    res = maintenance(cluster, [task], mesos_state="scheduled")
+    assert not res.get("failed") and res["changed"] is False and res["requests"] == [], res
+    res = maintenance(cluster, [task], mesos_state="down")
+    assert not res.get("failed") and [r["path"] for r in res["requests"]] == ["/master/machine/down"], res
+    assert schedule_of(leader) == {"windows": [window]}
+    assert status_of(leader) == {"down_machines": [posted]}
+    res = maintenance(cluster, [task], mesos_state="up")
+    assert not res.get("failed") and [r["path"] for r in res["requests"]] == ["/master/machine/up"], res
+    assert schedule_of(leader) == {} and status_of(leader) == {}
+
+
 # ------------------------------------------------------------------------------------------
 # failover and no leader (these kill masters: keep them last)
 # ------------------------------------------------------------------------------------------

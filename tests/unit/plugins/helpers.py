@@ -1,12 +1,14 @@
-"""Test helpers: canned four-letter-word servers on 127.0.0.1 and running a module's main()."""
+"""Test helpers: canned four-letter-word and Mesos HTTP servers on 127.0.0.1, running a module's main()."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -70,3 +72,82 @@ def run_module(main: Callable[[], None], args: dict, capsys: pytest.CaptureFixtu
         main()
     result = json.loads(capsys.readouterr().out)
     return bool(exc.value.code) or bool(result.get("failed")), result
+
+
+# ---------------------------------------------------------------------------------------------
+# A canned Mesos master (HTTP) for the mesos_* module and module_utils tests
+# ---------------------------------------------------------------------------------------------
+
+Handler = Callable[[str, str, dict, bytes], tuple[int, dict, bytes]]
+
+
+class FakeMesos:
+    """Answers ``(method, path)`` from ``routes`` (path includes the query); records every request."""
+
+    def __init__(self, routes: dict[tuple[str, str], Handler | tuple[int, dict, object]] | None = None) -> None:
+        self.routes: dict = dict(routes or {})
+        self.requests: list[dict] = []
+        fake = self
+
+        class _H(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
+                route = fake.routes.get((self.command, self.path))
+                if route is None:
+                    status, out_headers, payload = 404, {}, b""
+                elif callable(route):
+                    status, out_headers, payload = route(self.command, self.path, headers, body)
+                else:
+                    status, out_headers, obj = route
+                    payload = obj if isinstance(obj, bytes) else json.dumps(obj).encode() if obj is not None else b""
+                self.send_response(status)
+                for k, v in out_headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = _handle
+            do_POST = _handle
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def hostport(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def posts(self, path: str) -> list:
+        return [json.loads(r["body"]) for r in self.requests if r["method"] == "POST" and r["path"] == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@contextlib.contextmanager
+def fake_mesos_servers() -> Iterator[Callable[..., FakeMesos]]:
+    """A factory of FakeMesos servers (``make(routes)``); every one is closed on exit."""
+    servers: list[FakeMesos] = []
+
+    def make(routes: dict | None = None) -> FakeMesos:
+        servers.append(FakeMesos(routes))
+        return servers[-1]
+
+    try:
+        yield make
+    finally:
+        for srv in servers:
+            srv.close()

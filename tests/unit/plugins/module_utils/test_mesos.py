@@ -12,16 +12,18 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _mesos as m
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import (
+    FakeMesos,
+    fake_mesos_servers,
+    unused_port,
+)
 
 REFERENCE = Path("/work/shared/reference/mesos/api")
 
@@ -60,81 +62,10 @@ MASTER_INFO = {
 ZNODE_DATA = json.dumps(MASTER_INFO, sort_keys=True, separators=(",", ":")).encode()
 
 
-# ---------------------------------------------------------------------------------------------
-# A canned HTTP server
-# ---------------------------------------------------------------------------------------------
-
-Handler = Callable[[str, str, dict, bytes], tuple[int, dict, bytes]]
-
-
-class FakeMesos:
-    """Answers ``(method, path)`` from ``routes`` (path includes the query); records every request."""
-
-    def __init__(self, routes: dict[tuple[str, str], Handler | tuple[int, dict, object]] | None = None) -> None:
-        self.routes: dict = dict(routes or {})
-        self.requests: list[dict] = []
-        fake = self
-
-        class _H(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                fake.requests.append({"method": self.command, "path": self.path, "headers": headers, "body": body})
-                route = fake.routes.get((self.command, self.path))
-                if route is None:
-                    status, out_headers, payload = 404, {}, b""
-                elif callable(route):
-                    status, out_headers, payload = route(self.command, self.path, headers, body)
-                else:
-                    status, out_headers, obj = route
-                    payload = obj if isinstance(obj, bytes) else json.dumps(obj).encode() if obj is not None else b""
-                self.send_response(status)
-                for k, v in out_headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = _handle
-            do_POST = _handle
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def hostport(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def posts(self, path: str) -> list:
-        return [json.loads(r["body"]) for r in self.requests if r["method"] == "POST" and r["path"] == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def fake() -> Iterator[Callable[..., FakeMesos]]:
-    servers: list[FakeMesos] = []
-
-    def make(routes: dict | None = None) -> FakeMesos:
-        srv = FakeMesos(routes)
-        servers.append(srv)
-        return srv
-
-    yield make
-    for srv in servers:
-        srv.close()
+    with fake_mesos_servers() as make:
+        yield make
 
 
 def params(**kw: object) -> dict:
@@ -146,12 +77,6 @@ def params(**kw: object) -> dict:
 
 def client(**kw: object) -> m.MesosClient:
     return m.MesosClient(params(**kw), sleep=lambda _s: None)
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------------

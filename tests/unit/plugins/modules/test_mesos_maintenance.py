@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _mesos as m
 from ansible_collections.orchestrator.platform.plugins.modules import mesos_maintenance
-from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import run_module
-from ansible_collections.orchestrator.platform.tests.unit.plugins.module_utils.test_mesos import (
-    DOCS_SCHEDULE,
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import (
     FakeMesos,
+    fake_mesos_servers,
+    run_module,
 )
+from ansible_collections.orchestrator.platform.tests.unit.plugins.module_utils.test_mesos import DOCS_SCHEDULE
 
 M1 = {"hostname": "machine1", "ip": "10.0.0.1"}
 M2 = {"hostname": "machine2", "ip": "10.0.0.2"}
@@ -25,15 +26,8 @@ HOUR = 3600 * 10**9
 
 @pytest.fixture
 def fake() -> Iterator[Callable[..., FakeMesos]]:
-    servers: list[FakeMesos] = []
-
-    def make(routes: dict | None = None) -> FakeMesos:
-        servers.append(FakeMesos(routes))
-        return servers[-1]
-
-    yield make
-    for srv in servers:
-        srv.close()
+    with fake_mesos_servers() as make:
+        yield make
 
 
 def plan(state: str, machines: list[dict], modes: dict | None = None, start=None, duration=None) -> dict:
@@ -103,6 +97,55 @@ def test_plan_absent() -> None:
     assert plan("absent", [M4])["requests"] == []
     with pytest.raises(m.MesosError, match="use state=up"):
         plan("absent", [M1], {("machine1", "10.0.0.1"): "down"})
+
+
+# A schedule posted earlier with other capitals (Mesos keeps it as posted) and the status naming
+# machines as their agents announced them (include/mesos/type_utils.hpp: MachineID equality and
+# hash lower-case the hostname; docs/maintenance.md: "The hostname is not case-sensitive").
+SHOUTED = {
+    "windows": [
+        {
+            "machine_ids": [{"hostname": "Machine1", "ip": "10.0.0.1"}, {"hostname": "MACHINE2", "ip": "10.0.0.2"}],
+            "unavailability": DOCS_SCHEDULE["windows"][0]["unavailability"],
+        },
+        {
+            "machine_ids": [{"hostname": "Machine3", "ip": "10.0.0.3"}],
+            "unavailability": DOCS_SCHEDULE["windows"][1]["unavailability"],
+        },
+    ]
+}
+
+
+def test_plan_hostnames_match_in_any_case() -> None:
+    sched = m.normalize_schedule(SHOUTED)
+    modes = m.machine_modes({"draining_machines": [{"id": {"hostname": "machine1", "ip": "10.0.0.1"}}]})
+
+    def shouted(state: str, machines: list[dict], start: int | None = None, duration: int | None = None) -> dict:
+        return mesos_maintenance.plan(state, machines, sched, modes, start=start, duration=duration, now=1_000 * 10**9)
+
+    # Already scheduled as "Machine1" with this window: nothing to post.
+    p = shouted("scheduled", [M1], start=START, duration=HOUR)
+    assert p["requests"] == [] and p["before"] == {("machine1", "10.0.0.1"): "draining"}
+    assert shouted("scheduled", [M1, M2])["requests"] == []
+    # A new window moves the machine: it leaves "Machine1"'s place, it is not listed twice
+    # (Mesos would refuse: "appears more than once in the schedule").
+    p = shouted("scheduled", [M1], start=START, duration=2 * HOUR)
+    ids = [mid for w in p["requests"][0]["body"]["windows"] for mid in w["machine_ids"]]
+    assert [m.machine_key(mid) for mid in ids].count(("machine1", "10.0.0.1")) == 1
+    assert M1 in ids and {"hostname": "MACHINE2", "ip": "10.0.0.2"} in ids
+    # Down posts only /machine/down; absent and up find "Machine3" / "Machine1" too.
+    assert paths(shouted("down", [M1])) == ["/master/machine/down"]
+    p = shouted("absent", [M3])
+    assert paths(p) == ["/master/maintenance/schedule"]
+    assert [m.machine_key(mid) for w in p["requests"][0]["body"]["windows"] for mid in w["machine_ids"]] == [
+        ("machine1", "10.0.0.1"),
+        ("machine2", "10.0.0.2"),
+    ]
+    p = shouted("up", [M1])
+    assert paths(p) == ["/master/maintenance/schedule"]
+    assert ("machine1", "10.0.0.1") not in {
+        m.machine_key(mid) for w in p["requests"][0]["body"]["windows"] for mid in w["machine_ids"]
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,3 +246,24 @@ def test_password_is_not_logged(fake, capsys) -> None:
     )
     assert not failed, result
     assert "s3cret-value" not in json.dumps(result)
+
+
+def test_schedule_read_back_in_other_capitals_is_unchanged(fake, capsys) -> None:
+    # The master returns the schedule as posted ("Machine1") and names machines in the status as
+    # first known ("MACHINE1", as the agent announced it); the task asks for "machine1".
+    status = {
+        "draining_machines": [{"id": {"hostname": "MACHINE1", "ip": "10.0.0.1"}}, {"id": M2}],
+        "down_machines": [{"hostname": "machine3", "ip": "10.0.0.3"}],
+    }
+    srv = leader_with(fake, SHOUTED, status)
+    failed, result = run_module(mesos_maintenance.main, args(srv, machines=[M1, M2], state="scheduled"), capsys)
+    assert not failed and result["changed"] is False and result["requests"] == [], result
+    modes = [(r["hostname"], r["mode"]) for r in result["machines"]]
+    assert modes == [("machine1", "draining"), ("machine2", "draining")]
+    failed, result = run_module(mesos_maintenance.main, args(srv, machines=[M3], state="down"), capsys)
+    assert not failed and result["changed"] is False, result
+    assert all(r["method"] == "GET" for r in srv.requests)
+    # Down for machine1: only /machine/down (the schedule already holds it as "Machine1").
+    failed, result = run_module(mesos_maintenance.main, args(srv, machines=[M1], state="down"), capsys)
+    assert not failed and [r["path"] for r in result["requests"]] == ["/master/machine/down"], result
+    assert srv.posts("/master/machine/down") == [[M1]] and srv.posts("/master/maintenance/schedule") == []

@@ -7,21 +7,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.modules import mesos_master_info
-from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import run_module
-from ansible_collections.orchestrator.platform.tests.unit.plugins.module_utils.test_mesos import FakeMesos, unused_port
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import (
+    FakeMesos,
+    fake_mesos_servers,
+    run_module,
+    unused_port,
+)
 
 
 @pytest.fixture
 def fake() -> Iterator[Callable[..., FakeMesos]]:
-    servers: list[FakeMesos] = []
-
-    def make(routes: dict | None = None) -> FakeMesos:
-        servers.append(FakeMesos(routes))
-        return servers[-1]
-
-    yield make
-    for srv in servers:
-        srv.close()
+    with fake_mesos_servers() as make:
+        yield make
 
 
 def master(fake: Callable[..., FakeMesos], elected: bool) -> FakeMesos:
