@@ -10,36 +10,23 @@ Mesos here is the project's PROTOCOL DOUBLE (doubles/mesos), not Apache Mesos.
 
 from __future__ import annotations
 
+import http.client
 import json
-import os
-import subprocess
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
+from scenario_helpers import REPO_ROOT, container_ip, docker_exec
 
 ZOOKEEPERS = ("mesos-zk1", "mesos-zk2", "mesos-zk3")
 MASTERS = ("mesos-master1", "mesos-master2", "mesos-master3")
 AGENTS = ("mesos-agent1", "mesos-agent2")
 MASTER_PORT = 5050
 AGENT_PORT = 5051
-REPO_ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO_ROOT / "playbooks" / "mesos.yml"
 UPGRADE_PLAYBOOK = REPO_ROOT / "playbooks" / "mesos_rolling_upgrade.yml"
 REFUSED = -1
 NO_ANSWER = -2
-
-
-def container_ip(name: str) -> str:
-    out = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    assert out, f"{name} has no address"
-    return out[0]
 
 
 def http_json(url: str, timeout: float = 2.0):
@@ -60,53 +47,9 @@ def http_json(url: str, timeout: float = 2.0):
         reason = getattr(exc, "reason", exc)
         # REFUSED: nothing listens (the process is down); NO_ANSWER: busy or slow, not necessarily down.
         return (REFUSED if isinstance(reason, ConnectionError) else NO_ANSWER), None
-
-
-def docker_exec(name: str, command: str, check: bool = True) -> str:
-    return subprocess.run(
-        ["docker", "exec", name, "sh", "-c", command], check=check, capture_output=True, text=True
-    ).stdout
-
-
-def molecule_inventory() -> str:
-    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    assert ephemeral, "run through `molecule verify` (MOLECULE_EPHEMERAL_DIRECTORY is not set)"
-    return str(Path(ephemeral) / "inventory")
-
-
-def run_playbook(playbook: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    # stderr merged into stdout: under Molecule's ansible.cfg the failure messages go to stderr.
-    return subprocess.run(
-        ["ansible-playbook", "-i", molecule_inventory(), str(playbook), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
-
-
-def run_module(host: str, module: str, args: dict) -> dict:
-    """Run one of the collection's modules ad hoc on a container; returns its result."""
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
-    out = subprocess.run(
-        ["ansible", "-i", molecule_inventory(), host, "-m", module, "-a", json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
-    doc = json.loads(out.stdout)
-    return doc["plays"][0]["tasks"][0]["hosts"][host]
-
-
-def save_results(name: str, data: dict) -> Path:
-    path = Path(molecule_inventory()).parent / name
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
-    return path
+    except (http.client.HTTPException, ValueError):
+        # A master stopped in the middle of its answer (IncompleteRead) or answered garbage.
+        return NO_ANSWER, None
 
 
 @pytest.fixture(scope="session")

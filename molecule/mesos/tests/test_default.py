@@ -11,11 +11,10 @@ from conftest import (
     MASTERS,
     ZOOKEEPERS,
     agents_by_hostname,
-    docker_exec,
     elected_masters,
     http_json,
-    run_module,
 )
+from scenario_helpers import docker_exec, run_module
 
 
 def test_exactly_one_leader_and_every_master_follows_it(ips):

@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from conftest import PLAYBOOK, run_playbook, state_snapshot
+from conftest import PLAYBOOK, state_snapshot
+from scenario_helpers import run_playbook
 
 CASES = [
     pytest.param(

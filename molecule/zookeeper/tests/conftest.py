@@ -7,30 +7,15 @@ what only the container can tell (processes, mounts), and ansible-playbook runs.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-from pathlib import Path
 
 import pytest
+from scenario_helpers import REPO_ROOT, container_ip, docker_exec
 
 MEMBERS = ("zookeeper-zk1", "zookeeper-zk2", "zookeeper-zk3")
 CLIENT_PORT = 2181
-REPO_ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = REPO_ROOT / "playbooks" / "zookeeper.yml"
 ROLLING_PLAYBOOK = REPO_ROOT / "playbooks" / "zookeeper_rolling_restart.yml"
-
-
-def container_ip(name: str) -> str:
-    out = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    assert out, f"{name} has no address"
-    return out[0]
 
 
 def four_letter_word(ip: str, word: str, timeout: float = 1.0) -> str:
@@ -59,42 +44,6 @@ def mode_of(ip: str, timeout: float = 1.0) -> str:
         if line.startswith("Mode:"):
             return line.split(":", 1)[1].strip()
     return "not-serving"
-
-
-def docker_exec(name: str, command: str) -> str:
-    return subprocess.run(
-        ["docker", "exec", name, "sh", "-c", command], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def run_playbook(playbook: Path, inventory: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    # stderr merged into stdout: under Molecule's ansible.cfg the failure messages go to stderr.
-    return subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(playbook), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
-
-
-def molecule_inventory() -> str:
-    ephemeral = os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY")
-    assert ephemeral, "run through `molecule verify` (MOLECULE_EPHEMERAL_DIRECTORY is not set)"
-    return str(Path(ephemeral) / "inventory")
-
-
-def results_file(name: str) -> Path:
-    return Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / name
-
-
-def save_results(name: str, data: dict) -> Path:
-    path = results_file(name)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
-    return path
 
 
 def state_snapshot() -> dict[str, str]:

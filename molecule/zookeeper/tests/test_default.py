@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from conftest import MEMBERS, docker_exec, four_letter_word, mode_of
+from conftest import MEMBERS, four_letter_word, mode_of
 from kazoo.client import KazooClient
+from scenario_helpers import docker_exec
 
 
 def test_one_leader_two_followers(ips):

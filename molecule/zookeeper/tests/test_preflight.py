@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import yaml
-from conftest import MEMBERS, PLAYBOOK, molecule_inventory, run_playbook, state_snapshot
+from conftest import MEMBERS, PLAYBOOK, state_snapshot
+from scenario_helpers import molecule_inventory, run_playbook
 
 
 def _inventory(tmp_path: Path, hosts: dict[str, dict]) -> str:
@@ -33,7 +34,7 @@ def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
     inventory = _inventory(
         tmp_path, {"zookeeper-zk1": {"zookeeper_myid": 2}, "zookeeper-zk2": {"zookeeper_myid": 2}, "zookeeper-zk3": {}}
     )
-    result = run_playbook(PLAYBOOK, inventory)
+    result = run_playbook(PLAYBOOK, inventory=inventory)
     print(result.stdout[-3000:])
     assert result.returncode != 0
     assert "Duplicate server ids: id 2 on zookeeper-zk1, zookeeper-zk2" in result.stdout
@@ -44,7 +45,7 @@ def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
 def test_even_ensemble_without_acknowledgement_fails_and_changes_nothing(tmp_path):
     before = state_snapshot()
     inventory = _inventory(tmp_path, {"zookeeper-zk1": {}, "zookeeper-zk2": {}})
-    result = run_playbook(PLAYBOOK, inventory)
+    result = run_playbook(PLAYBOOK, inventory=inventory)
     print(result.stdout[-3000:])
     assert result.returncode != 0
     assert "has 2 voting members (zookeeper-zk1, zookeeper-zk2)" in result.stdout
@@ -57,7 +58,7 @@ def test_reordered_inventory_keeps_ids_check_mode_reports_no_change(tmp_path):
     """Ids come from the myid files, not the inventory order: a reversed inventory changes nothing."""
     before = state_snapshot()
     inventory = _inventory(tmp_path, {name: {} for name in reversed(MEMBERS)})
-    result = run_playbook(PLAYBOOK, inventory, "--check", "--diff")
+    result = run_playbook(PLAYBOOK, "--check", "--diff", inventory=inventory)
     print(result.stdout[-2000:])
     assert result.returncode == 0, result.stdout[-3000:]
     assert set(_changed_counts(result.stdout).values()) == {0}
@@ -67,7 +68,7 @@ def test_reordered_inventory_keeps_ids_check_mode_reports_no_change(tmp_path):
 def test_check_mode_shows_the_diff_and_restarts_nothing(tmp_path):
     before = state_snapshot()
     inventory = _inventory(tmp_path, {name: {} for name in MEMBERS})
-    result = run_playbook(PLAYBOOK, inventory, "--check", "--diff", "-e", "zookeeper_tick_time=2345")
+    result = run_playbook(PLAYBOOK, "--check", "--diff", "-e", "zookeeper_tick_time=2345", inventory=inventory)
     print(result.stdout[-2000:])
     assert result.returncode == 0, result.stdout[-3000:]
     assert "+tickTime=2345" in result.stdout
@@ -79,7 +80,7 @@ def test_host_listed_twice_fails_naming_both_names_and_changes_nothing(tmp_path)
     before = state_snapshot()
     hosts = {name: {} for name in MEMBERS}
     hosts["zk1-alias"] = {"ansible_host": "zookeeper-zk1"}
-    result = run_playbook(PLAYBOOK, _inventory(tmp_path, hosts))
+    result = run_playbook(PLAYBOOK, inventory=_inventory(tmp_path, hosts))
     print(result.stdout[-3000:])
     assert result.returncode != 0
     assert "Host listed twice (same address): zookeeper-zk1 is zookeeper-zk1, zk1-alias" in result.stdout

@@ -20,8 +20,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import MEMBERS, PLAYBOOK, ROLLING_PLAYBOOK, mode_of, molecule_inventory, run_playbook, save_results
+from conftest import MEMBERS, PLAYBOOK, ROLLING_PLAYBOOK, mode_of
 from kazoo.client import KazooClient, KazooState
+from scenario_helpers import molecule_inventory, run_playbook, save_results
 
 SERVING = ("leader", "follower", "observer")
 MAX_LEADERLESS_S = 5.0
@@ -157,8 +158,9 @@ def test_rolling_restart_keeps_quorum_and_client_writes(ips, connect_string):
     try:
         for title, playbook, args in phases:
             start = time.monotonic()
-            run = run_playbook(playbook, inventory, *args)
+            run = run_playbook(playbook, *args, inventory=inventory)
             end = time.monotonic()
+            assert poller.is_alive() and writer.is_alive(), "a watcher thread died: this phase was not watched"
             save_results(f"rolling_restart_phase{len(results) + 1}.log", {"stdout": run.stdout.splitlines()})
             assert run.returncode == 0, run.stdout[-6000:]
             order = [line.strip() for line in run.stdout.splitlines() if "restart order:" in line]
