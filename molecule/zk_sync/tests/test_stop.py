@@ -1,0 +1,65 @@
+"""The end of a migration: the playbook's stop tag creates the stop marker on the source, the
+service drains, reconciles, verifies and exits 0, and the tag verifies both sides once more.
+Runs after test_mirror.py (file order); afterwards the stop marker is removed again, so that a
+later `molecule converge` starts a mirror that keeps running."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from conftest import (
+    MIRROR_HOST,
+    STOP_MARKER,
+    node_data,
+    read_tree,
+    run_playbook_json,
+    task_results,
+    unit_properties,
+)
+from scenario_helpers import docker_exec
+
+
+@pytest.fixture
+def marker_removed_afterwards(source) -> Iterator[None]:
+    yield
+    source.delete(STOP_MARKER)
+
+
+@pytest.mark.usefixtures("marker_removed_afterwards")
+def test_stop_tag_drains_verifies_and_ends_the_service(source, target, results):
+    assert not source.exists(STOP_MARKER), "a stop marker is left from an earlier run"
+    running = unit_properties("ActiveState", "MainPID")
+    assert running["ActiveState"] == "active", running
+    # The last writes right before the stop: the drain must carry them over.
+    last = f"/mesos/written-just-before-stop-{uuid.uuid4().hex[:8]}"
+    source.create(last, b"last")
+    source.set("/marathon/state/apps/web", b'{"id": "/web", "instances": 5}')
+
+    start = time.monotonic()
+    rc, doc, stderr = run_playbook_json("--tags", "stop")
+    results["stop_tag_seconds"] = round(time.monotonic() - start, 1)
+    assert rc == 0, (stderr[-3000:], doc["stats"])
+    (marker,) = task_results(doc, "Stop | Create the stop marker on the source")
+    assert marker["changed"] is True
+    (ended,) = task_results(doc, "Stop | Wait until the service has drained, verified and exited")
+    assert ended["status"]["ActiveState"] == "inactive" and ended["status"]["ExecMainStatus"] == "0", ended["status"]
+    (verify,) = task_results(doc, "Verify both sides")
+    assert verify["consistent"] is True and verify["verify"]["differences_count"] == 0, verify
+
+    props = unit_properties("ActiveState", "Result", "ExecMainStatus", "ExecMainPID", "NRestarts")
+    assert props["ActiveState"] == "inactive" and props["Result"] == "success", props
+    assert props["ExecMainStatus"] == "0" and props["NRestarts"] == "0", props
+    # What the process itself reported before exiting (this process only, not earlier runs).
+    log = docker_exec(MIRROR_HOST, f"journalctl --no-pager -o cat _PID={props['ExecMainPID']}")
+    assert '"stop_reason": "stop_marker"' in log, log[-3000:]
+    assert "verify: consistent=True differences=0" in log, log[-3000:]
+
+    # Both sides read independently, the heartbeat included (no longer written): identical.
+    assert node_data(target, last) == b"last"
+    assert node_data(target, "/marathon/state/apps/web") == b'{"id": "/web", "instances": 5}'
+    assert read_tree(target) == read_tree(source)
+    assert not target.exists(STOP_MARKER)  # outside the synced paths
+    assert set(doc["stats"]) == {MIRROR_HOST}  # the playbook runs on the zk_sync group only
