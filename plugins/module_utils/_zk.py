@@ -16,6 +16,7 @@ Two halves:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -609,26 +610,46 @@ def client_kwargs(params: dict) -> dict:
     return kwargs
 
 
-def connect(params: dict):
-    """A started KazooClient; raises ZkError with a clear message when it cannot connect."""
-    client = KazooClient(**client_kwargs(params))
+def connect(params: dict, connection_retry: dict | None = None):
+    """A started KazooClient; raises ZkError with a clear message when it cannot connect.
+
+    ``connection_retry`` replaces the default reconnection policy (two tries, right for a
+    task) with kazoo ``KazooRetry`` options, e.g. ``{"max_tries": -1, ...}`` for a
+    long-running client that must outlive a leader election. The first connection must
+    still succeed within ``params["timeout"]``.
+    """
+    kwargs = client_kwargs(params)
+    if connection_retry is not None:
+        kwargs["connection_retry"] = connection_retry
+    client = KazooClient(**kwargs)
     try:
         client.start(timeout=params["timeout"])
     except KazooTimeoutError as exc:
-        client.close()
+        _discard(client)
         raise ZkError(
             f"cannot connect to ZooKeeper at {params['hosts']} within {params['timeout']}s "
             "(servers down, no quorum, wrong ports, or TLS/plain mismatch)"
         ) from exc
     except kazoo_exceptions.AuthFailedError as exc:
-        client.close()
+        _discard(client)
         raise ZkError(
-            f"authentication as {params.get('auth_username')!r} failed ({params.get('auth_scheme')})"
+            f"authentication as {params.get('auth_username')!r} failed ({params.get('auth_scheme') or 'digest'})"
         ) from exc
     except Exception:
-        client.close()
+        _discard(client)
         raise
     return client
+
+
+def _discard(client) -> None:
+    """Stop (a retrying connection thread may still run) and close a client that failed to start.
+
+    Best effort: the caller's error is the one worth reporting.
+    """
+    with contextlib.suppress(Exception):
+        client.stop()
+    with contextlib.suppress(Exception):
+        client.close()
 
 
 def close(client) -> None:

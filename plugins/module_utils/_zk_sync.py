@@ -31,6 +31,7 @@ import fnmatch
 import json
 import logging
 import math
+import re
 import signal
 import ssl
 import sys
@@ -46,8 +47,6 @@ from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_s
 
 try:
     from kazoo import exceptions as kexc
-    from kazoo.client import KazooClient
-    from kazoo.handlers.threading import KazooTimeoutError
     from kazoo.protocol.serialization import Create, Delete, Exists, GetACL, SetACL, SetData, Transaction
     from kazoo.protocol.states import KazooState
     from kazoo.security import ACL, Id
@@ -76,6 +75,9 @@ DEFAULT_EXCLUDES = (
 FILLER_NAME = "zk_sync.cversion_filler"
 # Below ZooKeeper's 1 MB jute.maxbuffer, leaving room for headers.
 DEFAULT_MAX_MULTI_BYTES = 900_000
+# A mirror must outlive leader elections and restarts: reconnect forever (the first connection
+# must still succeed within the timeout).
+RETRY_FOREVER = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 2.0}
 STATES = ("idle", "connecting", "copying", "mirroring", "resyncing", "draining", "verifying", "stopped", "failed")
 
 # stat tuple indexes (ZooKeeper's Stat record order)
@@ -413,26 +415,11 @@ class Side:
         self.event_seq = 0
 
     def open(self) -> None:
-        # _zk.client_kwargs() gives up reconnecting after two tries (right for a task, wrong
-        # for a mirror that must outlive a leader election): same options, endless retries.
-        kwargs = _zk.client_kwargs(self.params)
-        kwargs["connection_retry"] = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 2.0}
-        client = KazooClient(**kwargs)
-        wire.speed_up(client)
-        timeout = float(self.params.get("timeout") or 10.0)
         try:
-            client.start(timeout=timeout)
-        except KazooTimeoutError as exc:
-            client.stop()
-            client.close()
-            raise ZkSyncError(
-                f"{self.name}: cannot connect to ZooKeeper at {self.params['hosts']} within {timeout}s "
-                "(servers down, no quorum, wrong ports, or TLS/plain mismatch)"
-            ) from exc
-        except kexc.AuthFailedError as exc:
-            client.stop()
-            client.close()
-            raise ZkSyncError(f"{self.name}: authentication as {self.params.get('auth_username')!r} failed") from exc
+            client = _zk.connect(self.params, connection_retry=RETRY_FOREVER)
+        except _zk.ZkError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        wire.speed_up(client)
         self.client = client
         auth = []
         if self.params.get("auth_username"):
@@ -530,46 +517,64 @@ class Side:
 
     def read_ordered(
         self, paths: list[str], timeout: float, acl_paths: set[str] | None = None
-    ) -> tuple[list[Node | None], int]:
+    ) -> tuple[list[Node | None], list[int]]:
         """Like :meth:`fetch` on the kazoo session (ordered with its events and writes).
 
         ACLs are read for ``acl_paths`` (default: every path; others get an empty ACL).
-        Returns the nodes and the number of watch events seen before the answer.
+        Returns the nodes and, per node, the number of watch events seen before the answer
+        it was read from: the node is as it was after those events. An ACL is read after
+        the data (``multiRead`` has no getACL): when it belongs to another life of the node
+        (deleted, or deleted and recreated, in between: its ``czxid`` differs), the node is
+        read again, so data, children and ACL always describe one moment's node.
         """
-        ops = []
-        for p in paths:
-            ops.append((wire.OP_GET_DATA, p))
-            ops.append((wire.OP_GET_CHILDREN, p))
-        replies = [
-            wire.call(self.client, wire.MultiRead(ops[i : i + 800]), self.counter) for i in range(0, len(ops), 800)
-        ]
-        acl_replies = {
-            p: wire.call(self.client, GetACL(p), self.counter) for p in paths if acl_paths is None or p in acl_paths
-        }
-        items: list = []
-        seen = 0
-        for r in replies:
-            items.extend(r.get(timeout))  # type: ignore[arg-type]
-            seen = max(seen, r.events_before)
-        out: list[Node | None] = []
-        for i, p in enumerate(paths):
-            got, kids = items[2 * i], items[2 * i + 1]
-            acl: Acl = ()
-            missing = isinstance(got, int) or isinstance(kids, int)
-            if p in acl_replies:
-                try:
-                    answer: tuple = acl_replies[p].get(timeout)  # type: ignore[assignment]
+        out: list[Node | None] = [None] * len(paths)
+        seens = [0] * len(paths)
+        todo = list(range(len(paths)))
+        for _round in range(5):
+            ops = []
+            for i in todo:
+                ops.append((wire.OP_GET_DATA, paths[i]))
+                ops.append((wire.OP_GET_CHILDREN, paths[i]))
+            # 800 ops: both reads of a path always share one multiRead
+            replies = [
+                wire.call(self.client, wire.MultiRead(ops[j : j + 800]), self.counter) for j in range(0, len(ops), 800)
+            ]
+            acl_replies = {
+                i: wire.call(self.client, GetACL(paths[i]), self.counter)
+                for i in todo
+                if acl_paths is None or paths[i] in acl_paths
+            }
+            items: list = []
+            item_seen: list[int] = []
+            for r in replies:
+                got_items: list = r.get(timeout)  # type: ignore[assignment]
+                items.extend(got_items)
+                item_seen.extend([r.events_before] * len(got_items))
+            again = []
+            for k, i in enumerate(todo):
+                got, kids = items[2 * k], items[2 * k + 1]
+                seens[i] = item_seen[2 * k]
+                if isinstance(got, int) or isinstance(kids, int):
+                    if any(c == wire.ERR_NO_AUTH for c in (got, kids) if isinstance(c, int)):
+                        raise ZkSyncError(f"{self.name} {paths[i]}: not authorized to read it (NoAuth)")
+                    out[i] = None  # absent when read (a later ACL answer does not matter)
+                    continue
+                acl: Acl = ()
+                if i in acl_replies:
+                    try:
+                        answer: tuple = acl_replies[i].get(timeout)  # type: ignore[assignment]
+                    except kexc.NoNodeError:
+                        again.append(i)  # deleted after its data was read
+                        continue
+                    if answer[1].czxid != got[1][0]:
+                        again.append(i)  # deleted and recreated after its data was read
+                        continue
                     acl = _acl_tuple([(a.id.scheme, a.id.id, a.perms) for a in answer[0]])
-                except kexc.NoNodeError:
-                    missing = True
-            if missing:
-                codes = [c for c in (got, kids) if isinstance(c, int)]
-                if any(c == wire.ERR_NO_AUTH for c in codes):
-                    raise ZkSyncError(f"{self.name} {p}: not authorized to read it (NoAuth)")
-                out.append(None)
-                continue
-            out.append(Node(p, got[0], got[1], acl, kids))
-        return out, seen
+                out[i] = Node(paths[i], got[0], got[1], acl, kids)
+            if not again:
+                return out, seens
+            todo = again
+        raise ZkSyncError(f"{self.name} {paths[todo[0]]}: changed under every read of it, five times in a row")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -606,6 +611,18 @@ class Op:
                 out += [Create(filler, b"", _kazoo_acls((("world", "anyone", 31),)), 0), Delete(filler, -1)]
             return out
         raise ValueError(self.kind)
+
+
+def _failed_op(ops: list[Op], result: list) -> str:
+    """The op whose request failed first in a multi's answer, and the batch's first ops (logs)."""
+    i = 0
+    for n, op in enumerate(ops):
+        width = 2 * op.pairs if op.kind == "filler" else 1
+        if any(isinstance(r, Exception) and not isinstance(r, kexc.RolledBackError) for r in result[i : i + width]):
+            head = ", ".join(f"{o.kind} {o.path}" for o in ops[:8])
+            return f"{op.kind} {op.path} (op {n} of {len(ops)}: {head})"
+        i += width
+    return "?"
 
 
 class Writer:
@@ -678,6 +695,8 @@ class Writer:
             return
         if isinstance(result, list) and any(isinstance(r, Exception) for r in result):
             first = next(r for r in result if isinstance(r, Exception) and not isinstance(r, kexc.RolledBackError))
+            if LOG.isEnabledFor(logging.DEBUG):
+                LOG.debug("multi failed: %s at %s", type(first).__name__, _failed_op(ops, result))
             self.on_fail(ops, first)
             return
         self.on_done(ops)
@@ -721,12 +740,17 @@ class SyncEngine:
         self.repairs: collections.OrderedDict[str, int] = collections.OrderedDict()
         self.writer: Writer = Writer(self.tgt, cfg, on_done=lambda ops: None, on_fail=self._mirror_fail)
         self.writer.on_answer = self._mirror_answer
+        # the exclude globs as one regex (fnmatchcase per pattern costs more than a batch's I/O)
+        self._excludes_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in cfg.excludes) or "(?!)")
+        self._excluded_memo: dict[str, bool] = {}
         self._hb_target: str | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-reads")
         self._repairing = False
         self.failed_paths: dict[str, int] = {}
         self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
         self.cv_credit: dict[str, int] = {}  # parent -> cversion the target is ahead (-1) or owes
+        # (max seen, {path: (present, seen)}) of recent event reads that reflect queued events
+        self._reads: collections.deque[tuple[int, dict[str, tuple[bool, int]]]] = collections.deque()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -765,7 +789,17 @@ class SyncEngine:
     # -- helpers ------------------------------------------------------------------------------
 
     def excluded(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pat) for pat in self.cfg.excludes)
+        return self._excludes_re.match(path) is not None
+
+    def _excluded_or_below(self, path: str) -> bool:
+        """``path`` or one of its ancestors (not ``/``) is excluded; remembered per path."""
+        hit = self._excluded_memo.get(path)
+        if hit is None:
+            hit = self.excluded(path) or (_depth(path) > 1 and self._excluded_or_below(_parent(path)))
+            if len(self._excluded_memo) >= 100_000:
+                self._excluded_memo.clear()
+            self._excluded_memo[path] = hit
+        return hit
 
     def mapping_for(self, src_path: str) -> PathMap | None:
         for m in self.cfg.paths:
@@ -1082,6 +1116,10 @@ class SyncEngine:
                 if pair.src is not None and pair.tgt is not None and pair.tgt.cversion > pair.src.cversion + 1:
                     ahead += 1
                 for kind in self.diff(pair):
+                    if kind == "data" and pair.src_path == self.cfg.heartbeat_path:
+                        # A running mirror rewrites this timestamp every heartbeat_interval:
+                        # its data can differ for an instant; the node itself must exist.
+                        continue
                     total += 1
                     if len(diffs) < limit:
                         diffs.append(self._describe(pair, kind))
@@ -1118,7 +1156,8 @@ class SyncEngine:
             self.overflow = True
         else:
             self.events.append((self.src.event_seq, etype, path))
-        self.wake.set()
+        if not self.wake.is_set():  # a busy main loop leaves it set: no lock to take
+            self.wake.set()
 
     def start_watches(self) -> None:
         if not self.watching:
@@ -1131,43 +1170,67 @@ class SyncEngine:
         for r in replies:
             r.get(self.cfg.io_timeout)
 
-    def apply_events(self, upto: int | None = None, limit: int = 5000) -> int:  # noqa: PLR0912,PLR0915  # the hot path
+    def apply_events(  # noqa: PLR0912,PLR0915  # the hot path
+        self, upto: int | None = None, limit: int = 5000, read: list[str] | None = None
+    ) -> int:
         """Apply queued source events (all, or those numbered <= upto) blindly to the target.
 
-        Per path, the first event tells whether the target had the node before this batch
-        (anything but "created"), the answer read now tells whether it must have it after;
-        a delete and a create in between mean the node was recreated (so it is recreated on
-        the target too). Per parent, every child create/delete event moved the source's
-        ``cversion`` by one: what the ops do not move on the target is made up with filler
-        create/delete pairs in the same multi (rounded up, remembered as a credit).
+        Per path, whether the target has the node before this batch is what the last read of
+        the path established when that read already reflected the path's first event here
+        (see :meth:`_target_had`), else what the first event says (anything but "created");
+        the answer read now tells whether it must have it after. A delete followed by a
+        create, or a "deleted" event for a node that is there again, means the node was
+        recreated (so it is recreated on the target too). Data changes the last read already
+        reflected need no new read. Per parent, every child create/delete event since the
+        parent's own (re)creation moved the source's ``cversion`` by one: what the ops do not
+        move on the target is made up with filler create/delete pairs in the same multi
+        (rounded up, remembered as a credit), on parents that exist on the target after the
+        batch. ``read`` (if given) receives the paths read and rewritten.
         """
-        first: dict[str, int] = {}
+        first: dict[str, tuple[int, int]] = {}  # path -> (seq, type) of its first event here
+        reflected: dict[str, int] = {}  # path -> events its last read reflected
+        needed: set[str] = set()
         recreated: set[str] = set()
         child_events: dict[str, int] = collections.defaultdict(int)
         taken = 0
-        while self.events and taken < limit:
-            seq, etype, path = self.events[0]
+        events = self.events
+        while events and taken < limit:
+            seq, etype, path = events[0]
             if upto is not None and seq > upto:
                 break
-            self.events.popleft()
+            events.popleft()
             taken += 1
             m = self.mapping_for(path)
             if m is None:
                 continue
-            if etype in (wire.EVENT_CREATED, wire.EVENT_DELETED) and path != m.source:
-                child_events[_parent(path)] += 1
-            if self.excluded(path) or any(self.excluded(a) for a in _zk.parent_paths(path)):
+            if etype in (wire.EVENT_CREATED, wire.EVENT_DELETED):
+                if path != m.source:
+                    child_events[_parent(path)] += 1
+                # a new life of the node (or none): its counter starts again, so do its debts
+                child_events.pop(path, None)
+                self.cv_credit.pop(path, None)
+            if self._excluded_or_below(path):
                 continue
             if path not in first:
-                first[path] = etype
+                first[path] = (seq, etype)
+                known = self._last_read(path)
+                reflected[path] = known[1] if known is not None else 0
             elif etype == wire.EVENT_CREATED:
                 recreated.add(path)
-        if not first and not child_events:
+            if etype != wire.EVENT_CHANGED or seq > reflected[path]:
+                needed.add(path)
+        if not needed and not child_events:
+            self.metrics.add("events_applied", len(first))
             return taken
-        paths = sorted(first, key=_depth)
-        created = {p for p in paths if first[p] == wire.EVENT_CREATED or p in recreated}
+        # data changes that the last read of the node already reflected are on the target
+        paths = sorted(needed, key=_depth)
+        had = {p: self._target_had(p, *first[p]) for p in paths}
+        # ACLs are needed where a node may be created: new ones, and deleted ones (recreated?)
+        acl_paths = {p for p in paths if first[p][1] != wire.EVENT_CHANGED or p in recreated or not had[p]}
+        if read is not None:
+            read.extend(paths)
         try:
-            nodes, _seen = self.src.read_ordered(paths, self.cfg.io_timeout, created) if paths else ([], 0)
+            nodes, seens = self.src.read_ordered(paths, self.cfg.io_timeout, acl_paths) if paths else ([], [])
         except Exception as exc:  # connection trouble: the paths get repaired later
             LOG.warning("reading changed nodes failed (%s); queued for repair", exc)
             self.metrics.add("errors")
@@ -1177,39 +1240,44 @@ class SyncEngine:
         deletes: list[Op] = []
         writes: list[Op] = []
         child_ops: dict[str, int] = collections.defaultdict(int)
-        for p, answer in zip(paths, nodes, strict=True):
+        present: dict[str, bool] = {}
+        state: dict[str, tuple[bool, int]] = {}
+        for p, answer, seen in zip(paths, nodes, seens, strict=True):
             m = self.mapping_for(p)
             if m is None:
                 continue
             tp = m.to_target(p)
-            had = first[p] != wire.EVENT_CREATED and p not in self.ephemerals
             node = answer
             if answer is not None and answer.ephemeral:
                 self.remember_ephemeral(p)
                 node = None
             elif answer is None:
                 self.ephemerals.discard(p)
-            if had and node is None:
+            present[p] = node is not None
+            state[p] = (node is not None, seen)
+            if had[p] and node is None:
                 deletes.append(Op("delete", tp))
                 child_ops[_parent(p)] += 1
-            elif had and node is not None and p in recreated:
+            elif had[p] and node is not None and (p in recreated or first[p][1] == wire.EVENT_DELETED):
                 deletes.append(Op("delete", tp))
                 writes.append(Op("create", tp, node.data, node.acl))
                 child_ops[_parent(p)] += 2
-            elif had and node is not None:
+            elif had[p] and node is not None:
                 writes.append(Op("set", tp, node.data))
             elif node is not None:
                 writes.append(Op("create", tp, node.data, node.acl))
                 child_ops[_parent(p)] += 1
+        if paths:
+            self._remember_reads(state, max(seens))
         deletes.sort(key=lambda o: -_depth(o.path))
         for op in deletes + writes:
             self.writer.add(op)
         for parent, count in child_events.items():
             debt = count - child_ops.get(parent, 0) + self.cv_credit.pop(parent, 0)
+            m = self.mapping_for(parent)
+            if m is None or not present.get(parent, True) or self._excluded_or_below(parent):
+                continue  # not on the target after this batch: no counter to keep
             if debt > 0:
-                m = self.mapping_for(parent)
-                if m is None:
-                    continue
                 pairs = (debt + 1) // 2
                 self.writer.add(Op("filler", m.to_target(parent), pairs=pairs))
                 debt -= 2 * pairs
@@ -1218,6 +1286,38 @@ class SyncEngine:
         self.writer.flush()
         self.metrics.add("events_applied", len(first))
         return taken
+
+    def _target_had(self, path: str, seq: int, etype: int) -> bool:
+        """Whether the target has ``path`` before the ops of the batch whose first event of it
+        is ``seq``/``etype``.
+
+        The target holds what the last read of the path found. When that read came after
+        this event (the answer reflected it), the event is already applied and says nothing
+        about the target: a node created and deleted before the read was never created
+        there, one deleted and recreated was recreated. Otherwise every earlier event is
+        applied, and the event type tells what was there before it.
+        """
+        known = self._last_read(path)
+        if known is not None and seq <= known[1]:
+            return known[0]
+        return etype != wire.EVENT_CREATED and path not in self.ephemerals
+
+    def _last_read(self, path: str) -> tuple[bool, int] | None:
+        """``(present, seen)`` of the newest remembered read of ``path``."""
+        for _max_seen, states in reversed(self._reads):
+            known = states.get(path)
+            if known is not None:
+                return known
+        return None
+
+    def _remember_reads(self, states: dict[str, tuple[bool, int]], max_seen: int) -> None:
+        """Keep ``{path: (present, seen)}`` of a read until no queued event predates its answers."""
+        reads = self._reads
+        oldest = self.events[0][0] if self.events else max_seen + 1
+        while reads and reads[0][0] < oldest:
+            reads.popleft()
+        if max_seen >= oldest:
+            reads.append((max_seen, states))
 
     def _note_failure(self, op: Op, message: str) -> None:
         m = next((x for x in self.cfg.paths if _within(op.path, x.target)), None)
@@ -1289,10 +1389,11 @@ class SyncEngine:
             return 0
         paths = [p for p, _a in items]
         attempts = dict(items)
+        newer: list[str] = []
         try:
-            src_nodes, seen = self.src.read_ordered(paths, self.cfg.io_timeout)
+            src_nodes, seens = self.src.read_ordered(paths, self.cfg.io_timeout)
             # every change those answers reflect was announced before them: apply it first
-            self.apply_events(upto=seen, limit=10**9)
+            self.apply_events(upto=max(seens), limit=10**9, read=newer)
             self.writer.drain()
             tpaths = [self.mapping_for(p).to_target(p) for p in paths]  # type: ignore[union-attr]
             tgt_nodes, _x = self.tgt.read_ordered(tpaths, self.cfg.io_timeout)
@@ -1304,8 +1405,15 @@ class SyncEngine:
             return -1
         fixes = 0
         work = []
+        rewritten = set(newer)
         for p, tp, node, t in zip(paths, tpaths, src_nodes, tgt_nodes, strict=True):
+            if p in rewritten:
+                # the events just applied wrote it from a newer read than ours: check it again
+                self.queue_repair(p, attempts[p])
+                continue
             s = None if node is None or node.ephemeral else node
+            if node is not None and node.ephemeral:
+                self.remember_ephemeral(p)  # its "deleted" event will need no op
             if s is not None:
                 _check_redacted(s, "source")
             work.append((p, tp, s, t))
@@ -1314,7 +1422,10 @@ class SyncEngine:
         self._repairing = True
         try:
             for p, tp, s, t in work:
-                fixes += self._repair_one(p, tp, s, t, attempts[p])
+                got = self._repair_one(p, tp, s, t, attempts[p])
+                if got and LOG.isEnabledFor(logging.DEBUG):
+                    LOG.debug("repair %s: %s (attempt %d)", p, self.diff(Pair(p, tp, s, t)), attempts[p])
+                fixes += got
             self.writer.drain()
         finally:
             self._repairing = False
@@ -1660,6 +1771,17 @@ def run(
         metrics.close()
 
 
+def service_connection(conf: dict, side: str) -> dict:
+    """One side's connection settings of the service's config, with the module's defaults."""
+    given = conf.get(side)
+    if not isinstance(given, dict) or not given.get("hosts"):
+        raise ZkSyncError(f"{side}.hosts: the config file must name the {side} ensemble's servers")
+    if given.get("auth_username") and given.get("auth_scheme", "digest") != "digest":
+        raise ZkSyncError(f"{side}.auth_scheme: only digest is supported by zk_sync")
+    defaults = {k: v.get("default") for k, v in _zk.zookeeper_argument_spec().items()}
+    return {**defaults, **given}
+
+
 def service_main(argv: list[str] | None = None) -> int:
     """``zk-sync-mirror CONFIG.json``: the role's service (mirror until stopped)."""
     parser = argparse.ArgumentParser(prog="zk-sync-mirror", description="Mirror ZooKeeper subtrees (zk_sync engine)")
@@ -1671,12 +1793,15 @@ def service_main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
     signal.signal(signal.SIGINT, lambda *_a: stop.set())
-    cfg = build_config(conf.get("options") or {})
     metrics = Metrics()
-    if conf.get("metrics_port"):
-        metrics.serve(int(conf["metrics_port"]), conf.get("metrics_address") or "0.0.0.0")  # noqa: S104
-    engine = SyncEngine(cfg, conf["source"], conf["target"], metrics)
+    engine: SyncEngine | None = None
     try:
+        # Bad settings end with one line naming the field and exit 2, as the module's errors do.
+        cfg = build_config(conf.get("options") or {})
+        sides = {side: service_connection(conf, side) for side in ("source", "target")}
+        if conf.get("metrics_port"):
+            metrics.serve(int(conf["metrics_port"]), conf.get("metrics_address") or "0.0.0.0")  # noqa: S104
+        engine = SyncEngine(cfg, sides["source"], sides["target"], metrics)
         engine.open()
         engine.preflight()
         res = engine.mirror(
@@ -1690,6 +1815,10 @@ def service_main(argv: list[str] | None = None) -> int:
     except ZkSyncError as exc:
         LOG.error("%s", exc)
         return 2
+    except OSError as exc:  # the metrics port in use, for one
+        LOG.error("metrics_port: %s", exc)
+        return 2
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
         metrics.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import ClassVar
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
@@ -440,3 +441,71 @@ def test_request_sizes_match_what_the_server_measured() -> None:
     security = pytest.importorskip("kazoo.security")
     assert _zk.multi_create_size([("/b1", b"x" * 1048507, security.OPEN_ACL_UNSAFE)]) == 1048575
     assert _zk.set_data_size("/s", b"y" * 1048553) == 1048575
+
+
+# --- connect ---------------------------------------------------------------------------------
+
+
+class _FakeKazoo:
+    """Records the keyword arguments and what happens to the client; fails start() when told."""
+
+    made: ClassVar[list[_FakeKazoo]] = []
+    fail: ClassVar[BaseException | None] = None
+
+    def __init__(self, **kwargs: object) -> None:
+        self.kwargs = kwargs
+        self.calls: list[str] = []
+        _FakeKazoo.made.append(self)
+
+    def start(self, timeout: float) -> None:
+        self.calls.append(f"start {timeout}")
+        if _FakeKazoo.fail is not None:
+            raise _FakeKazoo.fail
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+@pytest.fixture
+def fake_kazoo(monkeypatch: pytest.MonkeyPatch) -> type[_FakeKazoo]:
+    pytest.importorskip("kazoo")
+    monkeypatch.setattr(_zk, "KazooClient", _FakeKazoo)
+    _FakeKazoo.made = []
+    _FakeKazoo.fail = None
+    return _FakeKazoo
+
+
+def test_connect_gives_up_after_two_tries_unless_told(fake_kazoo: type[_FakeKazoo]) -> None:
+    params = {"hosts": "zk1:2181", "timeout": 3.0}
+    client = _zk.connect(params)
+    assert client.kwargs["connection_retry"] == {"max_tries": 2, "delay": 0.2, "max_delay": 1.0}
+    assert client.kwargs["command_retry"] == {"max_tries": 2, "delay": 0.2, "max_delay": 1.0}
+    assert client.calls == ["start 3.0"]
+    forever = {"max_tries": -1, "delay": 0.1, "max_delay": 2.0}
+    client = _zk.connect(params, connection_retry=forever)
+    assert client.kwargs["connection_retry"] == forever
+    assert client.kwargs["command_retry"] == {"max_tries": 2, "delay": 0.2, "max_delay": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ("timeout", r"^cannot connect to ZooKeeper at zk1:2181 within 3.0s"),
+        ("auth", r"^authentication as 'bob' failed"),
+    ],
+)
+def test_connect_failure_stops_the_retrying_client(fake_kazoo: type[_FakeKazoo], error: str, message: str) -> None:
+    exceptions = pytest.importorskip("kazoo.exceptions")
+    threading_handler = pytest.importorskip("kazoo.handlers.threading")
+    fake_kazoo.fail = (
+        threading_handler.KazooTimeoutError("Connection time-out")
+        if error == "timeout"
+        else exceptions.AuthFailedError()
+    )
+    params = {"hosts": "zk1:2181", "timeout": 3.0, "auth_username": "bob", "auth_password": "pw"}
+    with pytest.raises(_zk.ZkError, match=message):
+        _zk.connect(params, connection_retry={"max_tries": -1})
+    assert fake_kazoo.made[-1].calls == ["start 3.0", "stop", "close"]

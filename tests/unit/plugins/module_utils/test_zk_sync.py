@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
+import fnmatch
 import socket
 import struct
 
 import pytest
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
 
@@ -116,7 +119,9 @@ def test_add_watch_encoding():
     assert wire.AddWatch("/m").serialize() == struct.pack("!i", 2) + b"/m" + struct.pack("!i", 1)
 
 
-def test_poll_select_reports_readable_and_writable():
+@pytest.mark.parametrize("fd_limit", [wire.SELECT_FD_LIMIT, 0])  # select() for small fds, else poll()
+def test_poll_select_reports_readable_and_writable(monkeypatch, fd_limit):
+    monkeypatch.setattr(wire, "SELECT_FD_LIMIT", fd_limit)
     a, b = socket.socketpair()
     try:
         r, w, x = wire.poll_select([a], [b], [], 0.1)
@@ -160,3 +165,192 @@ def test_filler_ops_come_in_create_delete_pairs():
     reqs = op.requests()
     assert [type(r).__name__ for r in reqs] == ["Create", "Delete"] * 3
     assert {r.path for r in reqs} == {"/p/" + zs.FILLER_NAME}
+
+
+class _ScriptedClient:
+    """A kazoo client stand-in answering each request at once from scripted rounds."""
+
+    def __init__(self, side: zs.Side, rounds: list[tuple[list, dict]]) -> None:
+        self.side = side
+        self.rounds = rounds  # per read round: multiRead items, {path: GetACL answer or exception}
+        self.round = -1
+
+    def _call(self, request, reply):
+        if isinstance(request, wire.MultiRead):
+            self.round += 1
+            self.side.event_seq += 10  # events keep arriving between the answers
+            reply.set(self.rounds[self.round][0])
+        else:
+            self.side.event_seq += 1
+            answer = self.rounds[self.round][1][request.path]
+            if isinstance(answer, Exception):
+                reply.set_exception(answer)
+            else:
+                reply.set(answer)
+
+
+def _stat(czxid: int) -> tuple:
+    return (czxid, czxid, 0, 0, 0, 0, 0, 0, 1, 0, czxid)
+
+
+def _acl_answer(czxid: int, ident: str = "anyone") -> tuple:
+    states = pytest.importorskip("kazoo.protocol.states")
+    security = pytest.importorskip("kazoo.security")
+    return [security.ACL(31, security.Id("world", ident))], states.ZnodeStat(*_stat(czxid))
+
+
+def _side_with(rounds: list[tuple[list, dict]]) -> zs.Side:
+    s = zs.Side("source", {"hosts": "h:2181"})
+    s.client = _ScriptedClient(s, rounds)
+    return s
+
+
+def test_read_ordered_rereads_a_node_deleted_between_its_data_and_acl():
+    no_node = pytest.importorskip("kazoo.exceptions").NoNodeError
+    s = _side_with(
+        [
+            ([(b"d", _stat(5)), []], {"/n": no_node()}),  # data read, then gone for getACL
+            ([-101, -101], {"/n": no_node()}),
+        ]
+    )
+    nodes, seens = s.read_ordered(["/n"], 1.0)
+    assert nodes == [None]
+    assert seens == [21]  # as of the second read: the "deleted" event is counted
+
+
+def test_read_ordered_rereads_a_node_recreated_between_its_data_and_acl():
+    s = _side_with(
+        [
+            ([(b"old", _stat(5)), []], {"/n": _acl_answer(7, "new-life")}),  # ACL of another life
+            ([(b"new", _stat(7)), ["c"]], {"/n": _acl_answer(7, "new-life")}),
+        ]
+    )
+    nodes, seens = s.read_ordered(["/n"], 1.0)
+    node = nodes[0]
+    assert node is not None and node.data == b"new" and node.children == ["c"]
+    assert node.acl == (("world", "new-life", 31),)
+    assert seens == [21]
+
+
+def test_read_ordered_seen_is_per_answer():
+    s = _side_with([([(b"a", _stat(5)), [], -101, -101], {"/a": _acl_answer(5)})])
+    nodes, seens = s.read_ordered(["/a", "/b"], 1.0, {"/a"})
+    assert nodes[0] is not None and nodes[1] is None
+    assert seens == [10, 10]  # the ACL answer came later (11) but the data is as of 10
+
+
+def _bare_engine() -> zs.SyncEngine:
+    engine = zs.SyncEngine.__new__(zs.SyncEngine)
+    engine.events = collections.deque()
+    engine.ephemerals = set()
+    engine._reads = collections.deque()
+    return engine
+
+
+def test_target_had_follows_the_last_read_when_it_reflected_the_event():
+    engine = _bare_engine()
+    created, deleted = wire.EVENT_CREATED, wire.EVENT_DELETED
+    # nothing read yet: the first event tells what was there before it
+    assert engine._target_had("/a", 5, created) is False
+    assert engine._target_had("/a", 5, deleted) is True
+    engine.ephemerals.add("/e")
+    assert engine._target_had("/e", 5, deleted) is False  # source ephemerals are never copied
+    # a read (answered after event 7) found /a gone, with events 6 and 7 still queued
+    engine.events.extend([(6, deleted, "/a"), (7, created, "/b")])
+    engine._remember_reads({"/a": (False, 7), "/b": (True, 7)}, 7)
+    assert engine._target_had("/a", 6, deleted) is False  # created and deleted before the read
+    assert engine._target_had("/b", 7, created) is True  # created by that read's batch already
+    assert engine._target_had("/a", 8, deleted) is True  # a later event: the event type rules
+    # once no queued event predates a read, it is forgotten
+    engine.events.clear()
+    engine.events.append((9, created, "/c"))
+    engine._remember_reads({"/c": (True, 8)}, 8)
+    assert not engine._reads
+
+
+def test_event_hook_feeds_the_sink_and_kazoo_only_for_one_shot_watchers():
+    seen, kazoo_read = [], []
+
+    class Conn:
+        def _read_watch_event(self, buf, offset):
+            kazoo_read.append(offset)
+
+    class Client:
+        def __init__(self) -> None:
+            self._connection = Conn()
+            self._data_watchers: dict = {}
+            self._child_watchers: dict = {}
+
+    client = Client()
+    wire.install_event_hook(client, lambda etype, path: seen.append((etype, path)))
+    event = struct.pack("!ii", wire.EVENT_CHANGED, 3) + wire.write_string("/a/b")
+    client._connection._read_watch_event(b"xx" + event, 2)
+    assert seen == [(wire.EVENT_CHANGED, "/a/b")]
+    assert kazoo_read == []  # a persistent watch's event: nothing for kazoo to dispatch
+    client._data_watchers = {"/a/b": {print}}  # kazoo replaces the dict on a session reset
+    client._connection._read_watch_event(b"xx" + event, 2)
+    assert kazoo_read == [2]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/zookeeper",
+        "/zookeeper/quota",
+        "/mesos/json.info_0000000001",
+        "/m/leader-curator/_c_1-latch-0001",
+        "/m/leader-curator",
+        "/a/priv",
+        "/a/priv/z/w",
+        "/a/xzy/q",
+        "/a/xzy",
+        "/a/bc",
+        "/a/bcd",
+        "/a/cc/d",
+        "/a/x\ny/q",
+    ],
+)
+def test_excludes_match_like_fnmatchcase(path):
+    excludes = [*zs.DEFAULT_EXCLUDES, "/a/priv", "/a/x?y/*", "/a/[ab]c"]
+    engine = zs.SyncEngine(zs.build_config({"paths": ["/a"], "excludes": excludes}), {"hosts": "h1"}, {"hosts": "h2"})
+    try:
+
+        def slow(p):
+            return any(fnmatch.fnmatchcase(p, pat) for pat in excludes)
+
+        assert engine.excluded(path) == slow(path)
+        assert engine._excluded_or_below(path) == (slow(path) or any(slow(a) for a in _zk.parent_paths(path)))
+        assert engine._excluded_or_below(path) == engine._excluded_or_below(path)  # remembered
+    finally:
+        engine.close()
+
+
+def test_service_connection_fills_the_module_defaults_and_keeps_what_is_given():
+    conf = {"source": {"hosts": "a:2181", "timeout": 10.0}, "target": {"hosts": "b:2181"}}
+    source = zs.service_connection(conf, "source")
+    target = zs.service_connection(conf, "target")
+    assert source["hosts"] == "a:2181" and source["timeout"] == 10.0
+    assert target["timeout"] == 5.0 and target["auth_scheme"] == "digest" and target["use_ssl"] is False
+    # Every key the client needs is there, so _zk.client_kwargs() cannot fail on a missing one.
+    assert set(_zk.zookeeper_argument_spec()) <= set(target)
+    _zk.client_kwargs(target)
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"target": {"hosts": "b:2181"}}, r"^source\.hosts: "),
+        ({"source": {"hosts": ""}, "target": {"hosts": "b:2181"}}, r"^source\.hosts: "),
+        ({"source": {"hosts": "a:2181", "auth_scheme": "sasl", "auth_username": "u"}}, r"^source\.auth_scheme: "),
+    ],
+)
+def test_service_connection_refuses_what_the_service_cannot_use(conf, message):
+    with pytest.raises(zs.ZkSyncError, match=message):
+        zs.service_connection(conf, "source")
+
+
+def test_service_exits_2_with_one_line_on_bad_options(tmp_path, caplog):
+    config = tmp_path / "zk-sync.json"
+    config.write_text('{"source": {"hosts": "127.0.0.1:1"}, "target": {"hosts": "127.0.0.1:1"}, "options": {}}')
+    assert zs.service_main([str(config)]) == 2
+    assert any(r.levelname == "ERROR" and r.getMessage().startswith("paths: ") for r in caplog.records), caplog.text
