@@ -8,15 +8,17 @@ Prints one table (markdown) with, all from the same run:
   children): nodes/s of the engine, of zk-shell's ``mirror`` (on a subtree: it is synchronous
   and slow) and of the raw write bound (pipelined batched ``multi`` creates, no reading);
 * verify time for the whole tree;
-* mirror lag measured from OUTSIDE the engine: a probe writes timestamps on the source and
-  watches the target, while a writer sustains 500 then 1,000 changes/s; beside it the
-  watch floor (the same probe watching the source itself, no mirror, same writer load);
+* mirror lag measured from OUTSIDE the engine: a probe writes timestamps on the source (its
+  own session) and watches the target, while a writer in another process sustains 500 then
+  1,000 changes/s; beside it the watch floor (the same probe watching the source itself, no
+  mirror, same writer load);
 * peak RSS of the engine process in each phase (each phase runs in its own process).
 
 Usage (from the repository, after ``. tools/env``)::
 
     python benchmarks/zk_sync.py [--nodes 100000] [--lag-seconds 60] [--floor-seconds 30]
-        [--zkshell /tmp/zkshell-venv/bin/zk-shell] [--zkshell-nodes 5000]
+        [--zkshell /tmp/zkshell-venv/bin/zk-shell] [--zkshell-nodes 5000] [--rates 500,1000]
+        [--engine-log FILE]
 
 Numbers, not assertions: tests never depend on timings.
 """
@@ -27,6 +29,7 @@ import argparse
 import base64
 import hashlib
 import json
+import logging
 import os
 import random
 import subprocess
@@ -136,6 +139,9 @@ def delete_tree(c: KazooClient, root: str) -> None:
 
 
 def engine_phase(spec: dict) -> dict:
+    if spec.get("log"):
+        logging.basicConfig(filename=spec["log"], level=logging.DEBUG, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("kazoo").setLevel(logging.INFO)
     cfg = zs.build_config(spec["options"])
     engine = zs.SyncEngine(cfg, spec["source"], spec["target"])
     engine.open()
@@ -147,7 +153,9 @@ def engine_phase(spec: dict) -> dict:
         elif spec["phase"] == "verify":
             res = engine.verify()
         else:
-            res = engine.mirror(stop_marker=spec["stop_marker"], copy_first=False, drain_timeout=300)
+            # The copy first: the watch-floor phases changed the source after the copy phase, and
+            # a mirror started on a stale target repairs (and counts) what it finds missing.
+            res = engine.mirror(stop_marker=spec["stop_marker"], copy_first=True, drain_timeout=300)
         res["wall"] = time.monotonic() - started
     finally:
         engine.close()
@@ -178,9 +186,10 @@ def finish_phase(proc: subprocess.Popen, timeout: float) -> dict:
 class Writer(threading.Thread):
     """Sustains ``rate`` changes/s on the source: sets (80%), creates and deletes (20%)."""
 
-    def __init__(self, c: KazooClient, rate: float, seconds: float, leaves: list[str]) -> None:
+    def __init__(self, c: KazooClient, rate: float, seconds: float, leaves: list[str], tag: str) -> None:
         super().__init__(daemon=True)
         self.c, self.rate, self.seconds, self.leaves = c, rate, seconds, leaves
+        self.tag = tag  # churn names of one run: never a node an earlier run left behind
         self.done = 0
 
     def run(self) -> None:
@@ -200,13 +209,46 @@ class Writer(threading.Thread):
                 if r < 0.8:
                     self.c.set_async(rnd.choice(self.leaves), b"v%08d" % i + bytes(91))
                 elif r < 0.9 or not live:
-                    p = f"{ROOT}/churn/c{i}"
+                    p = f"{ROOT}/churn/{self.tag}-c{i}"
                     live.append(p)
                     self.c.create_async(p, b"c" * 100)
                 else:
                     self.c.delete_async(live.popleft())
             self.done = i
             time.sleep(0.002)  # pacing tick of the load generator
+
+
+def load_phase(spec: dict) -> dict:
+    """The load generator in its own process: its GIL and kazoo queue are not the probe's."""
+    c = client(spec["hosts"])
+    try:
+        leaves = [op.path for op in tree_ops(ROOT, spec["nodes"]) if "/n" in op.path][:20000]
+        w = Writer(c, spec["rate"], spec["seconds"], leaves, spec["tag"])
+        print("started", flush=True)
+        w.run()
+        c.sync(ROOT)  # every change sent has been answered
+    finally:
+        c.stop()
+        c.close()
+    return {"done": w.done}
+
+
+def start_load(hosts: str, nodes: int, rate: int, seconds: float, tag: str) -> subprocess.Popen:
+    spec = {"hosts": hosts, "nodes": nodes, "rate": rate, "seconds": seconds, "tag": tag}
+    proc = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), "--load-phase", json.dumps(spec)], stdout=subprocess.PIPE, text=True
+    )
+    if proc.stdout is None or proc.stdout.readline().strip() != "started":
+        raise RuntimeError("the load generator did not start")
+    return proc
+
+
+def finish_load(proc: subprocess.Popen, seconds: float) -> float:
+    """Changes per second the load generator achieved."""
+    out, _err = proc.communicate(timeout=seconds + 120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the load generator failed (rc={proc.returncode})")
+    return json.loads(out.strip().splitlines()[-1])["done"] / seconds
 
 
 class Probe:
@@ -282,10 +324,17 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
     ap.add_argument("--zkshell", default="/tmp/zkshell-venv/bin/zk-shell")
     ap.add_argument("--zkshell-nodes", type=int, default=5000)
     ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
+    ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
+    ap.add_argument("--engine-log", help="append the engine's DEBUG log (failed batches, repairs) to this file")
     ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
+    ap.add_argument("--load-phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
     if args.engine_phase:
         print(json.dumps(engine_phase(json.loads(args.engine_phase)), default=str))
+        return 0
+    if args.load_phase:
+        print(json.dumps(load_phase(json.loads(args.load_phase))))
         return 0
 
     cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
@@ -323,6 +372,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             "source": params(src_ens.connect_string),
             "target": params(tgt_ens.connect_string),
             "options": {"paths": [ROOT], "heartbeat_interval": 0.5},
+            "log": args.engine_log,
         }
         print("engine copy ...", file=sys.stderr)
         copy = finish_phase(run_phase(dict(base, phase="copy")), 3600)
@@ -333,11 +383,11 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         zk_rate = None
         zk_rc = None
         if os.path.exists(args.zkshell):
-            groups = sorted(s.get_children(sub))[: max(1, args.zkshell_nodes // 101)]
+            # not the digest-ACL groups (g...0): zk-shell connects without auth
+            groups = [g for g in sorted(s.get_children(sub)) if not g.endswith("0")]
+            groups = groups[: max(1, args.zkshell_nodes // 101)]
             s.ensure_path("/zkshell_src")
             for g in groups:
-                if g.endswith("0"):  # digest-ACL groups: zk-shell connects without auth
-                    continue
                 kids = s.get_children(f"{sub}/{g}")
                 batch = [Create(f"/zkshell_src/{g}", b"x" * 100, OPEN_ACL_UNSAFE, 0)]
                 batch += [Create(f"/zkshell_src/{g}/{k}", b"x" * 100, OPEN_ACL_UNSAFE, 0) for k in kids]
@@ -351,17 +401,17 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             delete_tree(t, "/zkshell_dst")
         print("engine verify ...", file=sys.stderr)
         ver = finish_phase(run_phase(dict(base, phase="verify")), 3600)
-        leaves = [op.path for op in ops if "/n" in op.path][:20000]
-        # watch floor: the probe watching the SOURCE itself while the writer runs, no mirror
+        # watch floor: the probe watching the SOURCE itself while the writer runs, no mirror.
+        # The probe writes through its own session, the load comes from another process.
+        probe_w = client(src_ens.connect_string)
         floor = {}
         floor_obs = client(src_ens.connect_string)
-        probe_floor = Probe(s, floor_obs, f"{ROOT}/probe")
-        for rate in (500, 1000):
+        probe_floor = Probe(probe_w, floor_obs, f"{ROOT}/probe")
+        for rate in rates:
             print(f"watch floor at {rate}/s ...", file=sys.stderr)
-            w = Writer(s, rate, args.floor_seconds, leaves)
-            w.start()
+            w = start_load(src_ens.connect_string, args.nodes, rate, args.floor_seconds, f"floor{rate}")
             floor[rate] = probe_floor.run(args.floor_seconds)
-            w.join()
+            finish_load(w, args.floor_seconds)
         floor_obs.stop()
         floor_obs.close()
         # mirror: the engine in its own process; the probe watches the TARGET
@@ -381,15 +431,13 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         if not ok:
             raise RuntimeError("the mirror did not start within 600 s")
         obs = client(tgt_ens.connect_string)
-        probe = Probe(s, obs, f"{ROOT}/probe")
+        probe = Probe(probe_w, obs, f"{ROOT}/probe")
         lag = {}
-        for rate in (500, 1000):
+        for rate in rates:
             print(f"mirror lag at {rate}/s ...", file=sys.stderr)
-            w = Writer(s, rate, args.lag_seconds, leaves)
-            w.start()
+            w = start_load(src_ens.connect_string, args.nodes, rate, args.lag_seconds, f"mirror{rate}")
             lag[rate] = probe.run(args.lag_seconds)
-            w.join()
-            lag[rate]["achieved"] = w.done / args.lag_seconds
+            lag[rate]["achieved"] = finish_load(w, args.lag_seconds)
         s.create(marker, b"")
         mirror = finish_phase(mproc, 900)
         s.delete(marker)
@@ -419,7 +467,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
                 f"{ver['consistent']}, peak RSS {ver['rss_mb']:.0f} MB",
             ),
         ]
-        for rate in (500, 1000):
+        for rate in rates:
             fl, m = floor[rate], lag[rate]
             rows.append(
                 (
@@ -442,6 +490,8 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         rows.append(("machine load (1/5/15 min) at the end", " / ".join(f"{x:.2f}" for x in load)))
         obs.stop()
         obs.close()
+        probe_w.stop()
+        probe_w.close()
         s.stop()
         t.stop()
     finally:

@@ -1,0 +1,147 @@
+#!/usr/bin/env python
+"""Mirror lag of two versions of the zk_sync engine, measured in ONE run, rounds interleaved.
+
+On a shared machine the load changes from minute to minute: numbers of two benchmark runs
+cannot be compared, rounds of one run can. Each round measures the watch floor (the probe
+watching the source, no mirror), then a mirror of the baseline engine (the collection at a
+git revision, extracted to a temporary directory) and one of the engine in this work tree,
+each for ``--seconds`` under the same load (``--rate`` changes/s from a separate process).
+
+Usage (from the repository, after ``. tools/env``)::
+
+    python benchmarks/zk_sync_ab.py --baseline REV [--rounds 3] [--seconds 20] [--rate 1000]
+
+Prints one markdown row per measurement: probe lag p50/p99/max and samples, the engine's CPU
+share while the load ran, its errors and repairs. Numbers, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import zk_sync as bench  # noqa: E402  # the benchmark's helpers (ensembles, load, probe)
+from kazoo.exceptions import NoNodeError  # noqa: E402
+
+REPO = os.path.dirname(HERE)
+
+
+def extract(rev: str, into: str) -> str:
+    """The collection at ``rev`` as ``into/ansible_collections/orchestrator/platform``; returns ``into``."""
+    dest = os.path.join(into, "ansible_collections", "orchestrator", "platform")
+    os.makedirs(dest)
+    archive = subprocess.run(["git", "-C", REPO, "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    return into
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
+    """One mirror of one engine version under load; returns its table row."""
+    started = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, bench.__file__, "--engine-phase", json.dumps(ctx["spec"])],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # the engine's heartbeat on the target: it mirrors
+        try:
+            data, _stat = ctx["t"].get(f"{bench.ROOT}/zk_sync_heartbeat")
+            if json.loads(data)["ts"] > started:
+                break
+        except (NoNodeError, ValueError, KeyError):
+            pass  # not there yet
+        time.sleep(0.1)  # polling the target
+    seconds = ctx["seconds"]
+    c0 = cpu_seconds(proc.pid)
+    load = bench.start_load(ctx["src"], ctx["nodes"], ctx["rate"], seconds, tag)
+    lag = ctx["probe"].run(seconds)
+    bench.finish_load(load, seconds)
+    cpu = (cpu_seconds(proc.pid) - c0) / (seconds + 1.0)  # the probe waits 1 s more
+    ctx["s"].create(ctx["marker"], b"")
+    out, _err = proc.communicate(timeout=900)
+    ctx["s"].delete(ctx["marker"])
+    res = json.loads(out.strip().splitlines()[-1])
+    return (
+        f"| {name} | {bench.fmt(lag['p50'])} | {bench.fmt(lag['p99'])} | {bench.fmt(lag['max'])} | {lag['n']} "
+        f"| {cpu:.0%} | {res['errors']} | {res['repairs']} | {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    ap.add_argument("--baseline", required=True, help="git revision of the engine to compare with")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=20.0, help="each mirror's measurement (the floor: half)")
+    ap.add_argument("--rate", type=int, default=1000, help="source changes per second")
+    ap.add_argument("--nodes", type=int, default=5000, help="tree size")
+    args = ap.parse_args()
+    cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
+    src_ens = bench.ZkEnsemble(3, name="absrc", extra_config=cfg)
+    tgt_ens = bench.ZkEnsemble(3, name="abtgt", extra_config=cfg)
+    with tempfile.TemporaryDirectory(prefix="zk-sync-ab-") as tmp:
+        baseline_env = dict(os.environ, PYTHONPATH=extract(args.baseline, tmp))
+        src_ens.start()
+        tgt_ens.start()
+        try:
+            s, t = bench.client(src_ens.connect_string), bench.client(tgt_ens.connect_string)
+            bench.multi_write(s, bench.tree_ops(bench.ROOT, args.nodes))
+            s.ensure_path(f"{bench.ROOT}/churn")
+            s.ensure_path(f"{bench.ROOT}/probe")
+            base = {
+                "source": bench.params(src_ens.connect_string),
+                "target": bench.params(tgt_ens.connect_string),
+                "options": {"paths": [bench.ROOT], "heartbeat_interval": 0.5},
+            }
+            bench.finish_phase(bench.run_phase(dict(base, phase="copy")), 600)
+            probe_w = bench.client(src_ens.connect_string)
+            floor_probe = bench.Probe(probe_w, bench.client(src_ens.connect_string), f"{bench.ROOT}/probe")
+            ctx = {
+                "spec": dict(base, phase="mirror", stop_marker="/zk_sync_bench_stop"),
+                "marker": "/zk_sync_bench_stop",
+                "s": s,
+                "t": t,
+                "src": src_ens.connect_string,
+                "nodes": args.nodes,
+                "rate": args.rate,
+                "seconds": args.seconds,
+                "probe": bench.Probe(probe_w, bench.client(tgt_ens.connect_string), f"{bench.ROOT}/probe"),
+            }
+            print(
+                f"| {args.rate} changes/s | p50 ms | p99 ms | max ms | probes | engine CPU | errors | repairs | load |"
+            )
+            print("|---|---|---|---|---|---|---|---|---|")
+            for r in range(args.rounds):
+                load = bench.start_load(src_ens.connect_string, args.nodes, args.rate, args.seconds / 2, f"f{r}")
+                fl = floor_probe.run(args.seconds / 2)
+                bench.finish_load(load, args.seconds / 2)
+                print(
+                    f"| round {r + 1}: watch floor | {bench.fmt(fl['p50'])} | {bench.fmt(fl['p99'])} "
+                    f"| {bench.fmt(fl['max'])} | {fl['n']} | | | | {os.getloadavg()[0]:.1f} |",
+                    flush=True,
+                )
+                print(mirror_round(ctx, f"round {r + 1}: {args.baseline}", baseline_env, f"b{r}"), flush=True)
+                print(mirror_round(ctx, f"round {r + 1}: work tree", dict(os.environ), f"w{r}"), flush=True)
+        finally:
+            src_ens.stop()
+            tgt_ens.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
