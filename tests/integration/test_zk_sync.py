@@ -23,6 +23,7 @@ kazoo_client = pytest.importorskip("kazoo.client")
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports  # noqa: E402
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree  # noqa: E402
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError  # noqa: E402
 from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
 
@@ -93,23 +94,6 @@ def _wipe(c, path: str) -> None:
         pass
 
 
-def snapshot(c, root: str) -> dict:
-    """path -> (data, sorted ACL, is ephemeral) for a whole subtree; {} if absent."""
-    out: dict = {}
-    stack = [root]
-    while stack:
-        p = stack.pop()
-        try:
-            data, stat = c.get(p)
-            acl, _s = c.get_acls(p)
-            kids = c.get_children(p)
-        except NoNodeError:
-            continue
-        out[p] = (data, sorted((a.id.scheme, a.id.id, a.perms) for a in acl), bool(stat.ephemeralOwner))
-        stack.extend(f"{p}/{k}" for k in kids)
-    return out
-
-
 def build_tree(c, root: str, seed: int = 1) -> dict:
     """Mixed depths, sizes up to 1 MB, ACLs of several kinds, sequential children, ephemerals."""
     rnd = random.Random(seed)
@@ -141,7 +125,7 @@ def build_tree(c, root: str, seed: int = 1) -> dict:
     c.create(f"{root}/seq/lock-", b"e", ephemeral=True, sequence=True)  # not copied; its number counts
     c.create(f"{root}/d1/eph", b"e", ephemeral=True)
     c.create(f"{root}/mesos/json.info_", b"{}", ephemeral=True, sequence=True, makepath=True)
-    return snapshot(c, root)
+    return read_tree(c, (root,))
 
 
 def run_playbook(extra: dict, check: bool = False) -> dict:
@@ -182,7 +166,7 @@ def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
     assert first["failed"] is False, first
     assert first["changed"] is True
 
-    after = snapshot(tgt, "/cv")
+    after = read_tree(tgt, ("/cv",))
     expected = {p: v for p, v in before.items() if not v[2] and "json.info_" not in p}
     assert set(after) == set(expected), "ephemerals must be skipped, everything else copied"
     for path, (data, acl, _eph) in expected.items():
@@ -535,7 +519,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
     src.create("/bad/locked", b"secret", acl=[make_digest_acl("owner", "owner-pw", all=True)])
     base = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/bad"]}
     dead_port = free_ports(1)[0]
-    before = snapshot(tgt, "/")
+    before = read_tree(tgt, ("/",))
 
     unreachable = run_playbook(dict(base, target={"hosts": f"127.0.0.1:{dead_port}", "timeout": 2.0}))
     assert unreachable["failed"] is True
@@ -561,7 +545,7 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
     assert tgt.get("/bad")[0] == b"precious"
     tgt.delete("/bad", recursive=True)
 
-    assert snapshot(tgt, "/") == before, "a refused run wrote to the target"
+    assert read_tree(tgt, ("/",)) == before, "a refused run wrote to the target"
 
 
 def test_redacted_digest_acl_is_refused(source_ensemble, target_ensemble, src, tgt):

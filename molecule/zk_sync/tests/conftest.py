@@ -46,24 +46,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 
         time.sleep(interval)
 
 
-def read_tree(client: KazooClient, roots: tuple[str, ...] = PATHS) -> dict[str, tuple]:
-    """Every node under `roots`: path -> (data, sorted ACL, ephemeral). Ephemerals are not synced."""
-    tree: dict[str, tuple] = {}
-    stack = list(roots)
-    while stack:
-        path = stack.pop()
-        try:
-            data, stat = client.get(path)
-            acl, _acl_stat = client.get_acls(path)
-            children = client.get_children(path)
-        except NoNodeError:
-            continue
-        entries = sorted((a.id.scheme, a.id.id, a.perms) for a in acl)
-        tree[path] = (data, entries, bool(stat.ephemeralOwner))
-        stack.extend(f"{path}/{name}" for name in children)
-    return tree
-
-
 def node_data(client: KazooClient, path: str) -> bytes | None:
     """The node's data, or None when it does not exist."""
     try:

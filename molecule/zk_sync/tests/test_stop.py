@@ -10,11 +10,12 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
 from conftest import (
     MIRROR_HOST,
+    PATHS,
     STOP_MARKER,
     node_data,
-    read_tree,
     run_playbook_json,
     task_results,
     unit_properties,
@@ -60,6 +61,6 @@ def test_stop_tag_drains_verifies_and_ends_the_service(source, target, results):
     # Both sides read independently, the heartbeat included (no longer written): identical.
     assert node_data(target, last) == b"last"
     assert node_data(target, "/marathon/state/apps/web") == b'{"id": "/web", "instances": 5}'
-    assert read_tree(target) == read_tree(source)
+    assert read_tree(target, PATHS) == read_tree(source, PATHS)
     assert not target.exists(STOP_MARKER)  # outside the synced paths
     assert set(doc["stats"]) == {MIRROR_HOST}  # the playbook runs on the zk_sync group only
