@@ -58,6 +58,25 @@ def super_digest() -> str:
     return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
 
 
+def use_heap(heap: str) -> None:
+    """Start the ensembles' JVMs with ``-Xmx<heap>`` instead of the test fixture's 128 MB.
+
+    The fixture's heap is plenty for tests; 100,000 nodes plus the raw-bound tree made the
+    target's heap run out (OutOfMemoryError, GC pauses that dropped sessions). A wrapper swaps
+    the flag for the benchmark without touching the fixture.
+    """
+    wrapper = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk-bench-java-{os.getpid()}.sh")
+    with open(wrapper, "w", encoding="ascii") as f:
+        f.write(
+            "#!/bin/sh\n"
+            'for a in "$@"; do shift; case "$a" in -Xmx128m) set -- "$@" "-Xmx' + heap + '";; '
+            '*) set -- "$@" "$a";; esac; done\n'
+            f'exec {zk_ensemble.JAVA} "$@"\n'
+        )
+    os.chmod(wrapper, 0o755)  # an executable script
+    zk_ensemble.JAVA = wrapper
+
+
 def client(hosts: str) -> KazooClient:
     c = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", f"{SUPER[0]}:{SUPER[1]}")])
     c.start(timeout=30)
@@ -338,19 +357,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         return 0
 
     cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
-    # The fixture gives each JVM -Xmx128m (plenty for tests); 100,000 nodes plus the raw-bound
-    # tree made the target's heap run out (OutOfMemoryError, GC pauses that dropped sessions).
-    # A wrapper swaps in --heap for the benchmark without touching the fixture.
-    wrapper = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk-bench-java-{os.getpid()}.sh")
-    with open(wrapper, "w", encoding="ascii") as f:
-        f.write(
-            "#!/bin/sh\n"
-            'for a in "$@"; do shift; case "$a" in -Xmx128m) set -- "$@" "-Xmx' + args.heap + '";; '
-            '*) set -- "$@" "$a";; esac; done\n'
-            f'exec {zk_ensemble.JAVA} "$@"\n'
-        )
-    os.chmod(wrapper, 0o755)  # an executable script
-    zk_ensemble.JAVA = wrapper
+    use_heap(args.heap)
     src_ens = ZkEnsemble(3, name="benchsrc", extra_config=cfg)
     tgt_ens = ZkEnsemble(3, name="benchtgt", extra_config=cfg)
     src_ens.start()

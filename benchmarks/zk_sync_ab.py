@@ -1,18 +1,25 @@
 #!/usr/bin/env python
-"""Mirror lag of two versions of the zk_sync engine, measured in ONE run, rounds interleaved.
+"""Two versions of the zk_sync engine measured in ONE run, rounds interleaved: copy or mirror lag.
 
 On a shared machine the load changes from minute to minute: numbers of two benchmark runs
-cannot be compared, rounds of one run can. Each round measures the watch floor (the probe
-watching the source, no mirror), then a mirror of the baseline engine (the collection at a
-git revision, extracted to a temporary directory) and one of the engine in this work tree,
-each for ``--seconds`` under the same load (``--rate`` changes/s from a separate process).
+cannot be compared, rounds of one run can. The baseline is the collection at a git revision,
+extracted to a temporary directory; the other is the engine in this work tree. Each engine
+runs in its own process.
+
+* ``--measure lag`` (default): each round measures the watch floor (the probe watching the
+  source, no mirror), then a mirror of each engine for ``--seconds`` under the same load
+  (``--rate`` changes/s from a separate process). One row per measurement: probe lag
+  p50/p99/max and samples, the engine's CPU share while the load ran, its errors and repairs.
+* ``--measure copy``: each round copies the ``--nodes`` tree into the empty target with each
+  engine (the target is emptied between copies). One row per copy: nodes/s, seconds, peak
+  RSS, and the work tree's speed as a ratio of the baseline's in the same round.
 
 Usage (from the repository, after ``. tools/env``)::
 
-    python benchmarks/zk_sync_ab.py --baseline REV [--rounds 3] [--seconds 20] [--rate 1000]
+    python benchmarks/zk_sync_ab.py --baseline REV [--measure lag|copy] [--rounds 3] [--seconds 20]
+        [--rate 1000] [--nodes 5000]
 
-Prints one markdown row per measurement: probe lag p50/p99/max and samples, the engine's CPU
-share while the load ran, its errors and repairs. Numbers, not assertions.
+Numbers, not assertions.
 """
 
 from __future__ import annotations
@@ -83,6 +90,40 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
     )
 
 
+def copy_once(base: dict, t: object, env: dict) -> dict:
+    """One engine copy into the empty target (emptied again afterwards); the phase's result."""
+    proc = subprocess.Popen(
+        [sys.executable, bench.__file__, "--engine-phase", json.dumps(dict(base, phase="copy"))],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    res = bench.finish_phase(proc, 900)
+    bench.delete_tree(t, bench.ROOT)
+    return res
+
+
+def copy_rounds(base: dict, t: object, baseline: str, baseline_env: dict, rounds: int) -> None:
+    print("| copy | nodes/s | seconds | peak RSS MB | work tree / baseline | load |")
+    print("|---|---|---|---|---|---|")
+    for r in range(rounds):
+        engines = [(baseline, baseline_env), ("work tree", dict(os.environ))]
+        if r % 2:
+            engines.reverse()  # who copies first alternates: no engine always meets a fresher target
+        rows = {}
+        for name, env in engines:
+            res = copy_once(base, t, env)
+            rows[name] = (res["nodes"] / res["wall"], res)
+        for name in (baseline, "work tree"):
+            rate, res = rows[name]
+            ratio = f"{rate / rows[baseline][0]:.2f}" if name != baseline else ""
+            print(
+                f"| round {r + 1}: {name} | {rate:,.0f} | {res['wall']:.1f} | {res['rss_mb']:.0f} "
+                f"| {ratio} | {os.getloadavg()[0]:.1f} |",
+                flush=True,
+            )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--baseline", required=True, help="git revision of the engine to compare with")
@@ -90,7 +131,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="each mirror's measurement (the floor: half)")
     ap.add_argument("--rate", type=int, default=1000, help="source changes per second")
     ap.add_argument("--nodes", type=int, default=5000, help="tree size")
+    ap.add_argument("--measure", choices=("lag", "copy"), default="lag")
+    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
     args = ap.parse_args()
+    bench.use_heap(args.heap)
     cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
     src_ens = bench.ZkEnsemble(3, name="absrc", extra_config=cfg)
     tgt_ens = bench.ZkEnsemble(3, name="abtgt", extra_config=cfg)
@@ -108,6 +152,9 @@ def main() -> int:
                 "target": bench.params(tgt_ens.connect_string),
                 "options": {"paths": [bench.ROOT], "heartbeat_interval": 0.5},
             }
+            if args.measure == "copy":
+                copy_rounds(base, t, args.baseline, baseline_env, args.rounds)
+                return 0
             bench.finish_phase(bench.run_phase(dict(base, phase="copy")), 600)
             probe_w = bench.client(src_ens.connect_string)
             floor_probe = bench.Probe(probe_w, bench.client(src_ens.connect_string), f"{bench.ROOT}/probe")

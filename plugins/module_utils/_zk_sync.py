@@ -39,7 +39,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
@@ -78,6 +78,8 @@ DEFAULT_MAX_MULTI_BYTES = 900_000
 # A mirror must outlive leader elections and restarts: reconnect forever (the first connection
 # must still succeed within the timeout).
 RETRY_FOREVER = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 2.0}
+# The smallest share of a read batch worth a read session of its own.
+MIN_READ_PART = 200
 STATES = ("idle", "connecting", "copying", "mirroring", "resyncing", "draining", "verifying", "stopped", "failed")
 
 # stat tuple indexes (ZooKeeper's Stat record order)
@@ -136,11 +138,12 @@ class SyncConfig:
     excludes: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
     delete_extra: bool = True
     allow_non_empty_target: bool = False
-    batch_size: int = 1000
+    batch_size: int = 2000
     max_batch_bytes: int = 16 << 20
     max_multi_bytes: int = DEFAULT_MAX_MULTI_BYTES
     max_multi_ops: int = 1000
     write_window: int = 4
+    read_sessions: int = 4
     max_backlog: int = 200_000
     reconcile_interval: float = 300.0
     heartbeat_path: str | None = None
@@ -212,6 +215,8 @@ def build_config(opts: dict) -> SyncConfig:  # noqa: PLR0912,PLR0915  # one chec
         cfg.max_multi_bytes = _require_int(opts["max_multi_bytes"], "max_multi_bytes", 4096, 1048000)
     if opts.get("write_window") is not None:
         cfg.write_window = _require_int(opts["write_window"], "write_window", 1, 64)
+    if opts.get("read_sessions") is not None:
+        cfg.read_sessions = _require_int(opts["read_sessions"], "read_sessions", 1, 16)
     if opts.get("max_backlog") is not None:
         cfg.max_backlog = _require_int(opts["max_backlog"], "max_backlog", 1000, 10_000_000)
     if opts.get("reconcile_interval") is not None:
@@ -407,11 +412,16 @@ class Metrics:
 
 
 class Side:
-    def __init__(self, name: str, params: dict) -> None:
+    def __init__(self, name: str, params: dict, read_sessions: int = 1) -> None:
         self.name = name
         self.params = params
+        self.read_sessions = read_sessions
         self.client = None
-        self.reader: wire.WireSession | None = None
+        # pipelined read sessions, spread over the servers: a server answers one session's
+        # requests one after another (a getACL each, per node), so bulk reads scale with sessions
+        self.readers: list[wire.WireSession] = []
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._fetch_lock = threading.Lock()
         self.event_seq = 0
 
     def open(self) -> None:
@@ -434,42 +444,72 @@ class Side:
                 ctx.load_cert_chain(
                     self.params["certfile"], self.params.get("keyfile"), self.params.get("keyfile_password")
                 )
-        self.reader = wire.WireSession(
-            _zk.split_hosts(self.params["hosts"]),
-            auth,
-            timeout=float(self.params.get("timeout") or 10.0),
-            ssl_context=ctx,
-        )
-        try:
-            self.reader.connect()
-        except wire.WireError as exc:
-            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        servers = _zk.split_hosts(self.params["hosts"])
+        for i in range(self.read_sessions):
+            first = i % len(servers)  # each session starts (and reconnects) at another server
+            reader = wire.WireSession(
+                servers[first:] + servers[:first],
+                auth,
+                timeout=float(self.params.get("timeout") or 10.0),
+                ssl_context=ctx,
+            )
+            self.readers.append(reader)
+            try:
+                reader.connect()
+            except wire.WireError as exc:
+                raise ZkSyncError(f"{self.name}: {exc}") from exc
+        if len(self.readers) > 1:
+            self._read_pool = ThreadPoolExecutor(
+                max_workers=len(self.readers) - 1, thread_name_prefix=f"zk-sync-{self.name}-reads"
+            )
 
     def close(self) -> None:
-        if self.reader is not None:
-            self.reader.close()
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=True)
+            self._read_pool = None
+        for reader in self.readers:
+            reader.close()
+        self.readers = []
         _zk.close(self.client)
         self.client = None
 
     def counter(self) -> int:
         return self.event_seq
 
-    def _reader(self) -> wire.WireSession:
-        if self.reader is None:
-            raise ZkSyncError(f"{self.name}: not connected")
-        return self.reader
-
-    # -- bulk reads through the pipelined session ---------------------------------------------
+    # -- bulk reads through the pipelined sessions --------------------------------------------
 
     def fetch(self, paths: list[str]) -> list[Node | None]:
-        """Data, stat, ACL and children of each path (None where it does not exist)."""
+        """Data, stat, ACL and children of each path (None where it does not exist).
+
+        Large batches are split across the read sessions and read in parallel; one fetch at a
+        time per side (a session carries one exchange at a time).
+        """
+        if not self.readers:
+            raise ZkSyncError(f"{self.name}: not connected")
+        with self._fetch_lock:
+            parts = min(len(self.readers), max(1, len(paths) // MIN_READ_PART))
+            pool = self._read_pool  # there is one when there are several readers
+            if parts == 1 or pool is None:
+                return self._fetch_on(self.readers[0], paths)
+            step = -(-len(paths) // parts)
+            others = [
+                pool.submit(self._fetch_on, self.readers[k], paths[k * step : (k + 1) * step]) for k in range(1, parts)
+            ]
+            try:
+                out = self._fetch_on(self.readers[0], paths[:step])
+            finally:
+                rest = [f.result() for f in others]  # never leave a session mid-exchange
+            for nodes in rest:
+                out.extend(nodes)
+            return out
+
+    def _fetch_on(self, reader: wire.WireSession, paths: list[str]) -> list[Node | None]:
         out: list[Node | None] = []
         for start in range(0, len(paths), 2000):
-            out.extend(self._fetch_chunk(paths[start : start + 2000]))
+            out.extend(self._fetch_chunk(reader, paths[start : start + 2000]))
         return out
 
-    def _fetch_chunk(self, paths: list[str]) -> list[Node | None]:
-        reader = self._reader()
+    def _fetch_chunk(self, reader: wire.WireSession, paths: list[str]) -> list[Node | None]:
         # The getACLs go first and ONE multiRead last: ZooKeeper 3.8 was seen to leave a
         # request unanswered when it followed a multiRead in the same pipeline.
         reqs: list[tuple[int, bytes]] = [(wire.OP_GET_ACL, wire.path_payload(p)) for p in paths]
@@ -506,12 +546,13 @@ class Side:
         return out
 
     def sync(self, path: str) -> None:
-        """Make the pipelined session's server catch up with the leader (for verify)."""
-        reader = self._reader()
-        try:
-            reader.call_many([(wire.OP_SYNC, wire.path_payload(path))])
-        except wire.WireError as exc:
-            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        """Make every read session's server catch up with the leader (for verify)."""
+        with self._fetch_lock:
+            for reader in self.readers:
+                try:
+                    reader.call_many([(wire.OP_SYNC, wire.path_payload(path))])
+                except wire.WireError as exc:
+                    raise ZkSyncError(f"{self.name}: {exc}") from exc
 
     # -- ordered reads through the kazoo session -----------------------------------------------
 
@@ -728,8 +769,8 @@ class SyncEngine:
     def __init__(self, cfg: SyncConfig, source: dict, target: dict, metrics: Metrics | None = None) -> None:
         self.cfg = cfg
         check_ensembles(source["hosts"], target["hosts"], cfg)
-        self.src = Side("source", source)
-        self.tgt = Side("target", target)
+        self.src = Side("source", source, cfg.read_sessions)
+        self.tgt = Side("target", target, cfg.read_sessions)
         self.metrics = metrics or Metrics()
         self.events: collections.deque = collections.deque()
         self.wake = threading.Event()
@@ -744,7 +785,9 @@ class SyncEngine:
         self._excludes_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in cfg.excludes) or "(?!)")
         self._excluded_memo: dict[str, bool] = {}
         self._hb_target: str | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-reads")
+        # the walk's reads of each side run beside each other (and beside the caller's work)
+        self._src_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-source-walk")
+        self._tgt_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-walk")
         self._repairing = False
         self.failed_paths: dict[str, int] = {}
         self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
@@ -762,7 +805,8 @@ class SyncEngine:
             side.client.add_listener(self._listener(flag))  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._src_reads.shutdown(wait=True)
+        self._tgt_reads.shutdown(wait=True)
         self.src.close()
         self.tgt.close()
 
@@ -833,53 +877,77 @@ class SyncEngine:
 
     # -- walking both trees -------------------------------------------------------------------
 
-    def walk(self, roots: list[PathMap] | None = None, batch_size: int | None = None) -> Iterator[list[Pair]]:
-        """Both trees in pre-order, in batches (bounded memory: a DFS stack of names)."""
+    def walk(
+        self, roots: list[PathMap] | None = None, batch_size: int | None = None, readahead: bool = False
+    ) -> Iterator[list[Pair]]:
+        """Both trees in pre-order, in batches (bounded memory: a DFS stack of names).
+
+        With ``readahead`` the next batch is read while the caller works on this one (copy and
+        verify); the reconciliation walk of a mirror does without, so that its reads never
+        compete with the events it applies. Two batches then share ``max_batch_bytes``.
+        """
         stack: list[tuple[str, str, bool, bool]] = []
         for m in reversed(roots or self.cfg.paths):
             stack.append((m.source, m.target, True, True))
         size = min(64, batch_size or self.cfg.batch_size)
         limit = batch_size or self.cfg.batch_size
-        while stack:
-            take = stack[-size:]
-            del stack[-size:]
-            take.reverse()
-            src_paths = [t[0] for t in take if t[2]]
-            tgt_paths = [t[1] for t in take if t[3]]
-            # both sides at once: the target's answers arrive while the source's are parsed
-            pending = self._pool.submit(self.tgt.fetch, tgt_paths) if tgt_paths else None
-            src_nodes = dict(zip(src_paths, self.src.fetch(src_paths), strict=True))
-            tgt_nodes = dict(zip(tgt_paths, pending.result() if pending else [], strict=True))
-            pairs: list[Pair] = []
-            nbytes = 0
-            for sp, tp, has_s, has_t in take:
-                s = src_nodes.get(sp) if has_s else None
-                t = tgt_nodes.get(tp) if has_t else None
-                if s is not None:
-                    _check_redacted(s, "source")
-                    nbytes += len(s.data or b"")
-                    if s.ephemeral:
-                        self.remember_ephemeral(sp)
-                        s = None
-                if t is not None:
-                    _check_redacted(t, "target")
-                    nbytes += len(t.data or b"")
-                pairs.append(Pair(sp, tp, s, t))
-                if s is None or (t is not None and t.ephemeral):
-                    continue
-                s_kids = set(s.children or ())
-                t_kids = set(t.children or ()) if t is not None else set()
-                for name in sorted(s_kids | t_kids, reverse=True):
-                    csp = _child(sp, name)
-                    if self.excluded(csp):
-                        continue
-                    stack.append((csp, _child(tp, name), name in s_kids, name in t_kids))
-            yield pairs
+        budget = self.cfg.max_batch_bytes // 2 if readahead else self.cfg.max_batch_bytes
+        ahead: tuple[list, Future, Future | None] | None = None
+        while stack or ahead is not None:
+            take, src_read, tgt_read = ahead or self._read_batch(stack, size)
+            ahead = None
+            src_nodes = dict(zip([t[0] for t in take if t[2]], src_read.result(), strict=True))
+            tgt_nodes = dict(zip([t[1] for t in take if t[3]], tgt_read.result() if tgt_read else [], strict=True))
+            pairs, nbytes = self._pair_up(take, src_nodes, tgt_nodes, stack)
             # adapt the batch to the bytes read: memory stays near max_batch_bytes
-            if nbytes > self.cfg.max_batch_bytes:
+            if nbytes > budget:
                 size = max(1, size // 2)
-            elif nbytes * 2 < self.cfg.max_batch_bytes:
+            elif nbytes * 2 < budget:
                 size = min(limit, size * 2)
+            if readahead and stack:
+                ahead = self._read_batch(stack, size)
+            yield pairs
+
+    def _pair_up(
+        self, take: list[tuple[str, str, bool, bool]], src_nodes: dict, tgt_nodes: dict, stack: list
+    ) -> tuple[list[Pair], int]:
+        """The batch's pairs (and bytes read); pushes the children to visit onto ``stack``."""
+        pairs: list[Pair] = []
+        nbytes = 0
+        for sp, tp, has_s, has_t in take:
+            s = src_nodes.get(sp) if has_s else None
+            t = tgt_nodes.get(tp) if has_t else None
+            if s is not None:
+                _check_redacted(s, "source")
+                nbytes += len(s.data or b"")
+                if s.ephemeral:
+                    self.remember_ephemeral(sp)
+                    s = None
+            if t is not None:
+                _check_redacted(t, "target")
+                nbytes += len(t.data or b"")
+            pairs.append(Pair(sp, tp, s, t))
+            if s is None or (t is not None and t.ephemeral):
+                continue
+            s_kids = set(s.children or ())
+            t_kids = set(t.children or ()) if t is not None else set()
+            for name in sorted(s_kids | t_kids, reverse=True):
+                csp = _child(sp, name)
+                if self.excluded(csp):
+                    continue
+                stack.append((csp, _child(tp, name), name in s_kids, name in t_kids))
+        return pairs, nbytes
+
+    def _read_batch(self, stack: list[tuple[str, str, bool, bool]], size: int) -> tuple[list, Future, Future | None]:
+        """Take the next ``size`` entries off the walk's stack and start reading both sides."""
+        take = stack[-size:]
+        del stack[-size:]
+        take.reverse()
+        src_paths = [t[0] for t in take if t[2]]
+        tgt_paths = [t[1] for t in take if t[3]]
+        src_read = self._src_reads.submit(self.src.fetch, src_paths)
+        tgt_read = self._tgt_reads.submit(self.tgt.fetch, tgt_paths) if tgt_paths else None
+        return take, src_read, tgt_read
 
     def diff(self, pair: Pair) -> list[str]:
         s, t = pair.src, pair.tgt
@@ -920,7 +988,7 @@ class SyncEngine:
         writer = Writer(self.tgt, self.cfg, on_done=lambda ops: None, on_fail=on_fail)
         if not dry_run:
             self._ensure_target_parents(writer)
-        for pairs in self.walk():
+        for pairs in self.walk(readahead=True):
             for pair in pairs:
                 stats["nodes_compared"] += 1
                 s, t = pair.src, pair.tgt
@@ -1110,7 +1178,7 @@ class SyncEngine:
         total = 0
         nodes = 0
         ahead = 0
-        for pairs in self.walk():
+        for pairs in self.walk(readahead=True):
             for pair in pairs:
                 nodes += 1
                 if pair.src is not None and pair.tgt is not None and pair.tgt.cversion > pair.src.cversion + 1:
@@ -1499,6 +1567,9 @@ class SyncEngine:
         hb_map = self.mapping_for(self.cfg.heartbeat_path or "")
         self._hb_target = hb_map.to_target(self.cfg.heartbeat_path) if hb_map and self.cfg.heartbeat_path else None
         self.start_watches()  # before the copy: nothing changed meanwhile goes unnoticed
+        # ... and the copy's read sessions (other servers, maybe behind the watch's) catch up
+        # first: a change between a lagging server's state and the watch would be missed
+        self.src.sync("/")
         copy_result = self.copy() if copy_first else None
         backlog = self._catch_up()
         self.metrics.set_state("mirroring")

@@ -187,18 +187,27 @@ options:
     default: 300
   batch_size:
     description:
-      - Most nodes read per pipelined round trip.
+      - Most nodes read per step of a copy or verify walk, split over the O(read_sessions)
+        (each session reads its share in one pipelined round trip).
     type: int
-    default: 1000
+    default: 2000
   max_batch_bytes:
     description:
-      - Node data read per round trip is kept near this many bytes (the batch shrinks), which
-        bounds memory whatever the tree size.
+      - Node data a walk holds (the batch being compared or written and the one read ahead) is
+        kept near this many bytes (batches shrink), which bounds memory whatever the tree size.
     type: int
     default: 16777216
   write_window:
     description:
       - Write requests (multi batches of at most 1000 operations and 900 kB) in flight.
+    type: int
+    default: 4
+  read_sessions:
+    description:
+      - Pipelined read sessions per ensemble for bulk reads (the copy and verify walks), spread
+        over the ensemble's servers in turn. ZooKeeper answers one session's requests one after
+        another, so bulk reads scale with sessions; V(1) keeps the load on each ensemble to one
+        session on one server. The mirror's own reads use its watch session.
     type: int
     default: 4
   max_differences:
@@ -387,9 +396,10 @@ def argument_spec() -> dict:
         "heartbeat_path": {"type": "str"},
         "heartbeat_interval": {"type": "float", "default": 1.0},
         "reconcile_interval": {"type": "float", "default": 300},
-        "batch_size": {"type": "int", "default": 1000},
+        "batch_size": {"type": "int", "default": 2000},
         "max_batch_bytes": {"type": "int", "default": 16777216},
         "write_window": {"type": "int", "default": 4},
+        "read_sessions": {"type": "int", "default": 4},
         "max_differences": {"type": "int", "default": 1000},
         "metrics_port": {"type": "int"},
         "metrics_address": {"type": "str", "default": "127.0.0.1"},

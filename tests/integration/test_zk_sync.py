@@ -207,6 +207,75 @@ def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
     assert run_playbook(dict(args, mode="verify"))["consistent"] is True
 
 
+def _wide_tree(c, root: str, dirs: int = 4, width: int = 500) -> None:
+    """``dirs`` x ``width`` leaves: walk batches wide enough to be split over read sessions."""
+    acls = [[ACL(31, Id("world", "anyone"))], [make_digest_acl("alice", "alice-pw", all=True)]]
+    c.create(root, b"wide")
+    for d in range(dirs):
+        tx = c.transaction()
+        tx.create(f"{root}/d{d}", b"dir")
+        for n in range(width):
+            tx.create(f"{root}/d{d}/n{n:04d}", b"%d:%d" % (d, n) * (n % 7), acls[(d + n) % 2])
+        assert not any(isinstance(r, Exception) for r in tx.commit())
+
+
+def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensemble, target_ensemble, src, tgt):
+    _wipe(src, "/wide")
+    _wipe(tgt, "/wide")
+    _wide_tree(src, "/wide")
+    paths = ["/wide"] + [f"/wide/d{d}/n{n:04d}" for d in range(4) for n in range(0, 520, 1)]  # 80 absent
+    one = zs.SyncEngine(
+        zs.build_config({"paths": ["/wide"], "read_sessions": 1}), side(source_ensemble), side(target_ensemble)
+    )
+    four = zs.SyncEngine(
+        zs.build_config({"paths": ["/wide"], "read_sessions": 4}), side(source_ensemble), side(target_ensemble)
+    )
+    with one, four:
+        assert len(one.src.readers) == 1
+        assert len(four.src.readers) == 4
+        assert {r.server for r in four.src.readers} == set(wire_servers(source_ensemble)), (
+            "one session per server first"
+        )
+        expected = one.src.fetch(paths)
+        got = four.src.fetch(paths)
+    assert sum(n is None for n in got) == 80
+    assert [_node_view(n) for n in got] == [_node_view(n) for n in expected]
+
+    copied = run_playbook(
+        {
+            "mode": "copy",
+            "source": side(source_ensemble),
+            "target": side(target_ensemble),
+            "paths": ["/wide"],
+            "read_sessions": 4,
+        }
+    )
+    assert copied["failed"] is False, copied
+    assert copied["copy"]["created"] == 1 + 4 * 501
+    assert read_tree(tgt, ("/wide",)) == read_tree(src, ("/wide",))
+    verified = run_playbook(
+        {
+            "mode": "verify",
+            "source": side(source_ensemble),
+            "target": side(target_ensemble),
+            "paths": ["/wide"],
+            "read_sessions": 4,
+        }
+    )
+    assert verified["consistent"] is True, verified["verify"]["differences"]
+    assert verified["verify"]["nodes_compared"] == 1 + 4 * 501
+
+
+def wire_servers(ens: ZkEnsemble) -> list[tuple[str, int]]:
+    return [(h, int(p)) for h, p in (hp.rsplit(":", 1) for hp in ens.connect_string.split(","))]
+
+
+def _node_view(node: zs.Node | None) -> tuple | None:
+    if node is None:
+        return None
+    return (node.path, node.data, node.acl, sorted(node.children or ()), node.stat)
+
+
 # ---------------------------------------------------------------------------------------------
 # mirroring (the engine directly: the test drives the load while it runs)
 # ---------------------------------------------------------------------------------------------

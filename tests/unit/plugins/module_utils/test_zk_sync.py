@@ -35,6 +35,8 @@ def test_build_config_defaults():
         ({"paths": ["/zookeeper/quota"]}, r"belongs to ZooKeeper itself"),
         ({"paths": ["/a"], "batch_size": 0}, r"^batch_size: "),
         ({"paths": ["/a"], "write_window": True}, r"^write_window: "),
+        ({"paths": ["/a"], "read_sessions": 0}, r"^read_sessions: "),
+        ({"paths": ["/a"], "read_sessions": 17}, r"^read_sessions: "),
         ({"paths": ["/a"], "heartbeat_path": "/elsewhere/hb"}, r"^heartbeat_path: "),
         ({"paths": ["/a"], "excludes": "/x"}, r"^excludes: "),
     ],
