@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -185,6 +186,7 @@ def main() -> int:
                 print(mirror_round(ctx, f"round {r + 1}: {args.baseline}", baseline_env, f"b{r}"), flush=True)
                 print(mirror_round(ctx, f"round {r + 1}: work tree", dict(os.environ), f"w{r}"), flush=True)
         finally:
+            logging.getLogger("kazoo").setLevel(logging.ERROR)  # not one line per client per server stopped
             src_ens.stop()
             tgt_ens.stop()
     return 0
