@@ -182,11 +182,13 @@ def engine_phase(spec: dict) -> dict:
     return res
 
 
-def run_phase(spec: dict) -> subprocess.Popen:
+def run_phase(spec: dict, env: dict | None = None) -> subprocess.Popen:
+    """One engine phase in its own process (``env``: e.g. another PYTHONPATH, another engine)."""
     return subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--engine-phase", json.dumps(spec)],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
 
 

@@ -60,12 +60,7 @@ def cpu_seconds(pid: int) -> float:
 def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
     """One mirror of one engine version under load; returns its table row."""
     started = time.time()
-    proc = subprocess.Popen(
-        [sys.executable, bench.__file__, "--engine-phase", json.dumps(ctx["spec"])],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = bench.run_phase(ctx["spec"], env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # the engine's heartbeat on the target: it mirrors
         try:
@@ -82,9 +77,10 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
     bench.finish_load(load, seconds)
     cpu = (cpu_seconds(proc.pid) - c0) / (seconds + 1.0)  # the probe waits 1 s more
     ctx["s"].create(ctx["marker"], b"")
-    out, _err = proc.communicate(timeout=900)
-    ctx["s"].delete(ctx["marker"])
-    res = json.loads(out.strip().splitlines()[-1])
+    try:
+        res = bench.finish_phase(proc, 900)
+    finally:
+        ctx["s"].delete(ctx["marker"])
     return (
         f"| {name} | {bench.fmt(lag['p50'])} | {bench.fmt(lag['p99'])} | {bench.fmt(lag['max'])} | {lag['n']} "
         f"| {cpu:.0%} | {res['errors']} | {res['repairs']} | {os.getloadavg()[0]:.1f} |"
@@ -93,13 +89,7 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
 
 def copy_once(base: dict, t: object, env: dict) -> dict:
     """One engine copy into the empty target (emptied again afterwards); the phase's result."""
-    proc = subprocess.Popen(
-        [sys.executable, bench.__file__, "--engine-phase", json.dumps(dict(base, phase="copy"))],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    res = bench.finish_phase(proc, 900)
+    res = bench.finish_phase(bench.run_phase(dict(base, phase="copy"), env), 900)
     bench.delete_tree(t, bench.ROOT)
     return res
 

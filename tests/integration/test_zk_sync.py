@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 kazoo_client = pytest.importorskip("kazoo.client")
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports  # noqa: E402
@@ -223,7 +224,7 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     _wipe(src, "/wide")
     _wipe(tgt, "/wide")
     _wide_tree(src, "/wide")
-    paths = ["/wide"] + [f"/wide/d{d}/n{n:04d}" for d in range(4) for n in range(0, 520, 1)]  # 80 absent
+    paths = ["/wide"] + [f"/wide/d{d}/n{n:04d}" for d in range(4) for n in range(520)]  # 80 absent
     one = zs.SyncEngine(
         zs.build_config({"paths": ["/wide"], "read_sessions": 1}), side(source_ensemble), side(target_ensemble)
     )
@@ -233,7 +234,7 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     with one, four:
         assert len(one.src.readers) == 1
         assert len(four.src.readers) == 4
-        assert {r.server for r in four.src.readers} == set(wire_servers(source_ensemble)), (
+        assert {r.server for r in four.src.readers} == set(_zk.split_hosts(source_ensemble.connect_string)), (
             "one session per server first"
         )
         expected = one.src.fetch(paths)
@@ -264,10 +265,6 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     )
     assert verified["consistent"] is True, verified["verify"]["differences"]
     assert verified["verify"]["nodes_compared"] == 1 + 4 * 501
-
-
-def wire_servers(ens: ZkEnsemble) -> list[tuple[str, int]]:
-    return [(h, int(p)) for h, p in (hp.rsplit(":", 1) for hp in ens.connect_string.split(","))]
 
 
 def _node_view(node: zs.Node | None) -> tuple | None:
