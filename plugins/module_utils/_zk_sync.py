@@ -15,6 +15,8 @@ role's service (:func:`service_main`). The design in one paragraph (docs/zk_sync
   copy, so nothing changed during the copy is missed. Each batch of events is read back with
   one ``multiRead`` on the same connection (ZooKeeper orders answers after the events they
   reflect) and applied blindly as one ``multi``: three round trips from change to target.
+  That connection is the engine's own :class:`WatchSession`, read by the mirror loop itself:
+  an event, the read it causes and the answer cross no thread.
   Anything that fails, anything a reconnect may have hidden, and every difference a periodic
   reconciliation walk finds is re-checked on both sides and repaired (counted).
 * Memory is bounded by settings: read batches shrink to stay under ``max_batch_bytes``, at most
@@ -407,7 +409,7 @@ class Metrics:
 
 
 # ---------------------------------------------------------------------------------------------
-# One side (source or target): a kazoo session and a pipelined reader
+# One side (source or target): a kazoo session, pipelined readers, the source's watch session
 # ---------------------------------------------------------------------------------------------
 
 
@@ -422,7 +424,12 @@ class Side:
         self.readers: list[wire.WireSession] = []
         self._read_pool: ThreadPoolExecutor | None = None
         self._fetch_lock = threading.Lock()
+        # the source's watch, read by the mirror's own thread (see wire.WatchSession)
+        self.watch: wire.WatchSession | None = None
         self.event_seq = 0
+        self._servers: list[tuple[str, int]] = []
+        self._auth: list[tuple[str, str]] = []
+        self._ssl: ssl.SSLContext | None = None
 
     def open(self) -> None:
         try:
@@ -445,12 +452,13 @@ class Side:
                     self.params["certfile"], self.params.get("keyfile"), self.params.get("keyfile_password")
                 )
         servers = _zk.split_hosts(self.params["hosts"])
+        self._servers, self._auth, self._ssl = servers, auth, ctx
         for i in range(self.read_sessions):
             first = i % len(servers)  # each session starts (and reconnects) at another server
             reader = wire.WireSession(
                 servers[first:] + servers[:first],
                 auth,
-                timeout=float(self.params.get("timeout") or 10.0),
+                timeout=self._timeout(),
                 ssl_context=ctx,
             )
             self.readers.append(reader)
@@ -463,7 +471,21 @@ class Side:
                 max_workers=len(self.readers) - 1, thread_name_prefix=f"zk-sync-{self.name}-reads"
             )
 
+    def _timeout(self) -> float:
+        return float(self.params.get("timeout") or 10.0)
+
+    def open_watch(self, on_event: Callable[[int, str], None]) -> wire.WatchSession:
+        """The session for persistent watches and the reads they cause (connected later)."""
+        if self.watch is None:
+            self.watch = wire.WatchSession(
+                self._servers, on_event, self.counter, auth=self._auth, timeout=self._timeout(), ssl_context=self._ssl
+            )
+        return self.watch
+
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         if self._read_pool is not None:
             self._read_pool.shutdown(wait=True)
             self._read_pool = None
@@ -554,12 +576,12 @@ class Side:
                 except wire.WireError as exc:
                     raise ZkSyncError(f"{self.name}: {exc}") from exc
 
-    # -- ordered reads through the kazoo session -----------------------------------------------
+    # -- ordered reads: the watch session (source) or the kazoo session (target) --------------
 
     def read_ordered(
         self, paths: list[str], timeout: float, acl_paths: set[str] | None = None
     ) -> tuple[list[Node | None], list[int]]:
-        """Like :meth:`fetch` on the kazoo session (ordered with its events and writes).
+        """Like :meth:`fetch`, ordered with the watch events (source) or the writes (target).
 
         ACLs are read for ``acl_paths`` (default: every path; others get an empty ACL).
         Returns the nodes and, per node, the number of watch events seen before the answer
@@ -577,20 +599,16 @@ class Side:
                 ops.append((wire.OP_GET_DATA, paths[i]))
                 ops.append((wire.OP_GET_CHILDREN, paths[i]))
             # 800 ops: both reads of a path always share one multiRead
-            replies = [
-                wire.call(self.client, wire.MultiRead(ops[j : j + 800]), self.counter) for j in range(0, len(ops), 800)
-            ]
-            acl_replies = {
-                i: wire.call(self.client, GetACL(paths[i]), self.counter)
-                for i in todo
-                if acl_paths is None or paths[i] in acl_paths
-            }
+            chunks = [ops[j : j + 800] for j in range(0, len(ops), 800)]
+            with_acl = [i for i in todo if acl_paths is None or paths[i] in acl_paths]
+            exchange = self._exchange_watched if self.watch is not None else self._exchange_kazoo
+            answered, acls = exchange(chunks, [paths[i] for i in with_acl], timeout)
+            acl_of = dict(zip(with_acl, acls, strict=True))
             items: list = []
             item_seen: list[int] = []
-            for r in replies:
-                got_items: list = r.get(timeout)  # type: ignore[assignment]
+            for got_items, seen in answered:
                 items.extend(got_items)
-                item_seen.extend([r.events_before] * len(got_items))
+                item_seen.extend([seen] * len(got_items))
             again = []
             for k, i in enumerate(todo):
                 got, kids = items[2 * k], items[2 * k + 1]
@@ -601,21 +619,66 @@ class Side:
                     out[i] = None  # absent when read (a later ACL answer does not matter)
                     continue
                 acl: Acl = ()
-                if i in acl_replies:
-                    try:
-                        answer: tuple = acl_replies[i].get(timeout)  # type: ignore[assignment]
-                    except kexc.NoNodeError:
-                        again.append(i)  # deleted after its data was read
+                if i in acl_of:
+                    known = acl_of[i]
+                    if known is None or known[1] != got[1][0]:
+                        # deleted (or deleted and recreated: another czxid) after its data was read
+                        again.append(i)
                         continue
-                    if answer[1].czxid != got[1][0]:
-                        again.append(i)  # deleted and recreated after its data was read
-                        continue
-                    acl = _acl_tuple([(a.id.scheme, a.id.id, a.perms) for a in answer[0]])
+                    acl = known[0]
                 out[i] = Node(paths[i], got[0], got[1], acl, kids)
             if not again:
                 return out, seens
             todo = again
         raise ZkSyncError(f"{self.name} {paths[todo[0]]}: changed under every read of it, five times in a row")
+
+    def _exchange_kazoo(
+        self, chunks: list[list[tuple[int, str]]], acl_paths: list[str], timeout: float
+    ) -> tuple[list[tuple[list, int]], list[tuple[Acl, int] | None]]:
+        """The reads of :meth:`read_ordered` on the kazoo session: ``[(items, seen)]`` per
+        multiRead, ``(acl, czxid)`` (None: no node) per ACL path."""
+        replies = [wire.call(self.client, wire.MultiRead(chunk), self.counter) for chunk in chunks]
+        acl_replies = [wire.call(self.client, GetACL(p), self.counter) for p in acl_paths]
+        answered = []
+        for r in replies:
+            got: list = r.get(timeout)
+            answered.append((got, r.events_before))
+        acls: list[tuple[Acl, int] | None] = []
+        for r in acl_replies:
+            try:
+                answer: tuple = r.get(timeout)
+            except kexc.NoNodeError:
+                acls.append(None)
+                continue
+            acls.append((_acl_tuple([(a.id.scheme, a.id.id, a.perms) for a in answer[0]]), answer[1].czxid))
+        return answered, acls
+
+    def _exchange_watched(
+        self, chunks: list[list[tuple[int, str]]], acl_paths: list[str], timeout: float
+    ) -> tuple[list[tuple[list, int]], list[tuple[Acl, int] | None]]:
+        """:meth:`_exchange_kazoo` on the watch session, read by this thread."""
+        watch = self.watch
+        if watch is None:
+            raise ZkSyncError(f"{self.name}: no watch session")
+        reqs = [(wire.OP_MULTI_READ, wire.MultiRead(chunk).serialize()) for chunk in chunks]
+        reqs += [(wire.OP_GET_ACL, wire.path_payload(p)) for p in acl_paths]
+        answers = watch.wait(watch.send(reqs), timeout)
+        answered = []
+        for err, body, seen in answers[: len(chunks)]:
+            if err:
+                raise ZkSyncError(f"{self.name}: multiRead refused with error {err}")
+            answered.append((wire.MultiRead.deserialize(body, 0), seen))
+        acls: list[tuple[Acl, int] | None] = []
+        for p, (err, body, _seen) in zip(acl_paths, answers[len(chunks) :], strict=True):
+            if err == wire.ERR_NO_NODE:
+                acls.append(None)
+                continue
+            if err:
+                raise ZkSyncError(f"{self.name} {p}: reading its ACL failed with ZooKeeper error {err}")
+            acl, off = wire.read_acl(body, 0)
+            czxid = wire.STAT.unpack_from(body, off)[0]
+            acls.append((_acl_tuple(acl), czxid))
+        return answered, acls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -773,9 +836,7 @@ class SyncEngine:
         self.tgt = Side("target", target, cfg.read_sessions)
         self.metrics = metrics or Metrics()
         self.events: collections.deque = collections.deque()
-        self.wake = threading.Event()
         self.overflow = False
-        self.src_reconnected = threading.Event()
         self.tgt_reconnected = threading.Event()
         self.watching = False
         self.repairs: collections.OrderedDict[str, int] = collections.OrderedDict()
@@ -801,8 +862,8 @@ class SyncEngine:
         self.metrics.set_state("connecting")
         self.src.open()
         self.tgt.open()
-        for side, flag in ((self.src, self.src_reconnected), (self.tgt, self.tgt_reconnected)):
-            side.client.add_listener(self._listener(flag))  # type: ignore[attr-defined]
+        # writes in flight when the target's session broke may be lost: walk again after it
+        self.tgt.client.add_listener(self._listener(self.tgt_reconnected))  # type: ignore[attr-defined]
 
     def close(self) -> None:
         self._src_reads.shutdown(wait=True)
@@ -1218,25 +1279,64 @@ class SyncEngine:
     # -- mirror: events -----------------------------------------------------------------------
 
     def _on_event(self, etype: int, path: str) -> None:
-        """Kazoo's connection thread: queue the event (cheap), wake the main loop."""
+        """Whoever reads the watch session (the main loop, or its keeper): queue the event."""
         self.src.event_seq += 1
         if len(self.events) >= self.cfg.max_backlog:
             self.overflow = True
         else:
             self.events.append((self.src.event_seq, etype, path))
-        if not self.wake.is_set():  # a busy main loop leaves it set: no lock to take
-            self.wake.set()
 
     def start_watches(self) -> None:
-        if not self.watching:
-            wire.install_event_hook(self.src.client, self._on_event)
-            self.watching = True
+        self.src.open_watch(self._on_event)
+        self.watching = True
         self.add_watches()
 
+    def watch_lost(self) -> bool:
+        """The watch session broke: its watches are gone until :meth:`add_watches`."""
+        return self.watching and (self.src.watch is None or self.src.watch.lost.is_set())
+
     def add_watches(self) -> None:
-        replies = [wire.call(self.src.client, wire.AddWatch(m.source), self.src.counter) for m in self.cfg.paths]
-        for r in replies:
-            r.get(self.cfg.io_timeout)
+        """(Re)connect the watch session if it broke, and watch every source path."""
+        watch = self.src.watch
+        if watch is None:
+            raise ZkSyncError("source: no watch session")
+        reqs = [(wire.OP_ADD_WATCH, wire.AddWatch(m.source).serialize()) for m in self.cfg.paths]
+        try:
+            if watch.lost.is_set():
+                watch.connect()
+            answers = watch.wait(watch.send(reqs), self.cfg.io_timeout)
+        except wire.WireAuthError as exc:
+            raise ZkSyncError(f"source: {exc}") from exc
+        except wire.WireError as exc:
+            raise ZkSyncError(f"source: cannot watch ({exc})") from exc
+        for m, (err, _body, _seen) in zip(self.cfg.paths, answers, strict=True):
+            if err:
+                watch.lost.set()  # not watching everything: connect and try again later
+                raise ZkSyncError(f"source: watching {m.source} failed with ZooKeeper error {err}")
+
+    def _rewatch_if_lost(self) -> None:
+        """Outside the mirror loop: a broken watch session is connected and watches again, and
+        the loop is told to walk everything (events may have been missed meanwhile)."""
+        if not self.watch_lost():
+            return
+        try:
+            self.add_watches()
+        except ZkSyncError as exc:
+            LOG.warning("re-arming the watch failed (%s)", exc)
+            return
+        self.overflow = True
+
+    def pump(self, timeout: float = 0.0) -> None:
+        """Queue the watch events that arrived, waiting up to ``timeout`` for the first."""
+        watch = self.src.watch
+        if watch is None or watch.lost.is_set():
+            if timeout:
+                time.sleep(timeout)
+            return
+        try:
+            watch.pump(timeout)
+        except wire.WireError as exc:  # lost is set: the loop re-arms
+            LOG.warning("the source watch session broke (%s); re-arming", exc)
 
     def apply_events(  # noqa: PLR0912,PLR0915  # the hot path
         self, upto: int | None = None, limit: int = 5000, read: list[str] | None = None
@@ -1609,6 +1709,7 @@ class SyncEngine:
                 break
             if self.repair_batch(500, count=False) < 0:
                 time.sleep(0.2)  # connection trouble: back off
+                self._rewatch_if_lost()
         return backlog
 
     def _repair_until(self, deadline: float, size: int = 200) -> int:
@@ -1617,6 +1718,7 @@ class SyncEngine:
             got = self.repair_batch(size)
             if got < 0:
                 time.sleep(0.1)  # connection trouble: back off
+                self._rewatch_if_lost()
             else:
                 fixes += got
         self.writer.drain()
@@ -1625,7 +1727,9 @@ class SyncEngine:
     def _finish(self, drain_timeout: float) -> tuple[int, dict]:
         """Apply everything announced, reconcile once fully, then verify (re-checking diffs)."""
         deadline = time.monotonic() + drain_timeout
+        self._rewatch_if_lost()  # the final walk below covers what it missed
         while time.monotonic() < deadline and (self.events or self.repairs or self.writer.inflight):
+            self.pump()
             if self.events:
                 self.apply_events()
             self.writer.drain()
@@ -1689,8 +1793,9 @@ class _MirrorLoop:
         e = self.e
         while not self._should_end():
             self._check_sessions()
+            e.pump()
             now = time.monotonic()
-            if e.src_reconnected.is_set() or e.tgt_reconnected.is_set() or e.overflow:
+            if e.watch_lost() or e.tgt_reconnected.is_set() or e.overflow:
                 self._rearm()
             busy = False
             if e.events:
@@ -1712,13 +1817,11 @@ class _MirrorLoop:
                 self.walker = e.walk(batch_size=200)
                 self.reconciliations += 1
                 self.next_reconcile = now + e.cfg.reconcile_interval
-            if not busy:
-                e.wake.clear()
-                if not e.events:
-                    wait = 0.05
-                    if e.cfg.heartbeat_path:
-                        wait = min(wait, max(0.0, self.next_hb - time.monotonic()))
-                    e.wake.wait(wait)
+            if not busy and not e.events:
+                wait = 0.05
+                if e.cfg.heartbeat_path:
+                    wait = min(wait, max(0.0, self.next_hb - time.monotonic()))
+                e.pump(wait)
         self.seconds = time.monotonic() - self.started
 
     def _check_sessions(self) -> None:
@@ -1749,20 +1852,17 @@ class _MirrorLoop:
     def _rearm(self) -> None:
         """After a reconnect (or a lost backlog): watch again, then walk everything."""
         e = self.e
-        src_again = e.src_reconnected.is_set()
-        e.src_reconnected.clear()
+        e.metrics.set_state("resyncing")
+        if e.watch_lost():
+            try:
+                e.add_watches()
+            except ZkSyncError as exc:  # no server yet: try again on the next turn (lost stays set)
+                LOG.warning("re-arming the watch failed (%s)", exc)
+                e.metrics.add("errors")
+                time.sleep(0.1)
+                return
         e.tgt_reconnected.clear()
         e.overflow = False
-        e.metrics.set_state("resyncing")
-        try:
-            if src_again:
-                e.add_watches()
-        except Exception as exc:  # not connected yet: try again on the next turn
-            LOG.warning("re-arming the watch failed (%s)", exc)
-            e.metrics.add("errors")
-            e.src_reconnected.set()
-            time.sleep(0.1)
-            return
         self.walker = e.walk(batch_size=200)
         self.resyncs += 1
 

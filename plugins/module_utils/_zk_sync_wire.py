@@ -16,6 +16,10 @@
 * :class:`WireSession`: a small pipelined read-only client on a raw socket (plain or TLS,
   digest auth) for bulk tree walks: it sends thousands of requests at once and parses the
   answers in one pass, which kazoo's one-request-per-loop design cannot do.
+* :class:`WatchSession`: a :class:`WireSession` that holds persistent watches and is read by
+  its caller's thread (the mirror's main loop), so an event, the read it causes and that
+  read's answer cross no thread; a keeper thread reads and pings only while the caller is
+  busy elsewhere.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ OP_GET_DATA = 4
 OP_GET_ACL = 6
 OP_GET_CHILDREN = 8
 OP_SYNC = 9
+OP_PING = 11
 OP_MULTI_READ = 22
 OP_ADD_WATCH = 106
 OP_AUTH = 100
 OP_CLOSE = -11
 AUTH_XID = -4
 WATCH_XID = -1
+PING_XID = -2
 ADD_WATCH_PERSISTENT_RECURSIVE = 1
 
 ERR_NO_NODE = -101
@@ -357,6 +363,10 @@ class WireSession:
     # -- connection ---------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._drop_socket()
+
+    def _drop_socket(self) -> None:
+        """Say goodbye to the server (ends the session at once) and close the socket."""
         sock, self._sock = self._sock, None
         if sock is None:
             return
@@ -372,7 +382,7 @@ class WireSession:
 
     def connect(self, prefer: tuple[str, int] | None = None) -> None:
         """Connect to ``prefer`` (or the next server in turn) and authenticate."""
-        self.close()
+        self._drop_socket()
         errors = []
         order = list(self.servers)
         if prefer is not None:
@@ -386,10 +396,10 @@ class WireSession:
                 self.server = (host, port)
                 return
             except WireAuthError:
-                self.close()
+                self._drop_socket()
                 raise
             except (OSError, WireError, struct.error) as exc:
-                self.close()
+                self._drop_socket()
                 errors.append(f"{host}:{port}: {exc}")
         raise WireError("cannot open a session on any server (" + "; ".join(errors) + ")")
 
@@ -524,6 +534,178 @@ class WireSession:
             return
         del first
         results.append((err, frame[REPLY.size :]))
+
+
+class WatchSession(WireSession):
+    """A session holding persistent watches, read by whoever calls it (not a thread of its own).
+
+    ``on_event(type, path)`` runs for every watch event, in the server's order. Requests go
+    out with :meth:`send`; :meth:`wait` reads until their answers are in, each with the
+    ``counter()`` value when it was read: ZooKeeper orders one connection's events and
+    answers, so an answer reflects exactly the changes announced by the events read before
+    it. :meth:`pump` reads whatever has arrived. While nobody has read for a while (the owner
+    copies a large tree, say), a keeper thread reads instead, so events are queued, pings
+    keep the session alive and the server never buffers for a silent client.
+
+    A connection that fails is closed and :attr:`lost` is set: its watches are gone, and
+    events may have been missed. :meth:`connect` (to the next server) opens a new session;
+    the owner then adds its watches again and re-checks what it watches.
+    """
+
+    KEEPER_IDLE = 0.3  # seconds without a read by the owner before the keeper reads
+
+    def __init__(
+        self,
+        servers: Sequence[tuple[str, int]],
+        on_event: Callable[[int, str], None],
+        counter: Callable[[], int],
+        *,
+        auth: Sequence[tuple[str, str]] = (),
+        timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(servers, auth, timeout, ssl_context)
+        self.on_event = on_event
+        self.counter = counter
+        self.lost = threading.Event()
+        self.lost.set()  # no session yet
+        self._lock = threading.RLock()  # one reader or writer of the socket at a time
+        self._answers: dict[int, tuple[int, bytes, int]] = {}
+        self._buf = bytearray()
+        self._last_read = time.monotonic()
+        self._last_send = time.monotonic()
+        self._closing = threading.Event()
+        self._keeper: threading.Thread | None = None
+        self._poller = select.poll()
+
+    def connect(self, prefer: tuple[str, int] | None = None) -> None:
+        with self._lock:
+            super().connect(prefer)
+            self._poller = select.poll()  # no descriptor limit, unlike select()
+            self._poller.register(self._sock, select.POLLIN)  # type: ignore[arg-type]
+            self._answers.clear()
+            self._buf = bytearray()
+            self._last_read = self._last_send = time.monotonic()
+            self.lost.clear()
+        if self._keeper is None:
+            self._keeper = threading.Thread(target=self._keep, name="zk-sync-watch-keeper", daemon=True)
+            self._keeper.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.join(5.0)
+        with self._lock:
+            self._drop_socket()
+            self.lost.set()
+        self._closing.clear()
+
+    def _fail(self, why: str) -> WireError:
+        """The connection is unusable: close it, mark the watches lost."""
+        self._drop_socket()
+        self._answers.clear()
+        self.lost.set()
+        return WireError(f"{self.server}: {why}")
+
+    def _socket(self) -> socket.socket | ssl.SSLSocket:
+        if self._sock is None or self.lost.is_set():
+            raise WireError("the watch session is not connected")
+        return self._sock
+
+    def send(self, requests: Sequence[tuple[int, bytes]]) -> list[int]:
+        """Send requests at once; returns their xids (answers come with :meth:`wait`)."""
+        with self._lock:
+            sock = self._socket()
+            xids = []
+            parts = []
+            for op, payload in requests:
+                self._xid = (self._xid % 2_000_000_000) + 1
+                xids.append(self._xid)
+                parts.append(HEADER.pack(len(payload) + 8, self._xid, op))
+                parts.append(payload)
+            try:
+                sock.sendall(b"".join(parts))
+            except OSError as exc:
+                raise self._fail(f"sending failed: {exc}") from exc
+            self._last_send = time.monotonic()
+            return xids
+
+    def wait(self, xids: Sequence[int], timeout: float) -> list[tuple[int, bytes, int]]:
+        """``[(err, body, events_before)]`` of each request, reading (and dispatching) meanwhile."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            answers = self._answers
+            while any(x not in answers for x in xids):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._fail(f"no answer within {timeout}s")
+                self._read(remaining)
+            return [answers.pop(x) for x in xids]
+
+    def pump(self, timeout: float = 0.0) -> int:
+        """Read what has arrived, waiting up to ``timeout`` for it; returns the frames read."""
+        with self._lock:
+            return self._read(timeout)
+
+    def _read(self, timeout: float) -> int:
+        sock = self._socket()
+        now = time.monotonic()
+        self._last_read = now
+        if now - self._last_send > self._session_timeout / 3:
+            try:
+                sock.sendall(HEADER.pack(8, PING_XID, OP_PING))
+            except OSError as exc:
+                raise self._fail(f"ping failed: {exc}") from exc
+            self._last_send = now
+        pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+        if not pending and not self._poller.poll(max(0.0, timeout) * 1000.0):
+            return 0
+        try:
+            chunk = sock.recv(1 << 20)
+        except OSError as exc:
+            raise self._fail(f"reading failed: {exc}") from exc
+        if not chunk:
+            raise self._fail("connection closed by the server")
+        buf = self._buf
+        buf += chunk
+        pos = frames = 0
+        while len(buf) - pos >= 4:
+            (length,) = INT.unpack_from(buf, pos)
+            if len(buf) - pos - 4 < length:
+                break
+            self._dispatch(bytes(buf[pos + 4 : pos + 4 + length]))
+            pos += 4 + length
+            frames += 1
+        if pos:
+            del buf[:pos]
+        return frames
+
+    def _dispatch(self, frame: bytes) -> None:
+        xid, _zxid, err = REPLY.unpack_from(frame, 0)
+        if xid == WATCH_XID:
+            etype, _state = INT_INT.unpack_from(frame, REPLY.size)
+            path, _end = read_string(frame, REPLY.size + INT_INT.size)
+            self.on_event(etype, path)
+        elif xid > 0:
+            self._answers[xid] = (err, frame[REPLY.size :], self.counter())
+        # else a ping's answer
+
+    def _keep(self) -> None:
+        """Read and ping while the owner does not (a daemon thread, one per session)."""
+        while not self._closing.wait(0.1):
+            if time.monotonic() - self._last_read < self.KEEPER_IDLE or self.lost.is_set():
+                continue
+            if not self._lock.acquire(blocking=False):
+                continue  # the owner is reading or sending right now
+            try:
+                for _turn in range(100):  # drain, but let the owner in again soon
+                    if self.lost.is_set() or not self._read(0.0):
+                        break
+            except WireError:
+                pass  # lost is set: the owner reconnects
+            finally:
+                self._lock.release()
 
 
 def get_data_payload(path: str) -> bytes:

@@ -1,0 +1,151 @@
+"""Unit tests of the watch session's framing: events and answers in the server's order.
+
+A scripted peer on a loopback socket plays the server's side of the wire protocol (the
+session handshake, then frames the test writes); the engine's behaviour against real
+ZooKeeper ensembles is in tests/integration/test_zk_sync.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+
+
+class Peer:
+    """Accepts one session; the test reads requests and writes frames by hand."""
+
+    def __init__(self, session_timeout_ms: int = 10_000) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.address = self.listener.getsockname()
+        self.timeout_ms = session_timeout_ms
+        self.conn: socket.socket | None = None
+        self.accepted = threading.Thread(target=self._accept, daemon=True)
+        self.accepted.start()
+
+    def _accept(self) -> None:
+        conn, _peer = self.listener.accept()
+        conn.settimeout(5.0)
+        self._frame(conn)  # ConnectRequest
+        body = struct.pack("!iiq", 0, self.timeout_ms, 0x1234) + wire.write_buffer(b"\x00" * 16)
+        conn.sendall(wire.INT.pack(len(body)) + body)
+        self.conn = conn
+
+    @staticmethod
+    def _frame(conn: socket.socket) -> bytes:
+        head = b""
+        while len(head) < 4:
+            head += conn.recv(4 - len(head))
+        (length,) = wire.INT.unpack(head)
+        body = b""
+        while len(body) < length:
+            body += conn.recv(length - len(body))
+        return body
+
+    def request(self) -> tuple[int, int]:
+        """(xid, opcode) of the next request the session sent."""
+        assert self.conn is not None
+        xid, op = struct.unpack_from("!ii", self._frame(self.conn), 0)
+        return xid, op
+
+    def send(self, *frames: bytes) -> None:
+        assert self.conn is not None
+        self.conn.sendall(b"".join(wire.INT.pack(len(f)) + f for f in frames))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.listener.close()
+
+
+def event(etype: int, path: str) -> bytes:
+    return wire.REPLY.pack(wire.WATCH_XID, -1, 0) + struct.pack("!ii", etype, 3) + wire.write_string(path)
+
+
+def answer(xid: int, body: bytes = b"", err: int = 0) -> bytes:
+    return wire.REPLY.pack(xid, 7, err) + body
+
+
+@pytest.fixture
+def peer():
+    p = Peer()
+    yield p
+    p.close()
+
+
+def _session(peer: Peer, seen: list) -> wire.WatchSession:
+    def on_event(etype: int, path: str) -> None:
+        seen.append((etype, path))
+
+    session = wire.WatchSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
+    session.connect()
+    peer.accepted.join(5.0)
+    return session
+
+
+def test_an_answer_counts_the_events_read_before_it(peer):
+    seen: list = []
+    session = _session(peer, seen)
+    try:
+        (xid,) = session.send([(wire.OP_GET_DATA, wire.get_data_payload("/a"))])
+        assert peer.request() == (xid, wire.OP_GET_DATA)
+        peer.send(event(wire.EVENT_CHANGED, "/a"), event(wire.EVENT_CREATED, "/b"), answer(xid, b"body"))
+        peer.send(event(wire.EVENT_DELETED, "/c"))
+        [(err, body, before)] = session.wait([xid], 5.0)
+        assert (err, body, before) == (0, b"body", 2)
+        deadline = time.monotonic() + 5
+        while len(seen) < 3 and time.monotonic() < deadline:
+            session.pump(0.1)
+        assert seen == [(wire.EVENT_CHANGED, "/a"), (wire.EVENT_CREATED, "/b"), (wire.EVENT_DELETED, "/c")]
+    finally:
+        session.close()
+
+
+def test_answers_come_back_in_request_order_with_error_codes(peer):
+    seen: list = []
+    session = _session(peer, seen)
+    try:
+        xids = session.send([(wire.OP_GET_ACL, wire.path_payload(p)) for p in ("/x", "/y")])
+        assert [peer.request()[0] for _ in xids] == xids
+        peer.send(answer(xids[0], err=wire.ERR_NO_NODE), answer(xids[1], b"acl"))
+        assert [(e, b) for e, b, _n in session.wait(xids, 5.0)] == [(wire.ERR_NO_NODE, b""), (0, b"acl")]
+    finally:
+        session.close()
+
+
+def test_a_closed_connection_marks_the_watches_lost(peer):
+    session = _session(peer, [])
+    try:
+        assert not session.lost.is_set()
+        (xid,) = session.send([(wire.OP_SYNC, wire.path_payload("/"))])
+        assert peer.request() == (xid, wire.OP_SYNC)
+        assert peer.conn is not None
+        peer.conn.close()
+        with pytest.raises(wire.WireError, match="closed by the server"):
+            session.wait([xid], 5.0)
+        assert session.lost.is_set()
+        with pytest.raises(wire.WireError, match="not connected"):
+            session.send([(wire.OP_SYNC, wire.path_payload("/"))])
+    finally:
+        session.close()
+
+
+def test_the_keeper_reads_and_pings_while_the_owner_is_busy(monkeypatch):
+    peer = Peer(session_timeout_ms=600)  # a ping is due after 200 ms of silence
+    monkeypatch.setattr(wire.WatchSession, "KEEPER_IDLE", 0.05)
+    seen: list = []
+    session = _session(peer, seen)
+    try:
+        peer.send(event(wire.EVENT_CHILD, "/p"))
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)  # the owner never reads
+        assert seen == [(wire.EVENT_CHILD, "/p")]
+        assert peer.request() == (wire.PING_XID, wire.OP_PING)
+    finally:
+        session.close()
+        peer.close()
