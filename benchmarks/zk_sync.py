@@ -58,18 +58,28 @@ def super_digest() -> str:
     return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
 
 
-def use_heap(heap: str) -> None:
-    """Start the ensembles' JVMs with ``-Xmx<heap>`` instead of the test fixture's 128 MB.
+# The test fixture's JVM flags that only make tests start faster (not how ZooKeeper runs).
+FIXTURE_ONLY_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
+
+
+def use_heap(heap: str, jvm: str = "role") -> None:
+    """Start the ensembles' JVMs with ``heap`` instead of the test fixture's 128 MB.
 
     The fixture's heap is plenty for tests; 100,000 nodes plus the raw-bound tree made the
-    target's heap run out (OutOfMemoryError, GC pauses that dropped sessions). A wrapper swaps
-    the flag for the benchmark without touching the fixture.
+    target's heap run out (OutOfMemoryError, GC pauses that dropped sessions). With ``jvm``
+    "role" the JVMs also run as the collection's zookeeper role runs them (``-Xms`` =
+    ``-Xmx``, the JVM's default JIT and garbage collector) rather than with the fixture's
+    fast-start flags (:data:`FIXTURE_ONLY_FLAGS`: C1 JIT only, serial GC); "fixture" keeps
+    those. A wrapper swaps the flags for the benchmark without touching the fixture.
     """
+    drop = " | ".join(FIXTURE_ONLY_FLAGS) if jvm == "role" else "--never--"
+    xms = f"-Xms{heap}" if jvm == "role" else "-Xms16m"
     wrapper = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk-bench-java-{os.getpid()}.sh")
     with open(wrapper, "w", encoding="ascii") as f:
         f.write(
             "#!/bin/sh\n"
-            'for a in "$@"; do shift; case "$a" in -Xmx128m) set -- "$@" "-Xmx' + heap + '";; '
+            'for a in "$@"; do shift; case "$a" in '
+            f'-Xmx128m) set -- "$@" "-Xmx{heap}";; -Xms16m) set -- "$@" "{xms}";; {drop}) ;; '
             '*) set -- "$@" "$a";; esac; done\n'
             f'exec {zk_ensemble.JAVA} "$@"\n'
         )
@@ -345,6 +355,12 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
     ap.add_argument("--zkshell", default="/tmp/zkshell-venv/bin/zk-shell")
     ap.add_argument("--zkshell-nodes", type=int, default=5000)
     ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
+    ap.add_argument(
+        "--jvm",
+        choices=("role", "fixture"),
+        default="role",
+        help="ZooKeeper JVM flags: as the zookeeper role runs it (default), or the test fixture's fast-start flags",
+    )
     ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
     ap.add_argument("--engine-log", help="append the engine's DEBUG log (failed batches, repairs) to this file")
     ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
@@ -359,7 +375,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         return 0
 
     cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
-    use_heap(args.heap)
+    use_heap(args.heap, args.jvm)
     src_ens = ZkEnsemble(3, name="benchsrc", extra_config=cfg)
     tgt_ens = ZkEnsemble(3, name="benchtgt", extra_config=cfg)
     src_ens.start()

@@ -124,8 +124,9 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=5000, help="tree size")
     ap.add_argument("--measure", choices=("lag", "copy"), default="lag")
     ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
+    ap.add_argument("--jvm", choices=("role", "fixture"), default="role", help="ZooKeeper JVM flags (see zk_sync.py)")
     args = ap.parse_args()
-    bench.use_heap(args.heap)
+    bench.use_heap(args.heap, args.jvm)
     cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
     src_ens = bench.ZkEnsemble(3, name="absrc", extra_config=cfg)
     tgt_ens = bench.ZkEnsemble(3, name="abtgt", extra_config=cfg)
