@@ -62,15 +62,15 @@ def super_digest() -> str:
 FIXTURE_ONLY_FLAGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 
 
-def use_heap(heap: str, jvm: str = "role") -> None:
+def use_heap(heap: str, jvm: str = "fixture") -> None:
     """Start the ensembles' JVMs with ``heap`` instead of the test fixture's 128 MB.
 
     The fixture's heap is plenty for tests; 100,000 nodes plus the raw-bound tree made the
     target's heap run out (OutOfMemoryError, GC pauses that dropped sessions). With ``jvm``
     "role" the JVMs also run as the collection's zookeeper role runs them (``-Xms`` =
-    ``-Xmx``, the JVM's default JIT and garbage collector) rather than with the fixture's
-    fast-start flags (:data:`FIXTURE_ONLY_FLAGS`: C1 JIT only, serial GC); "fixture" keeps
-    those. A wrapper swaps the flags for the benchmark without touching the fixture.
+    ``-Xmx``, the JVM's default JIT and garbage collector) instead of with the fixture's
+    fast-start flags (:data:`FIXTURE_ONLY_FLAGS`: C1 JIT only, serial GC), which "fixture"
+    (the default) keeps. A wrapper swaps the flags without touching the fixture.
     """
     drop = " | ".join(FIXTURE_ONLY_FLAGS) if jvm == "role" else "--never--"
     xms = f"-Xms{heap}" if jvm == "role" else "-Xms16m"
@@ -357,9 +357,9 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
     ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
     ap.add_argument(
         "--jvm",
-        choices=("role", "fixture"),
-        default="role",
-        help="ZooKeeper JVM flags: as the zookeeper role runs it (default), or the test fixture's fast-start flags",
+        choices=("fixture", "role"),
+        default="fixture",
+        help="ZooKeeper JVM flags: the test fixture's (default, as in the earlier tables), or the zookeeper role's",
     )
     ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
     ap.add_argument("--engine-log", help="append the engine's DEBUG log (failed batches, repairs) to this file")

@@ -124,7 +124,7 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=5000, help="tree size")
     ap.add_argument("--measure", choices=("lag", "copy"), default="lag")
     ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
-    ap.add_argument("--jvm", choices=("role", "fixture"), default="role", help="ZooKeeper JVM flags (see zk_sync.py)")
+    ap.add_argument("--jvm", choices=("fixture", "role"), default="fixture", help="ZooKeeper JVM flags (zk_sync.py)")
     args = ap.parse_args()
     bench.use_heap(args.heap, args.jvm)
     cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
