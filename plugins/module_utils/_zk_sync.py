@@ -43,6 +43,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import cast
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
@@ -641,12 +642,11 @@ class Side:
         acl_replies = [wire.call(self.client, GetACL(p), self.counter) for p in acl_paths]
         answered = []
         for r in replies:
-            got: list = r.get(timeout)
-            answered.append((got, r.events_before))
+            answered.append((cast(list, r.get(timeout)), r.events_before))
         acls: list[tuple[Acl, int] | None] = []
         for r in acl_replies:
             try:
-                answer: tuple = r.get(timeout)
+                answer = cast(tuple, r.get(timeout))
             except kexc.NoNodeError:
                 acls.append(None)
                 continue

@@ -110,7 +110,7 @@ def test_answers_come_back_in_request_order_with_error_codes(peer):
     session = _session(peer, seen)
     try:
         xids = session.send([(wire.OP_GET_ACL, wire.path_payload(p)) for p in ("/x", "/y")])
-        assert [peer.request()[0] for _ in xids] == xids
+        assert [peer.request()[0] for _xid in xids] == xids
         peer.send(answer(xids[0], err=wire.ERR_NO_NODE), answer(xids[1], b"acl"))
         assert [(e, b) for e, b, _n in session.wait(xids, 5.0)] == [(wire.ERR_NO_NODE, b""), (0, b"acl")]
     finally:
