@@ -15,8 +15,8 @@ role's service (:func:`service_main`). The design in one paragraph (docs/zk_sync
   copy, so nothing changed during the copy is missed. Each batch of events is read back with
   one ``multiRead`` on the same connection (ZooKeeper orders answers after the events they
   reflect) and applied blindly as one ``multi``: three round trips from change to target.
-  That connection is the engine's own :class:`WatchSession`, read by the mirror loop itself:
-  an event, the read it causes and the answer cross no thread.
+  Both connections are the engine's own (:class:`LoopSession`), read by the mirror loop
+  itself: an event, the read it causes, its answer and the write it causes cross no thread.
   Anything that fails, anything a reconnect may have hidden, and every difference a periodic
   reconciliation walk finds is re-checked on both sides and repaired (counted).
 * Memory is bounded by settings: read batches shrink to stay under ``max_batch_bytes``, at most
@@ -305,6 +305,18 @@ def _kazoo_acls(acl: Acl) -> list:
     return [ACL(perms, Id(scheme, ident)) for scheme, ident, perms in acl]
 
 
+def _kazoo_decoder(request: object) -> Callable[[int, bytes], object]:
+    """Decode an answer to ``request`` as kazoo's connection does: an error code becomes its
+    kazoo exception, a body the request's own result."""
+
+    def decode(err: int, body: bytes) -> object:
+        if err:
+            raise kexc.EXCEPTIONS[err]()
+        return request.deserialize(body, 0)  # type: ignore[attr-defined]
+
+    return decode
+
+
 def _child(parent: str, name: str) -> str:
     return ("" if parent == "/" else parent) + "/" + name
 
@@ -410,7 +422,7 @@ class Metrics:
 
 
 # ---------------------------------------------------------------------------------------------
-# One side (source or target): a kazoo session, pipelined readers, the source's watch session
+# One side (source or target): a kazoo session, pipelined readers, the mirror loop's session
 # ---------------------------------------------------------------------------------------------
 
 
@@ -425,8 +437,9 @@ class Side:
         self.readers: list[wire.WireSession] = []
         self._read_pool: ThreadPoolExecutor | None = None
         self._fetch_lock = threading.Lock()
-        # the source's watch, read by the mirror's own thread (see wire.WatchSession)
-        self.watch: wire.WatchSession | None = None
+        # the session the mirror loop reads itself (see wire.LoopSession): the source's watch
+        # and the reads it causes, the target's writes and the repairs' reads
+        self.loop: wire.LoopSession | None = None
         self.event_seq = 0
         self._servers: list[tuple[str, int]] = []
         self._auth: list[tuple[str, str]] = []
@@ -475,18 +488,50 @@ class Side:
     def _timeout(self) -> float:
         return float(self.params.get("timeout") or 10.0)
 
-    def open_watch(self, on_event: Callable[[int, str], None]) -> wire.WatchSession:
-        """The session for persistent watches and the reads they cause (connected later)."""
-        if self.watch is None:
-            self.watch = wire.WatchSession(
+    def open_loop(self, on_event: Callable[[int, str], None] | None = None) -> wire.LoopSession:
+        """The mirror loop's own session (not connected yet); from now on :meth:`submit` and
+        :meth:`read_ordered` use it instead of the kazoo session."""
+        if self.loop is None:
+            self.loop = wire.LoopSession(
                 self._servers, on_event, self.counter, auth=self._auth, timeout=self._timeout(), ssl_context=self._ssl
             )
-        return self.watch
+        return self.loop
+
+    def loop_lost(self) -> bool:
+        return self.loop is not None and self.loop.lost.is_set()
+
+    def submit(self, request: object, callback: Callable[[object], None] | None = None) -> wire.Reply:
+        """Send a kazoo request (Create, SetData, Transaction...) on the loop session when there
+        is one, else on the kazoo session; the reply is answered in order with the others."""
+        loop = self.loop
+        if loop is None:
+            return wire.call(self.client, request, self.counter, callback)
+        return loop.submit(request.type, request.serialize(), _kazoo_decoder(request), callback)  # type: ignore[attr-defined]
+
+    def wait_connected(self, timeout: float) -> None:
+        """Wait (up to ``timeout``) until the session writes go through can carry them again."""
+        deadline = time.monotonic() + timeout
+        loop = self.loop
+        while time.monotonic() < deadline:
+            if loop is None:
+                if getattr(self.client, "connected", False):
+                    return
+                time.sleep(0.1)  # kazoo reconnects in its own thread; poll its state
+                continue
+            if not loop.lost.is_set():
+                return
+            try:
+                loop.connect()
+                return
+            except wire.WireAuthError as exc:
+                raise ZkSyncError(f"{self.name}: {exc}") from exc
+            except wire.WireError:
+                time.sleep(0.2)  # no server serves yet: back off
 
     def close(self) -> None:
-        if self.watch is not None:
-            self.watch.close()
-            self.watch = None
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
         if self._read_pool is not None:
             self._read_pool.shutdown(wait=True)
             self._read_pool = None
@@ -577,12 +622,13 @@ class Side:
                 except wire.WireError as exc:
                     raise ZkSyncError(f"{self.name}: {exc}") from exc
 
-    # -- ordered reads: the watch session (source) or the kazoo session (target) --------------
+    # -- ordered reads: on the loop session when there is one, else on the kazoo session -------
 
     def read_ordered(
         self, paths: list[str], timeout: float, acl_paths: set[str] | None = None
     ) -> tuple[list[Node | None], list[int]]:
-        """Like :meth:`fetch`, ordered with the watch events (source) or the writes (target).
+        """Like :meth:`fetch`, ordered with the watch events (source) or the writes (target):
+        on the loop session, or the kazoo session before there is one.
 
         ACLs are read for ``acl_paths`` (default: every path; others get an empty ACL).
         Returns the nodes and, per node, the number of watch events seen before the answer
@@ -602,7 +648,7 @@ class Side:
             # 800 ops: both reads of a path always share one multiRead
             chunks = [ops[j : j + 800] for j in range(0, len(ops), 800)]
             with_acl = [i for i in todo if acl_paths is None or paths[i] in acl_paths]
-            exchange = self._exchange_watched if self.watch is not None else self._exchange_kazoo
+            exchange = self._exchange_loop if self.loop is not None else self._exchange_kazoo
             answered, acls = exchange(chunks, [paths[i] for i in with_acl], timeout)
             acl_of = dict(zip(with_acl, acls, strict=True))
             items: list = []
@@ -653,16 +699,16 @@ class Side:
             acls.append((_acl_tuple([(a.id.scheme, a.id.id, a.perms) for a in answer[0]]), answer[1].czxid))
         return answered, acls
 
-    def _exchange_watched(
+    def _exchange_loop(
         self, chunks: list[list[tuple[int, str]]], acl_paths: list[str], timeout: float
     ) -> tuple[list[tuple[list, int]], list[tuple[Acl, int] | None]]:
-        """:meth:`_exchange_kazoo` on the watch session, read by this thread."""
-        watch = self.watch
-        if watch is None:
-            raise ZkSyncError(f"{self.name}: no watch session")
+        """:meth:`_exchange_kazoo` on the loop session, read by this thread."""
+        loop = self.loop
+        if loop is None:
+            raise ZkSyncError(f"{self.name}: no loop session")
         reqs = [(wire.OP_MULTI_READ, wire.MultiRead(chunk).serialize()) for chunk in chunks]
         reqs += [(wire.OP_GET_ACL, wire.path_payload(p)) for p in acl_paths]
-        answers = watch.wait(watch.send(reqs), timeout)
+        answers = loop.wait(loop.send(reqs), timeout)
         answered = []
         for err, body, seen in answers[: len(chunks)]:
             if err:
@@ -752,7 +798,7 @@ class Writer:
     def add(self, op: Op) -> None:
         if op.kind == "acl":  # multi cannot carry setACL: its own request, in order
             self.flush()
-            reply = wire.call(self.side.client, SetACL(op.path, _kazoo_acls(op.acl), -1), self.side.counter)
+            reply = self.side.submit(SetACL(op.path, _kazoo_acls(op.acl), -1))
             self._track([op], reply)
             return
         size = op.size()
@@ -775,11 +821,11 @@ class Writer:
         reqs: list = []
         for op in batch:
             reqs.extend(op.requests())
-        reply = wire.call(self.side.client, Transaction(reqs), self.side.counter, self._watch_paths(batch))
+        reply = self.side.submit(Transaction(reqs), self._watch_paths(batch))
         self._track(batch, reply)
 
     def _watch_paths(self, batch: list[Op]) -> Callable[[object], None] | None:
-        """A callback run by the connection thread when the batch's answer arrives."""
+        """A callback run by whoever reads the batch's answer, when it arrives."""
         if self.on_answer is None:
             return None
         on_answer = self.on_answer
@@ -1157,7 +1203,7 @@ class SyncEngine:
                 return
             except CONNECTION_ERRORS as exc:
                 last = exc
-                self._wait_connected(self.tgt, 30.0)
+                self.tgt.wait_connected(30.0)
             except Exception as exc:  # reported to the user below
                 last = exc
                 break
@@ -1176,9 +1222,9 @@ class SyncEngine:
         for op in ops:
             reqs.extend(op.requests())
         for _attempt in range(3):
-            self._wait_connected(self.tgt, 30.0)
+            self.tgt.wait_connected(30.0)
             try:
-                result = wire.call(self.tgt.client, Transaction(reqs), self.tgt.counter).get(self.cfg.io_timeout)
+                result = self.tgt.submit(Transaction(reqs)).get(self.cfg.io_timeout)
             except CONNECTION_ERRORS:
                 continue
             if not isinstance(result, list):
@@ -1190,17 +1236,11 @@ class SyncEngine:
             return i == 0 and isinstance(first, (kexc.NodeExistsError, kexc.NoNodeError))
         return False
 
-    @staticmethod
-    def _wait_connected(side: Side, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not getattr(side.client, "connected", False):
-            time.sleep(0.1)  # kazoo reconnects in its own thread; poll its state
-
     def _ensure_once(self, op: Op) -> None:
         c = self.tgt.client
 
         def send(request: object) -> object:
-            return wire.call(c, request, self.tgt.counter).get(self.cfg.io_timeout)
+            return self.tgt.submit(request).get(self.cfg.io_timeout)
 
         if op.kind == "create":
             try:
@@ -1287,17 +1327,17 @@ class SyncEngine:
             self.events.append((self.src.event_seq, etype, path))
 
     def start_watches(self) -> None:
-        self.src.open_watch(self._on_event)
+        self.src.open_loop(self._on_event)
         self.watching = True
         self.add_watches()
 
     def watch_lost(self) -> bool:
         """The watch session broke: its watches are gone until :meth:`add_watches`."""
-        return self.watching and (self.src.watch is None or self.src.watch.lost.is_set())
+        return self.watching and (self.src.loop is None or self.src.loop.lost.is_set())
 
     def add_watches(self) -> None:
         """(Re)connect the watch session if it broke, and watch every source path."""
-        watch = self.src.watch
+        watch = self.src.loop
         if watch is None:
             raise ZkSyncError("source: no watch session")
         reqs = [(wire.OP_ADD_WATCH, wire.AddWatch(m.source).serialize()) for m in self.cfg.paths]
@@ -1314,29 +1354,39 @@ class SyncEngine:
                 watch.lost.set()  # not watching everything: connect and try again later
                 raise ZkSyncError(f"source: watching {m.source} failed with ZooKeeper error {err}")
 
+    def reconnect_lost(self) -> bool:
+        """Connect a broken loop session again (the source's then watches again); True when
+        both sides are connected. What a broken session may have hidden (missed events,
+        writes in flight) is the caller's to re-check: the mirror walks everything."""
+        ok = True
+        if self.watch_lost():
+            try:
+                self.add_watches()
+            except ZkSyncError as exc:  # no server yet: the caller tries again later
+                LOG.warning("re-arming the watch failed (%s)", exc)
+                ok = False
+        loop = self.tgt.loop
+        if loop is not None and loop.lost.is_set():
+            try:
+                loop.connect()
+            except wire.WireAuthError as exc:
+                raise ZkSyncError(f"target: {exc}") from exc
+            except wire.WireError as exc:
+                LOG.warning("reconnecting to the target failed (%s)", exc)
+                ok = False
+        return ok
+
     def _rewatch_if_lost(self) -> None:
-        """Outside the mirror loop: a broken watch session is connected and watches again, and
-        the loop is told to walk everything (events may have been missed meanwhile)."""
-        if not self.watch_lost():
-            return
-        try:
-            self.add_watches()
-        except ZkSyncError as exc:
-            LOG.warning("re-arming the watch failed (%s)", exc)
-            return
-        self.overflow = True
+        """Outside the mirror loop: broken sessions connect again, and the loop is told to walk
+        everything (events may have been missed, writes lost, meanwhile)."""
+        if self.watch_lost() or self.tgt.loop_lost():
+            self.reconnect_lost()
+            self.overflow = True
 
     def pump(self, timeout: float = 0.0) -> None:
-        """Queue the watch events that arrived, waiting up to ``timeout`` for the first."""
-        watch = self.src.watch
-        if watch is None or watch.lost.is_set():
-            if timeout:
-                time.sleep(timeout)
-            return
-        try:
-            watch.pump(timeout)
-        except wire.WireError as exc:  # lost is set: the loop re-arms
-            LOG.warning("the source watch session broke (%s); re-arming", exc)
+        """Read what arrived on both loop sessions (watch events are queued, write answers
+        settled), waiting up to ``timeout`` for the first of it."""
+        wire.pump_any([self.src.loop, self.tgt.loop], timeout)
 
     def apply_events(  # noqa: PLR0912,PLR0915  # the hot path
         self, upto: int | None = None, limit: int = 5000, read: list[str] | None = None
@@ -1671,6 +1721,12 @@ class SyncEngine:
         # first: a change between a lagging server's state and the watch would be missed
         self.src.sync("/")
         copy_result = self.copy() if copy_first else None
+        # from now on the target's writes and the repairs' reads go through the loop's own
+        # session (the copy's writes are all answered: none is in flight on the kazoo one)
+        self.tgt.open_loop()
+        self.tgt.wait_connected(self.cfg.io_timeout)
+        if self.tgt.loop_lost():
+            raise ZkSyncError("target: cannot open a session on any server for the mirror's writes")
         backlog = self._catch_up()
         self.metrics.set_state("mirroring")
         if self.cfg.heartbeat_path:
@@ -1795,7 +1851,7 @@ class _MirrorLoop:
             self._check_sessions()
             e.pump()
             now = time.monotonic()
-            if e.watch_lost() or e.tgt_reconnected.is_set() or e.overflow:
+            if e.watch_lost() or e.tgt.loop_lost() or e.tgt_reconnected.is_set() or e.overflow:
                 self._rearm()
             busy = False
             if e.events:
@@ -1853,14 +1909,18 @@ class _MirrorLoop:
         """After a reconnect (or a lost backlog): watch again, then walk everything."""
         e = self.e
         e.metrics.set_state("resyncing")
-        if e.watch_lost():
+        rewatched = e.watch_lost()
+        if not e.reconnect_lost():  # no server yet: try again on the next turn (lost stays set)
+            e.metrics.add("errors")
+            time.sleep(0.1)
+            return
+        if rewatched:
+            # the walk's readers may sit on servers behind the new watch's: what changed in
+            # between would be neither seen by the walk nor announced by the watch
             try:
-                e.add_watches()
-            except ZkSyncError as exc:  # no server yet: try again on the next turn (lost stays set)
-                LOG.warning("re-arming the watch failed (%s)", exc)
-                e.metrics.add("errors")
-                time.sleep(0.1)
-                return
+                e.src.sync("/")
+            except ZkSyncError as exc:  # the walk's own reads fail too, and it starts again
+                LOG.warning("syncing the source's read sessions failed (%s)", exc)
         e.tgt_reconnected.clear()
         e.overflow = False
         self.walker = e.walk(batch_size=200)

@@ -16,10 +16,12 @@
 * :class:`WireSession`: a small pipelined read-only client on a raw socket (plain or TLS,
   digest auth) for bulk tree walks: it sends thousands of requests at once and parses the
   answers in one pass, which kazoo's one-request-per-loop design cannot do.
-* :class:`WatchSession`: a :class:`WireSession` that holds persistent watches and is read by
-  its caller's thread (the mirror's main loop), so an event, the read it causes and that
-  read's answer cross no thread; a keeper thread reads and pings only while the caller is
-  busy elsewhere.
+* :class:`LoopSession`: a :class:`WireSession` read by its caller's thread (the mirror's main
+  loop), not by a thread of its own. On the source it holds the persistent watches, so an
+  event, the read it causes and that read's answer cross no thread; on the target it carries
+  the mirror's writes (:meth:`LoopSession.submit`) and the repairs' reads, so they stay
+  ordered with each other. A keeper thread reads and pings only while the caller is busy
+  elsewhere. :func:`pump_any` waits for whichever session has something to read.
 """
 
 from __future__ import annotations
@@ -279,6 +281,33 @@ class Reply:
         return self.value
 
 
+class LoopReply(Reply):
+    """A :class:`Reply` to a request sent on a :class:`LoopSession`: nobody else reads that
+    session, so waiting for the answer reads it (and whatever else it brings)."""
+
+    __slots__ = ("_session",)
+
+    def __init__(
+        self, session: LoopSession, counter: Callable[[], int], callback: Callable[[object], None] | None
+    ) -> None:
+        super().__init__(counter, callback)
+        self._session = session
+
+    def get(self, timeout: float) -> object:
+        deadline = time.monotonic() + timeout
+        while not self.ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WireError(f"no answer from ZooKeeper within {timeout}s")
+            if self._session.lost.is_set():
+                raise WireError("the session broke before the answer came")
+            try:
+                self._session.pump(min(remaining, 0.5))
+            except WireError:
+                pass  # the session failed every request it carried: this one is answered now
+        return super().get(0)
+
+
 def call(
     client: object, request: object, counter: Callable[[], int], callback: Callable[[object], None] | None = None
 ) -> Reply:
@@ -536,20 +565,24 @@ class WireSession:
         results.append((err, frame[REPLY.size :]))
 
 
-class WatchSession(WireSession):
-    """A session holding persistent watches, read by whoever calls it (not a thread of its own).
+class LoopSession(WireSession):
+    """A session read by whoever calls it (the mirror's main loop), not by a thread of its own.
 
     ``on_event(type, path)`` runs for every watch event, in the server's order. Requests go
     out with :meth:`send`; :meth:`wait` reads until their answers are in, each with the
     ``counter()`` value when it was read: ZooKeeper orders one connection's events and
     answers, so an answer reflects exactly the changes announced by the events read before
-    it. :meth:`pump` reads whatever has arrived. While nobody has read for a while (the owner
-    copies a large tree, say), a keeper thread reads instead, so events are queued, pings
-    keep the session alive and the server never buffers for a silent client.
+    it. :meth:`submit` sends one request whose answer is decoded when it is read (a write
+    whose result the caller collects later). :meth:`pump` reads whatever has arrived. While
+    nobody has read for a while (the owner copies a large tree, say), a keeper thread reads
+    instead, so events are queued, pings keep the session alive and the server never
+    buffers for a silent client.
 
-    A connection that fails is closed and :attr:`lost` is set: its watches are gone, and
-    events may have been missed. :meth:`connect` (to the next server) opens a new session;
-    the owner then adds its watches again and re-checks what it watches.
+    A connection that fails is closed, every request still unanswered fails with
+    :class:`WireError`, and :attr:`lost` is set: watches are gone, events may have been
+    missed, writes in flight may or may not have been applied. :meth:`connect` (to the next
+    server) opens a new session; the owner then adds its watches again and re-checks what
+    the lost session may have hidden.
     """
 
     KEEPER_IDLE = 0.3  # seconds without a read by the owner before the keeper reads
@@ -557,8 +590,8 @@ class WatchSession(WireSession):
     def __init__(
         self,
         servers: Sequence[tuple[str, int]],
-        on_event: Callable[[int, str], None],
-        counter: Callable[[], int],
+        on_event: Callable[[int, str], None] | None = None,
+        counter: Callable[[], int] | None = None,
         *,
         auth: Sequence[tuple[str, str]] = (),
         timeout: float = 10.0,
@@ -566,11 +599,13 @@ class WatchSession(WireSession):
     ) -> None:
         super().__init__(servers, auth, timeout, ssl_context)
         self.on_event = on_event
-        self.counter = counter
+        self.counter: Callable[[], int] = counter or (lambda: 0)
         self.lost = threading.Event()
         self.lost.set()  # no session yet
         self._lock = threading.RLock()  # one reader or writer of the socket at a time
         self._answers: dict[int, tuple[int, bytes, int]] = {}
+        # xid -> (decode(err, body), reply) of requests sent with submit()
+        self._replies: dict[int, tuple[Callable[[int, bytes], object], LoopReply]] = {}
         self._buf = bytearray()
         self._last_read = time.monotonic()
         self._last_send = time.monotonic()
@@ -588,7 +623,7 @@ class WatchSession(WireSession):
             self._last_read = self._last_send = time.monotonic()
             self.lost.clear()
         if self._keeper is None:
-            self._keeper = threading.Thread(target=self._keep, name="zk-sync-watch-keeper", daemon=True)
+            self._keeper = threading.Thread(target=self._keep, name="zk-sync-loop-keeper", daemon=True)
             self._keeper.start()
 
     def close(self) -> None:
@@ -598,20 +633,37 @@ class WatchSession(WireSession):
             keeper.join(5.0)
         with self._lock:
             self._drop_socket()
+            self._fail_replies("the session was closed")
             self.lost.set()
         self._closing.clear()
 
     def _fail(self, why: str) -> WireError:
-        """The connection is unusable: close it, mark the watches lost."""
+        """The connection is unusable: close it, fail what it carried, mark the watches lost."""
         self._drop_socket()
         self._answers.clear()
+        self._fail_replies(why)
         self.lost.set()
         return WireError(f"{self.server}: {why}")
 
+    def _fail_replies(self, why: str) -> None:
+        replies, self._replies = self._replies, {}
+        for _decode, reply in replies.values():
+            reply.set_exception(WireError(f"{self.server}: {why} before the answer came"))
+
     def _socket(self) -> socket.socket | ssl.SSLSocket:
         if self._sock is None or self.lost.is_set():
-            raise WireError("the watch session is not connected")
+            raise WireError("the session is not connected")
         return self._sock
+
+    def fileno(self) -> int:
+        """The socket's descriptor (for :func:`pump_any`); -1 while not connected."""
+        sock = self._sock
+        return -1 if sock is None or self.lost.is_set() else sock.fileno()
+
+    def buffered(self) -> bool:
+        """Decrypted TLS bytes are waiting that ``poll()`` cannot see."""
+        sock = self._sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
     def send(self, requests: Sequence[tuple[int, bytes]]) -> list[int]:
         """Send requests at once; returns their xids (answers come with :meth:`wait`)."""
@@ -630,6 +682,28 @@ class WatchSession(WireSession):
                 raise self._fail(f"sending failed: {exc}") from exc
             self._last_send = time.monotonic()
             return xids
+
+    def submit(
+        self,
+        op: int,
+        payload: bytes,
+        decode: Callable[[int, bytes], object],
+        callback: Callable[[object], None] | None = None,
+    ) -> LoopReply:
+        """Send one request; its answer, ``decode(err, body)`` (which may raise), fills the reply.
+
+        ``callback(value)`` runs when a successful answer is read, in the reading thread. A
+        request the session cannot send fails at once (the reply holds the error).
+        """
+        reply = LoopReply(self, self.counter, callback)
+        with self._lock:  # registered before any thread can read its answer
+            try:
+                (xid,) = self.send([(op, payload)])
+            except WireError as exc:
+                reply.set_exception(exc)
+                return reply
+            self._replies[xid] = (decode, reply)
+        return reply
 
     def wait(self, xids: Sequence[int], timeout: float) -> list[tuple[int, bytes, int]]:
         """``[(err, body, events_before)]`` of each request, reading (and dispatching) meanwhile."""
@@ -684,11 +758,22 @@ class WatchSession(WireSession):
     def _dispatch(self, frame: bytes) -> None:
         xid, _zxid, err = REPLY.unpack_from(frame, 0)
         if xid == WATCH_XID:
-            etype, _state = INT_INT.unpack_from(frame, REPLY.size)
-            path, _end = read_string(frame, REPLY.size + INT_INT.size)
-            self.on_event(etype, path)
+            if self.on_event is not None:
+                etype, _state = INT_INT.unpack_from(frame, REPLY.size)
+                path, _end = read_string(frame, REPLY.size + INT_INT.size)
+                self.on_event(etype, path)
         elif xid > 0:
-            self._answers[xid] = (err, frame[REPLY.size :], self.counter())
+            submitted = self._replies.pop(xid, None)
+            if submitted is None:
+                self._answers[xid] = (err, frame[REPLY.size :], self.counter())
+                return
+            decode, reply = submitted
+            try:
+                value = decode(err, frame[REPLY.size :])
+            except Exception as exc:  # the request's own error (NoNode, say) belongs to its caller
+                reply.set_exception(exc)
+            else:
+                reply.set(value)
         # else a ping's answer
 
     def _keep(self) -> None:
@@ -706,6 +791,27 @@ class WatchSession(WireSession):
                 pass  # lost is set: the owner reconnects
             finally:
                 self._lock.release()
+
+
+def pump_any(sessions: Sequence[LoopSession | None], timeout: float) -> None:
+    """Wait up to ``timeout`` until one of the connected ``sessions`` has something to read,
+    then read every session that has (errors mark a session lost, they are not raised)."""
+    live = [s for s in sessions if s is not None and s.fileno() >= 0]
+    if not live:
+        time.sleep(max(0.0, timeout))
+        return
+    ready: set[int] = set()
+    if not any(s.buffered() for s in live):
+        poller = select.poll()
+        for s in live:
+            poller.register(s.fileno(), select.POLLIN)
+        ready = {fd for fd, _ev in poller.poll(max(0.0, timeout) * 1000.0)}
+    for s in live:
+        if s.buffered() or s.fileno() in ready:
+            try:
+                s.pump(0.0)
+            except WireError:
+                pass  # lost is set: the owner reconnects
 
 
 def get_data_payload(path: str) -> bytes:

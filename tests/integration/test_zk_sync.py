@@ -423,7 +423,9 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
         killed.append((source_ensemble, leader))
         source_ensemble.wait_for_quorum(60)
         _wait_for(lambda: sum(load.ops for load in loads) > 500, 120, "changes after the source failover")
-        member = target_ensemble.followers()[0]
+        # the member the mirror writes through: its writes in flight fail, the session moves
+        writes_to = engine.tgt.loop.server if engine.tgt.loop is not None else None
+        member = next(m for m in target_ensemble.members if (m.host, m.client_port) == writes_to)
         member.kill()
         killed.append((target_ensemble, member))
         target_ensemble.wait_for_quorum(60)
@@ -444,6 +446,8 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
         _wipe(src, "/mirror2_stop")
     assert "exception" not in result, result.get("exception")
     assert result["verify"]["consistent"] is True, result["verify"]["differences"]
+    # the write session's server died under it: it reconnected, then walked everything
+    assert result["resyncs"] >= 1, result
     with zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
         assert again.verify()["consistent"] is True
 
@@ -475,6 +479,8 @@ def watching(source_ensemble, target_ensemble, src, tgt, request):
         engine.start_watches()
         engine.preflight()
         engine.copy()
+        engine.tgt.open_loop()  # the mirror's own target session, as in mirror()
+        engine.tgt.wait_connected(30)
         tgt.sync(root)  # the tests read the target through another server than the engine's
         yield engine, root
     finally:

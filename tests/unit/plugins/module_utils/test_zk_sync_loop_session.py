@@ -1,4 +1,5 @@
-"""Unit tests of the watch session's framing: events and answers in the server's order.
+"""Unit tests of the mirror loop's session: events and answers in the server's order, writes
+submitted and settled by whoever reads, and what a broken connection does to them.
 
 A scripted peer on a loopback socket plays the server's side of the wire protocol (the
 session handshake, then frames the test writes); the engine's behaviour against real
@@ -77,11 +78,11 @@ def peer():
     p.close()
 
 
-def _session(peer: Peer, seen: list) -> wire.WatchSession:
+def _session(peer: Peer, seen: list) -> wire.LoopSession:  # the owner reads, as the mirror loop does
     def on_event(etype: int, path: str) -> None:
         seen.append((etype, path))
 
-    session = wire.WatchSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
+    session = wire.LoopSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
     session.connect()
     peer.accepted.join(5.0)
     return session
@@ -136,7 +137,7 @@ def test_a_closed_connection_marks_the_watches_lost(peer):
 
 def test_the_keeper_reads_and_pings_while_the_owner_is_busy(monkeypatch):
     peer = Peer(session_timeout_ms=600)  # a ping is due after 200 ms of silence
-    monkeypatch.setattr(wire.WatchSession, "KEEPER_IDLE", 0.05)
+    monkeypatch.setattr(wire.LoopSession, "KEEPER_IDLE", 0.05)
     seen: list = []
     session = _session(peer, seen)
     try:
@@ -149,3 +150,73 @@ def test_the_keeper_reads_and_pings_while_the_owner_is_busy(monkeypatch):
     finally:
         session.close()
         peer.close()
+
+
+def _decode_stat(err: int, body: bytes) -> object:
+    if err:
+        raise LookupError(f"error {err}")
+    return wire.STAT.unpack_from(body, 0)
+
+
+STAT_BODY = wire.STAT.pack(1, 2, 3, 4, 5, 6, 7, 0, 9, 0, 11)
+
+
+def test_a_submitted_request_is_settled_by_whoever_reads_in_order(peer):
+    seen: list = []
+    session = _session(peer, seen)
+    try:
+        answered: list = []
+        first = session.submit(wire.OP_SYNC, wire.path_payload("/a"), _decode_stat, answered.append)
+        second = session.submit(wire.OP_SYNC, wire.path_payload("/b"), _decode_stat)
+        (xid1, _op1), (xid2, _op2) = peer.request(), peer.request()
+        assert xid2 == xid1 + 1
+        assert not first.ready() and not second.ready()
+        peer.send(answer(xid1, STAT_BODY), event(wire.EVENT_CHANGED, "/a"), answer(xid2, err=wire.ERR_NO_NODE))
+        assert first.get(5.0) == wire.STAT.unpack(STAT_BODY)  # get() reads the session itself
+        assert answered == [wire.STAT.unpack(STAT_BODY)]  # the callback ran when it was read
+        with pytest.raises(LookupError, match=str(wire.ERR_NO_NODE)):
+            second.get(5.0)
+        assert seen == [(wire.EVENT_CHANGED, "/a")]  # read on the way, in the server's order
+        assert second.events_before == 1 and first.events_before == 0
+    finally:
+        session.close()
+
+
+def test_pump_any_reads_the_session_that_has_something(peer):
+    other = Peer()
+    quiet = _session(other, [])
+    seen: list = []
+    busy = _session(peer, seen)
+    try:
+        reply = busy.submit(wire.OP_SYNC, wire.path_payload("/"), _decode_stat)
+        (xid, _op) = peer.request()
+        peer.send(answer(xid, STAT_BODY))
+        deadline = time.monotonic() + 5
+        while not reply.ready() and time.monotonic() < deadline:
+            wire.pump_any([quiet, None, busy], 1.0)
+        assert reply.ready()
+        started = time.monotonic()
+        wire.pump_any([quiet, busy], 0.2)  # nothing more to read: it waits, then returns
+        assert time.monotonic() - started >= 0.15
+    finally:
+        busy.close()
+        quiet.close()
+        other.close()
+
+
+def test_a_broken_connection_fails_every_request_in_flight(peer):
+    session = _session(peer, [])
+    try:
+        reply = session.submit(wire.OP_SYNC, wire.path_payload("/"), _decode_stat)
+        peer.request()
+        assert peer.conn is not None
+        peer.conn.close()
+        with pytest.raises(wire.WireError, match="before the answer came"):
+            reply.get(5.0)
+        assert session.lost.is_set()
+        late = session.submit(wire.OP_SYNC, wire.path_payload("/"), _decode_stat)
+        assert late.ready()  # not sent at all: failed at once, never waited for
+        with pytest.raises(wire.WireError, match="not connected"):
+            late.get(5.0)
+    finally:
+        session.close()
