@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
@@ -282,6 +283,30 @@ def finish_load(proc: subprocess.Popen, seconds: float) -> float:
     return json.loads(out.strip().splitlines()[-1])["done"] / seconds
 
 
+def install_event_hook(client: KazooClient, sink: Callable[[int, str], None]) -> None:
+    """Call ``sink(event_type, path)`` for every watch event the client's connection reads.
+
+    kazoo 2.11 drops events of persistent watches (it only knows one-shot watchers); this
+    runs in kazoo's connection thread before kazoo's own reader, which is skipped for paths
+    without a one-shot watcher.
+    """
+    conn = client._connection
+    original = conn._read_watch_event
+
+    def hooked(buf: bytes, offset: int) -> object:
+        etype, _state = wire.INT_INT.unpack_from(buf, offset)
+        path, _end = wire.read_string(buf, offset + wire.INT_INT.size)
+        try:
+            sink(etype, path)
+        finally:
+            # kazoo replaces these dicts when it resets its watchers: look them up each time
+            if path in client._data_watchers or path in client._child_watchers:
+                original(buf, offset)
+        return None
+
+    conn._read_watch_event = hooked
+
+
 class Probe:
     """Writes a timestamp on the source every ``interval``; watches ``observe`` for it."""
 
@@ -290,7 +315,7 @@ class Probe:
         self.samples: list[float] = []
         self.stop = threading.Event()
         self.seen = 0
-        wire.install_event_hook(observer, self._event)
+        install_event_hook(observer, self._event)
         wire.call(observer, wire.AddWatch(path), lambda: 0).get(10)
 
     def _event(self, etype: int, path: str) -> None:

@@ -9,10 +9,9 @@
   ``selector_select``); it roughly doubles kazoo's request rate. It is applied per client
   instance (:func:`speed_up`), never by editing kazoo.
 * :class:`AddWatch` (ZooKeeper 3.6+ ``addWatch``, persistent recursive watches) and
-  :class:`MultiRead` (3.6+ ``multiRead`` of ``getData``/``getChildren``), sent through a kazoo
-  client's own connection so their answers stay ordered with that session's watch events, and
-  :func:`install_event_hook`, which hands every watch event kazoo reads to a callback (kazoo
-  drops events of persistent watches: it only knows one-shot watchers).
+  :class:`MultiRead` (3.6+ ``multiRead`` of ``getData``/``getChildren``): request classes that
+  a kazoo client's connection can send (:func:`call`), and whose encodings the sessions below
+  send themselves.
 * :class:`WireSession`: a small pipelined read-only client on a raw socket (plain or TLS,
   digest auth) for bulk tree walks: it sends thousands of requests at once and parses the
   answers in one pass, which kazoo's one-request-per-loop design cannot do.
@@ -318,40 +317,6 @@ def call(
     reply = Reply(counter, callback)
     client._call(request, reply)  # type: ignore[attr-defined]
     return reply
-
-
-def install_event_hook(client: object, sink: Callable[[int, str], None]) -> None:
-    """Call ``sink(event_type, path)`` for every watch event the client's connection reads.
-
-    Runs in kazoo's connection thread, before kazoo's own reader, which only dispatches
-    events to one-shot watchers (persistent watches have none: kazoo 2.11 does not know
-    them) and is therefore skipped for paths without one: at a thousand events a second
-    its decoding and logging cost more than the rest of the event's handling.
-    """
-    conn = client._connection  # type: ignore[attr-defined]
-    original = conn._read_watch_event
-
-    def hooked(buf: bytes, offset: int) -> object:
-        etype, _state = INT_INT.unpack_from(buf, offset)
-        path, _end = read_string(buf, offset + INT_INT.size)
-        try:
-            sink(etype, path)
-        finally:
-            # kazoo replaces these dicts when it resets its watchers: look them up each time
-            if path in client._data_watchers or path in client._child_watchers:  # type: ignore[attr-defined]
-                original(buf, offset)
-        return None
-
-    conn._read_watch_event = hooked
-
-
-def current_server(client: object) -> tuple[str, int] | None:
-    """The ``(host, port)`` a kazoo client is connected to, if any."""
-    try:
-        peer = client._connection._socket.getpeername()  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return None
-    return peer[0], peer[1]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -270,30 +270,6 @@ def test_target_had_follows_the_last_read_when_it_reflected_the_event():
     assert not engine._reads
 
 
-def test_event_hook_feeds_the_sink_and_kazoo_only_for_one_shot_watchers():
-    seen, kazoo_read = [], []
-
-    class Conn:
-        def _read_watch_event(self, buf, offset):
-            kazoo_read.append(offset)
-
-    class Client:
-        def __init__(self) -> None:
-            self._connection = Conn()
-            self._data_watchers: dict = {}
-            self._child_watchers: dict = {}
-
-    client = Client()
-    wire.install_event_hook(client, lambda etype, path: seen.append((etype, path)))
-    event = struct.pack("!ii", wire.EVENT_CHANGED, 3) + wire.write_string("/a/b")
-    client._connection._read_watch_event(b"xx" + event, 2)
-    assert seen == [(wire.EVENT_CHANGED, "/a/b")]
-    assert kazoo_read == []  # a persistent watch's event: nothing for kazoo to dispatch
-    client._data_watchers = {"/a/b": {print}}  # kazoo replaces the dict on a session reset
-    client._connection._read_watch_event(b"xx" + event, 2)
-    assert kazoo_read == [2]
-
-
 @pytest.mark.parametrize(
     "path",
     [
