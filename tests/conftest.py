@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: the loopback ZooKeeper ensemble and a kazoo client on it."""
+"""Shared pytest fixtures: the loopback ZooKeeper ensemble and a kazoo client on it, and a
+one-member ensemble that serves clients over TLS."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 try:
     from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+    from ansible_collections.orchestrator.platform.tests.fixtures.zk_tls import tls_member
 except ImportError as exc:  # pragma: no cover - environment problem, reported clearly
     raise pytest.UsageError(
         "cannot import ansible_collections.orchestrator.platform "
@@ -43,3 +45,13 @@ def zk_client(zk_ensemble: ZkEnsemble) -> Iterator[object]:
     finally:
         client.stop()
         client.close()
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str], ZkEnsemble]]:
+    """``(secure host:port, client certs, ensemble)`` of a member that demands a client certificate."""
+    secure, certs, ens = tls_member(tmp_path_factory.mktemp("zk-tls"))
+    try:
+        yield secure, certs, ens
+    finally:
+        ens.stop()

@@ -631,3 +631,48 @@ def test_redacted_digest_acl_is_refused(source_ensemble, target_ensemble, src, t
         engine.preflight()
         with pytest.raises(zs.ZkSyncError, match=r"/redact/n: ZooKeeper hid the digest ACL id 'carol:x'"):
             engine.copy()
+
+
+def test_copy_mirror_and_verify_over_tls(tls):
+    """Every session of the engine (kazoo, the read sessions, both loop sessions) over TLS with
+    a client certificate: one member that demands one, subtree to subtree on that ensemble."""
+    secure, certs, _ens = tls
+    params = {"hosts": secure, "timeout": 10.0, "use_ssl": True, "verify_certs": True, **certs}
+    c = kazoo_client.KazooClient(hosts=secure, timeout=10, use_ssl=True, verify_certs=True, **certs)
+    c.start(timeout=20)
+    try:
+        for root in ("/tls_src", "/tls_dst", "/tls_stop"):
+            _wipe(c, root)
+        c.create("/tls_src", b"r")
+        for k in range(30):
+            c.create(f"/tls_src/k{k}", b"%d" % k)
+        c.create("/tls_src/big", os.urandom(300_000))  # answers larger than one TLS record
+        cfg = zs.build_config({"paths": [{"source": "/tls_src", "target": "/tls_dst"}], "heartbeat_interval": 0.2})
+        engine = zs.SyncEngine(cfg, params, dict(params))
+        engine.open()
+        result: dict = {}
+        try:
+            runner = _run_mirror(engine, result, stop_marker="/tls_stop", drain_timeout=60)
+            _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+            c.set("/tls_src/k3", b"changed")
+            c.delete("/tls_src/k4")
+            c.create("/tls_src/new", b"n")
+            c.create("/tls_src/new/child", os.urandom(200_000))
+            _wait_for(lambda: c.exists("/tls_dst/new/child") is not None, 30, "the mirror's writes over TLS")
+            c.create("/tls_stop", b"")
+            runner.join(120)
+            assert not runner.is_alive(), "the mirror did not stop"
+        finally:
+            engine.close()
+        assert "exception" not in result, result.get("exception")
+        assert result["verify"]["consistent"] is True, result["verify"]["differences"]
+        assert result["errors"] == 0 and result["repairs"] == 0, result
+        assert c.get("/tls_dst/k3")[0] == b"changed"
+        assert c.exists("/tls_dst/k4") is None
+        assert c.get("/tls_dst/big")[0] == c.get("/tls_src/big")[0]
+        assert result["lag"]["samples"] > 0  # heartbeats went through the target's loop session
+    finally:
+        for root in ("/tls_src", "/tls_dst", "/tls_stop"):
+            _wipe(c, root)
+        c.stop()
+        c.close()
