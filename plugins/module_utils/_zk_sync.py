@@ -896,6 +896,7 @@ class SyncEngine:
         self._src_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-source-walk")
         self._tgt_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-walk")
         self._repairing = False
+        self._readers_behind = False  # the watch moved: sync the read sessions before a walk
         self.failed_paths: dict[str, int] = {}
         self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
         self.cv_credit: dict[str, int] = {}  # parent -> cversion the target is ahead (-1) or owes
@@ -1237,8 +1238,6 @@ class SyncEngine:
         return False
 
     def _ensure_once(self, op: Op) -> None:
-        c = self.tgt.client
-
         def send(request: object) -> object:
             return self.tgt.submit(request).get(self.cfg.io_timeout)
 
@@ -1253,10 +1252,7 @@ class SyncEngine:
         elif op.kind == "acl":
             send(SetACL(op.path, _kazoo_acls(op.acl), -1))
         elif op.kind == "delete":
-            try:
-                c.delete(op.path, recursive=True)  # type: ignore[attr-defined]
-            except kexc.NoNodeError:
-                pass
+            self._delete_subtree_now(op.path, send)
         elif op.kind == "filler":
             reqs: list = []
             for _i in range(op.pairs):
@@ -1266,6 +1262,31 @@ class SyncEngine:
             errors = [r for r in result if isinstance(r, Exception)] if isinstance(result, list) else []
             if errors:
                 raise errors[-1]
+
+    def _delete_subtree_now(self, root: str, send: Callable[[object], object]) -> None:
+        """Delete a target subtree one request at a time, deepest first, on the session the
+        writes use (so it sees them); nodes already gone are fine, a child that appears
+        meanwhile makes it list the subtree again."""
+        for _attempt in range(5):
+            order: list[str] = []
+            level = [root]
+            while level:
+                nodes, _seen = self.tgt.read_ordered(level, self.cfg.io_timeout, set())
+                level = []
+                for node in nodes:
+                    if node is not None:
+                        order.append(node.path)
+                        level.extend(_child(node.path, name) for name in node.children or ())
+            try:
+                for path in reversed(order):
+                    try:
+                        send(Delete(path, -1))
+                    except kexc.NoNodeError:
+                        pass
+                return
+            except kexc.NotEmptyError:
+                continue  # a child was created meanwhile: list again
+        raise ZkSyncError(f"target {root}: children kept appearing while it was deleted")
 
     # -- verify -------------------------------------------------------------------------------
 
@@ -1362,8 +1383,18 @@ class SyncEngine:
         if self.watch_lost():
             try:
                 self.add_watches()
+                self._readers_behind = True
             except ZkSyncError as exc:  # no server yet: the caller tries again later
                 LOG.warning("re-arming the watch failed (%s)", exc)
+                ok = False
+        if self._readers_behind:
+            # the walk's read sessions may sit on servers behind the new watch's: what changed
+            # in between would be neither seen by the walk nor announced by the watch
+            try:
+                self.src.sync("/")
+                self._readers_behind = False
+            except ZkSyncError as exc:
+                LOG.warning("syncing the source's read sessions failed (%s)", exc)
                 ok = False
         loop = self.tgt.loop
         if loop is not None and loop.lost.is_set():
@@ -1909,18 +1940,10 @@ class _MirrorLoop:
         """After a reconnect (or a lost backlog): watch again, then walk everything."""
         e = self.e
         e.metrics.set_state("resyncing")
-        rewatched = e.watch_lost()
         if not e.reconnect_lost():  # no server yet: try again on the next turn (lost stays set)
             e.metrics.add("errors")
             time.sleep(0.1)
             return
-        if rewatched:
-            # the walk's readers may sit on servers behind the new watch's: what changed in
-            # between would be neither seen by the walk nor announced by the watch
-            try:
-                e.src.sync("/")
-            except ZkSyncError as exc:  # the walk's own reads fail too, and it starts again
-                LOG.warning("syncing the source's read sessions failed (%s)", exc)
         e.tgt_reconnected.clear()
         e.overflow = False
         self.walker = e.walk(batch_size=200)

@@ -299,6 +299,8 @@ class LoopReply(Reply):
             if remaining <= 0:
                 raise WireError(f"no answer from ZooKeeper within {timeout}s")
             if self._session.lost.is_set():
+                if self.ready():  # answered (or failed) just before the session broke
+                    break
                 raise WireError("the session broke before the answer came")
             try:
                 self._session.pump(min(remaining, 0.5))
@@ -543,6 +545,9 @@ class LoopSession(WireSession):
     instead, so events are queued, pings keep the session alive and the server never
     buffers for a silent client.
 
+    :meth:`connect` makes its server catch up with the leader (``sync``) before it returns, so
+    the session reads at least every write acknowledged before, on any session. A server that
+    sends nothing for two thirds of the session timeout, pings included, is taken for dead.
     A connection that fails is closed, every request still unanswered fails with
     :class:`WireError`, and :attr:`lost` is set: watches are gone, events may have been
     missed, writes in flight may or may not have been applied. :meth:`connect` (to the next
@@ -574,6 +579,7 @@ class LoopSession(WireSession):
         self._buf = bytearray()
         self._last_read = time.monotonic()
         self._last_send = time.monotonic()
+        self._last_recv = time.monotonic()
         self._closing = threading.Event()
         self._keeper: threading.Thread | None = None
         self._poller = select.poll()
@@ -585,8 +591,13 @@ class LoopSession(WireSession):
             self._poller.register(self._sock, select.POLLIN)  # type: ignore[arg-type]
             self._answers.clear()
             self._buf = bytearray()
-            self._last_read = self._last_send = time.monotonic()
+            self._last_read = self._last_send = self._last_recv = time.monotonic()
             self.lost.clear()
+            # a server behind the leader would answer reads from before writes already made
+            # (through another session, or by this one's previous life): catch up first
+            (err, _body, _seen) = self.wait(self.send([(OP_SYNC, path_payload("/"))]), self.timeout)[0]
+            if err:
+                raise self._fail(f"sync refused with ZooKeeper error {err}")
         if self._keeper is None:
             self._keeper = threading.Thread(target=self._keep, name="zk-sync-loop-keeper", daemon=True)
             self._keeper.start()
@@ -600,7 +611,8 @@ class LoopSession(WireSession):
             self._drop_socket()
             self._fail_replies("the session was closed")
             self.lost.set()
-        self._closing.clear()
+        if keeper is None or not keeper.is_alive():  # else it must still see _closing and end
+            self._closing.clear()
 
     def _fail(self, why: str) -> WireError:
         """The connection is unusable: close it, fail what it carried, mark the watches lost."""
@@ -626,9 +638,15 @@ class LoopSession(WireSession):
         return -1 if sock is None or self.lost.is_set() else sock.fileno()
 
     def buffered(self) -> bool:
-        """Decrypted TLS bytes are waiting that ``poll()`` cannot see."""
-        sock = self._sock
-        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+        """Decrypted TLS bytes are waiting that ``poll()`` cannot see (False while the keeper
+        is reading: the TLS object is not to be used by two threads at once)."""
+        if not isinstance(self._sock, ssl.SSLSocket) or not self._lock.acquire(blocking=False):
+            return False
+        try:
+            sock = self._sock
+            return isinstance(sock, ssl.SSLSocket) and not self.lost.is_set() and sock.pending() > 0
+        finally:
+            self._lock.release()
 
     def send(self, requests: Sequence[tuple[int, bytes]]) -> list[int]:
         """Send requests at once; returns their xids (answers come with :meth:`wait`)."""
@@ -691,12 +709,17 @@ class LoopSession(WireSession):
         sock = self._socket()
         now = time.monotonic()
         self._last_read = now
+        if now - self._last_recv > self._session_timeout * 2 / 3:
+            # pings go out after a third of it without sending: a live server has answered one
+            raise self._fail(f"nothing received for {now - self._last_recv:.1f}s, not even a ping's answer")
         if now - self._last_send > self._session_timeout / 3:
             try:
                 sock.sendall(HEADER.pack(8, PING_XID, OP_PING))
             except OSError as exc:
                 raise self._fail(f"ping failed: {exc}") from exc
             self._last_send = now
+        # wait no longer than until the next ping is due (the caller reads again)
+        timeout = min(timeout, self._last_send + self._session_timeout / 3 - now)
         pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
         if not pending and not self._poller.poll(max(0.0, timeout) * 1000.0):
             return 0
@@ -706,6 +729,7 @@ class LoopSession(WireSession):
             raise self._fail(f"reading failed: {exc}") from exc
         if not chunk:
             raise self._fail("connection closed by the server")
+        self._last_recv = time.monotonic()
         buf = self._buf
         buf += chunk
         pos = frames = 0
@@ -761,18 +785,23 @@ class LoopSession(WireSession):
 def pump_any(sessions: Sequence[LoopSession | None], timeout: float) -> None:
     """Wait up to ``timeout`` until one of the connected ``sessions`` has something to read,
     then read every session that has (errors mark a session lost, they are not raised)."""
-    live = [s for s in sessions if s is not None and s.fileno() >= 0]
+    # each descriptor read once: the keeper may drop a broken socket at any moment
+    live = [(s, fd) for s in sessions if s is not None for fd in (s.fileno(),) if fd >= 0]
     if not live:
         time.sleep(max(0.0, timeout))
         return
+    buffered = {id(s) for s, _fd in live if s.buffered()}
     ready: set[int] = set()
-    if not any(s.buffered() for s in live):
+    if not buffered:
         poller = select.poll()
-        for s in live:
-            poller.register(s.fileno(), select.POLLIN)
-        ready = {fd for fd, _ev in poller.poll(max(0.0, timeout) * 1000.0)}
-    for s in live:
-        if s.buffered() or s.fileno() in ready:
+        for _s, fd in live:
+            poller.register(fd, select.POLLIN)
+        try:
+            ready = {fd for fd, _ev in poller.poll(max(0.0, timeout) * 1000.0)}
+        except OSError:  # a descriptor closed meanwhile: read whatever each session has
+            ready = {fd for _s, fd in live}
+    for s, fd in live:
+        if id(s) in buffered or fd in ready:
             try:
                 s.pump(0.0)
             except WireError:

@@ -25,6 +25,7 @@ class Peer:
         self.address = self.listener.getsockname()
         self.timeout_ms = session_timeout_ms
         self.conn: socket.socket | None = None
+        self.connect_sync = 0
         self.accepted = threading.Thread(target=self._accept, daemon=True)
         self.accepted.start()
 
@@ -34,6 +35,10 @@ class Peer:
         self._frame(conn)  # ConnectRequest
         body = struct.pack("!iiq", 0, self.timeout_ms, 0x1234) + wire.write_buffer(b"\x00" * 16)
         conn.sendall(wire.INT.pack(len(body)) + body)
+        xid, op = struct.unpack_from("!ii", self._frame(conn), 0)
+        self.connect_sync = op  # the session catches its server up before it is used
+        frame = wire.REPLY.pack(xid, 5, 0) + wire.write_string("/")
+        conn.sendall(wire.INT.pack(len(frame)) + frame)
         self.conn = conn
 
     @staticmethod
@@ -85,6 +90,7 @@ def _session(peer: Peer, seen: list) -> wire.LoopSession:  # the owner reads, as
     session = wire.LoopSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
     session.connect()
     peer.accepted.join(5.0)
+    assert peer.connect_sync == wire.OP_SYNC
     return session
 
 
@@ -220,3 +226,19 @@ def test_a_broken_connection_fails_every_request_in_flight(peer):
             late.get(5.0)
     finally:
         session.close()
+
+
+def test_a_server_that_answers_nothing_not_even_pings_is_taken_for_dead(monkeypatch):
+    peer = Peer(session_timeout_ms=600)  # pings after 200 ms of silence, dead after 400 ms
+    monkeypatch.setattr(wire.LoopSession, "KEEPER_IDLE", 0.05)
+    session = _session(peer, [])
+    try:
+        reply = session.submit(wire.OP_SYNC, wire.path_payload("/"), _decode_stat)
+        with pytest.raises(wire.WireError, match="before the answer came"):
+            reply.get(5.0)  # the socket stays open, but nothing comes back
+        assert session.lost.is_set()
+        assert peer.request()[1] == wire.OP_SYNC  # the request, then a ping went unanswered
+        assert peer.request() == (wire.PING_XID, wire.OP_PING)
+    finally:
+        session.close()
+        peer.close()
