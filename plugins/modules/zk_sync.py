@@ -207,7 +207,7 @@ options:
       - Pipelined read sessions per ensemble for bulk reads (the copy and verify walks), spread
         over the ensemble's servers in turn. ZooKeeper answers one session's requests one after
         another, so bulk reads scale with sessions; V(1) keeps the load on each ensemble to one
-        session on one server. Besides these, a mirror keeps one session on each ensemble: on
+        session on one server. Besides these, a mirror keeps one session on each ensemble, on
         the source for its watch and the reads the events cause, on the target for its writes.
     type: int
     default: 4
