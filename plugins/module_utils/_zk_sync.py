@@ -508,24 +508,32 @@ class Side:
             return wire.call(self.client, request, self.counter, callback)
         return loop.submit(request.type, request.serialize(), _kazoo_decoder(request), callback)  # type: ignore[attr-defined]
 
+    def reconnect_loop(self) -> bool:
+        """One attempt to connect a broken loop session again; True when it is connected (or
+        there is none). Refused credentials are the user's problem, not a retry's."""
+        loop = self.loop
+        if loop is None or not loop.lost.is_set():
+            return True
+        try:
+            loop.connect()
+        except wire.WireAuthError as exc:
+            raise ZkSyncError(f"{self.name}: {exc}") from exc
+        except wire.WireError as exc:
+            LOG.warning("%s: reconnecting the mirror's session failed (%s)", self.name, exc)
+            return False
+        return True
+
     def wait_connected(self, timeout: float) -> None:
         """Wait (up to ``timeout``) until the session writes go through can carry them again."""
         deadline = time.monotonic() + timeout
-        loop = self.loop
         while time.monotonic() < deadline:
-            if loop is None:
+            if self.loop is None:
                 if getattr(self.client, "connected", False):
                     return
                 time.sleep(0.1)  # kazoo reconnects in its own thread; poll its state
-                continue
-            if not loop.lost.is_set():
+            elif self.reconnect_loop():
                 return
-            try:
-                loop.connect()
-                return
-            except wire.WireAuthError as exc:
-                raise ZkSyncError(f"{self.name}: {exc}") from exc
-            except wire.WireError:
+            else:
                 time.sleep(0.2)  # no server serves yet: back off
 
     def close(self) -> None:
@@ -1175,19 +1183,24 @@ class SyncEngine:
                 writer.add(Op("create", p, b"", (("world", "anyone", 31),)))
         writer.drain()
 
-    def _delete_tree(self, writer: Writer, tgt_root: str) -> None:
-        """Delete a target subtree deepest first (its nodes are listed with the fast reader)."""
+    @staticmethod
+    def _subtree(root: str, read: Callable[[list[str]], list[Node | None]]) -> list[str]:
+        """The paths of a subtree as ``read`` finds them, every parent before its children."""
         order: list[str] = []
-        stack = [tgt_root]
+        stack = [root]
         while stack:
             batch = stack[-500:]
             del stack[-500:]
-            for node in self.tgt.fetch(batch):
+            for node in read(batch):
                 if node is None:
                     continue
                 order.append(node.path)
                 stack.extend(_child(node.path, c) for c in node.children or ())
-        for p in reversed(order):
+        return order
+
+    def _delete_tree(self, writer: Writer, tgt_root: str) -> None:
+        """Delete a target subtree deepest first (its nodes are listed with the fast reader)."""
+        for p in reversed(self._subtree(tgt_root, self.tgt.fetch)):
             writer.add(Op("delete", p))
 
     def _ensure_op(self, op: Op, failures: list[str]) -> None:
@@ -1267,16 +1280,12 @@ class SyncEngine:
         """Delete a target subtree one request at a time, deepest first, on the session the
         writes use (so it sees them); nodes already gone are fine, a child that appears
         meanwhile makes it list the subtree again."""
+
+        def read(paths: list[str]) -> list[Node | None]:
+            return self.tgt.read_ordered(paths, self.cfg.io_timeout, set())[0]
+
         for _attempt in range(5):
-            order: list[str] = []
-            level = [root]
-            while level:
-                nodes, _seen = self.tgt.read_ordered(level, self.cfg.io_timeout, set())
-                level = []
-                for node in nodes:
-                    if node is not None:
-                        order.append(node.path)
-                        level.extend(_child(node.path, name) for name in node.children or ())
+            order = self._subtree(root, read)
             try:
                 for path in reversed(order):
                     try:
@@ -1396,16 +1405,7 @@ class SyncEngine:
             except ZkSyncError as exc:
                 LOG.warning("syncing the source's read sessions failed (%s)", exc)
                 ok = False
-        loop = self.tgt.loop
-        if loop is not None and loop.lost.is_set():
-            try:
-                loop.connect()
-            except wire.WireAuthError as exc:
-                raise ZkSyncError(f"target: {exc}") from exc
-            except wire.WireError as exc:
-                LOG.warning("reconnecting to the target failed (%s)", exc)
-                ok = False
-        return ok
+        return self.tgt.reconnect_loop() and ok
 
     def _rewatch_if_lost(self) -> None:
         """Outside the mirror loop: broken sessions connect again, and the loop is told to walk
@@ -1940,6 +1940,9 @@ class _MirrorLoop:
         """After a reconnect (or a lost backlog): watch again, then walk everything."""
         e = self.e
         e.metrics.set_state("resyncing")
+        for side, lost in ((e.src, e.watch_lost()), (e.tgt, e.tgt.loop_lost())):
+            if lost:
+                LOG.warning("%s: the mirror's session broke; reconnecting, then walking both trees", side.name)
         if not e.reconnect_lost():  # no server yet: try again on the next turn (lost stays set)
             e.metrics.add("errors")
             time.sleep(0.1)

@@ -424,7 +424,8 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
         source_ensemble.wait_for_quorum(60)
         _wait_for(lambda: sum(load.ops for load in loads) > 500, 120, "changes after the source failover")
         # the member the mirror writes through: its writes in flight fail, the session moves
-        writes_to = engine.tgt.loop.server if engine.tgt.loop is not None else None
+        assert engine.tgt.loop is not None and not engine.tgt.loop_lost()
+        writes_to = engine.tgt.loop.server
         member = next(m for m in target_ensemble.members if (m.host, m.client_port) == writes_to)
         member.kill()
         killed.append((target_ensemble, member))
@@ -481,6 +482,7 @@ def watching(source_ensemble, target_ensemble, src, tgt, request):
         engine.copy()
         engine.tgt.open_loop()  # the mirror's own target session, as in mirror()
         engine.tgt.wait_connected(30)
+        assert not engine.tgt.loop_lost(), "the mirror's target session did not connect"
         tgt.sync(root)  # the tests read the target through another server than the engine's
         yield engine, root
     finally:
