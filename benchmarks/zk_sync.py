@@ -11,7 +11,10 @@ Prints one table (markdown) with, all from the same run:
 * mirror lag measured from OUTSIDE the engine: a probe writes timestamps on the source (its
   own session) and watches the target, while a writer in another process sustains 500 then
   1,000 changes/s; beside it the watch floor (the same probe watching the source itself, no
-  mirror, same writer load);
+  mirror, same writer load) and the relay floor (the probe's node alone carried by the
+  shortest possible mirror: watch, read, write, one request each, while the source gets the
+  same load and the target as many changes in multis as the engine's batches carry);
+* CPU seconds of the engine, the source JVMs and the target JVMs during the copy;
 * peak RSS of the engine process in each phase (each phase runs in its own process).
 
 Usage (from the repository, after ``. tools/env``)::
@@ -46,12 +49,17 @@ import zk_ensemble  # noqa: E402  # the test fixture: real JVMs on free loopback
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
-from kazoo.protocol.serialization import Create, Delete, GetData, Transaction  # noqa: E402
+from kazoo.protocol.serialization import Create, Delete, GetData, SetData, Transaction  # noqa: E402
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl  # noqa: E402
 from zk_ensemble import ZkEnsemble  # noqa: E402
 
 SUPER = ("super", "bench-secret")
 ROOT = "/bench"
+# The relay floor's load on the target stands for the mirror's writes: as many changes per
+# second as the source gets, in multis of as many changes as the engine's batches carried at
+# 1,000 changes/s (4-10, instrumented: docs/zk_sync.md), on a tree of its own.
+RELAY_TARGET_BATCH = 5
+RELAY_TARGET_NODES = 5000
 
 
 def super_digest() -> str:
@@ -105,6 +113,24 @@ def rss_peak_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024.0
     return 0.0
+
+
+def cpu_seconds(pids: list[int | None]) -> float:
+    """User + system CPU seconds the processes have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / tick
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far."""
+    with open("/proc/stat", encoding="ascii") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +216,8 @@ def engine_phase(spec: dict) -> dict:
     finally:
         engine.close()
     res["rss_mb"] = rss_peak_mb()
+    times = os.times()
+    res["cpu_s"] = times.user + times.system
     return res
 
 
@@ -216,12 +244,24 @@ def finish_phase(proc: subprocess.Popen, timeout: float) -> dict:
 
 
 class Writer(threading.Thread):
-    """Sustains ``rate`` changes/s on the source: sets (80%), creates and deletes (20%)."""
+    """Sustains ``rate`` changes/s under ``root``: sets (80%), creates and deletes (20%)."""
 
-    def __init__(self, c: KazooClient, rate: float, seconds: float, leaves: list[str], tag: str) -> None:
+    def __init__(
+        self,
+        c: KazooClient,
+        rate: float,
+        seconds: float,
+        leaves: list[str],
+        tag: str,
+        *,
+        root: str = ROOT,
+        batch: int = 1,
+    ) -> None:
         super().__init__(daemon=True)
         self.c, self.rate, self.seconds, self.leaves = c, rate, seconds, leaves
         self.tag = tag  # churn names of one run: never a node an earlier run left behind
+        self.root = root
+        self.batch = batch  # changes per request: > 1 sends them as multis (as a mirror writes)
         self.done = 0
 
     def run(self) -> None:
@@ -235,17 +275,23 @@ class Writer(threading.Thread):
             if now >= end:
                 break
             due = int((now - start) * self.rate)
-            while i < due:
-                i += 1
-                r = rnd.random()
-                if r < 0.8:
-                    self.c.set_async(rnd.choice(self.leaves), b"v%08d" % i + bytes(91))
-                elif r < 0.9 or not live:
-                    p = f"{ROOT}/churn/{self.tag}-c{i}"
-                    live.append(p)
-                    self.c.create_async(p, b"c" * 100)
+            while i + self.batch <= due:
+                ops = []
+                for _k in range(self.batch):
+                    i += 1
+                    r = rnd.random()
+                    if r < 0.8:
+                        ops.append(SetData(rnd.choice(self.leaves), b"v%08d" % i + bytes(91), -1))
+                    elif r < 0.9 or not live:
+                        p = f"{self.root}/churn/{self.tag}-c{i}"
+                        live.append(p)
+                        ops.append(Create(p, b"c" * 100, OPEN_ACL_UNSAFE, 0))
+                    else:
+                        ops.append(Delete(live.popleft(), -1))
+                if self.batch > 1:
+                    wire.call(self.c, Transaction(ops), lambda: 0)
                 else:
-                    self.c.delete_async(live.popleft())
+                    wire.call(self.c, ops[0], lambda: 0)
             self.done = i
             time.sleep(0.002)  # pacing tick of the load generator
 
@@ -253,26 +299,81 @@ class Writer(threading.Thread):
 def load_phase(spec: dict) -> dict:
     """The load generator in its own process: its GIL and kazoo queue are not the probe's."""
     c = client(spec["hosts"])
+    root = spec.get("root", ROOT)
     try:
-        leaves = [op.path for op in tree_ops(ROOT, spec["nodes"]) if "/n" in op.path][:20000]
-        w = Writer(c, spec["rate"], spec["seconds"], leaves, spec["tag"])
+        leaves = [op.path for op in tree_ops(root, spec["nodes"]) if "/n" in op.path][:20000]
+        w = Writer(c, spec["rate"], spec["seconds"], leaves, spec["tag"], root=root, batch=spec.get("batch", 1))
         print("started", flush=True)
         w.run()
-        c.sync(ROOT)  # every change sent has been answered
+        c.sync(root)  # every change sent has been answered
     finally:
         c.stop()
         c.close()
     return {"done": w.done}
 
 
-def start_load(hosts: str, nodes: int, rate: int, seconds: float, tag: str) -> subprocess.Popen:
-    spec = {"hosts": hosts, "nodes": nodes, "rate": rate, "seconds": seconds, "tag": tag}
+def start_load(
+    hosts: str, nodes: int, rate: int, seconds: float, tag: str, *, root: str = ROOT, batch: int = 1
+) -> subprocess.Popen:
+    spec = {"hosts": hosts, "nodes": nodes, "rate": rate, "seconds": seconds, "tag": tag, "root": root, "batch": batch}
+    return start_helper("--load-phase", spec)
+
+
+def start_helper(flag: str, spec: dict) -> subprocess.Popen:
+    """This script in another process (``flag``: which part), once it printed "started"."""
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--load-phase", json.dumps(spec)], stdout=subprocess.PIPE, text=True
+        [sys.executable, os.path.abspath(__file__), flag, json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     if proc.stdout is None or proc.stdout.readline().strip() != "started":
-        raise RuntimeError("the load generator did not start")
+        raise RuntimeError(f"{flag}: the helper process did not start")
     return proc
+
+
+def relay_phase(spec: dict) -> dict:
+    """The shortest way a change can cross from one ensemble to the other: one node, watched
+    on the source, read on the same session, written to the target (three round trips, no
+    batching, one thread on the engine's own sessions). Runs until its stdin closes."""
+    path = spec["path"]
+    auth = [("digest", f"{SUPER[0]}:{SUPER[1]}")]
+    relayed = [0]
+    tgt = wire.LoopSession(zs._zk.split_hosts(spec["target"]), auth=auth, timeout=10.0)
+
+    def written(_err: int, _body: bytes) -> None:
+        relayed[0] += 1
+
+    def got(err: int, body: bytes) -> None:
+        if not err:
+            data, _off = wire.read_buffer(body, 0)
+            tgt.submit(SetData.type, bytes(SetData(path, data, -1).serialize()), written)
+
+    def on_event(etype: int, changed: str) -> None:
+        if etype == wire.EVENT_CHANGED and changed == path:
+            src.submit(wire.OP_GET_DATA, wire.get_data_payload(changed), got)
+
+    src = wire.LoopSession(zs._zk.split_hosts(spec["source"]), on_event, auth=auth, timeout=10.0)
+    src.connect()
+    tgt.connect()
+    (err, _body, _seen) = src.wait(src.send([(wire.OP_ADD_WATCH, wire.AddWatch(path).serialize())]), 10.0)[0]
+    if err:
+        raise RuntimeError(f"addWatch failed with ZooKeeper error {err}")
+    stop = threading.Event()
+
+    def until_stdin_closes() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=until_stdin_closes, daemon=True).start()
+    print("started", flush=True)
+    while not stop.is_set():
+        wire.pump_any([src, tgt], 0.05)
+        if src.lost.is_set() or tgt.lost.is_set():
+            raise RuntimeError("the relay lost a session")
+    src.close()
+    tgt.close()
+    return {"relayed": relayed[0]}
 
 
 def finish_load(proc: subprocess.Popen, seconds: float) -> float:
@@ -387,9 +488,16 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         help="ZooKeeper JVM flags: the test fixture's (default, as in the earlier tables), or the zookeeper role's",
     )
     ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
+    ap.add_argument(
+        "--relay-batch",
+        type=int,
+        default=RELAY_TARGET_BATCH,
+        help="changes per multi of the relay floor's load on the target (default: the engine's batches)",
+    )
     ap.add_argument("--engine-log", help="append the engine's DEBUG log (failed batches, repairs) to this file")
     ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
     ap.add_argument("--load-phase", help=argparse.SUPPRESS)
+    ap.add_argument("--relay-phase", help=argparse.SUPPRESS)
     args = ap.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     if args.engine_phase:
@@ -397,6 +505,9 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         return 0
     if args.load_phase:
         print(json.dumps(load_phase(json.loads(args.load_phase))))
+        return 0
+    if args.relay_phase:
+        print(json.dumps(relay_phase(json.loads(args.relay_phase))))
         return 0
 
     cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
@@ -425,7 +536,16 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             "log": args.engine_log,
         }
         print("engine copy ...", file=sys.stderr)
+        src_pids = [m.pid for m in src_ens.members]
+        tgt_pids = [m.pid for m in tgt_ens.members]
+        jvm_before = (cpu_seconds(src_pids), cpu_seconds(tgt_pids), machine_cpu())
         copy = finish_phase(run_phase(dict(base, phase="copy")), 3600)
+        busy, total = (a - b for a, b in zip(machine_cpu(), jvm_before[2], strict=True))
+        copy_cpu = {
+            "source": cpu_seconds(src_pids) - jvm_before[0],
+            "target": cpu_seconds(tgt_pids) - jvm_before[1],
+            "busy": busy / max(1, total),
+        }
         copy_rate = copy["nodes"] / copy["wall"]
         print("zk-shell mirror ...", file=sys.stderr)
         sub = f"{ROOT}/d1"
@@ -464,6 +584,37 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             finish_load(w, args.floor_seconds)
         floor_obs.stop()
         floor_obs.close()
+        # relay floor: the shortest path a mirror can take, under the mirror's load on both sides
+        obs = client(tgt_ens.connect_string)
+        probe = Probe(probe_w, obs, f"{ROOT}/probe")
+        relay_floor = {}
+        multi_write(
+            t,
+            [Create("/relayload", b"", OPEN_ACL_UNSAFE, 0)]
+            + [op._replace(path="/relayload" + op.path) for op in tree_ops(ROOT, RELAY_TARGET_NODES)],
+        )
+        t.ensure_path(f"/relayload{ROOT}/churn")
+        for rate in rates:
+            print(f"relay floor at {rate}/s ...", file=sys.stderr)
+            relay = start_helper(
+                "--relay-phase",
+                {"source": src_ens.connect_string, "target": tgt_ens.connect_string, "path": f"{ROOT}/probe"},
+            )
+            w = start_load(src_ens.connect_string, args.nodes, rate, args.floor_seconds, f"relay{rate}")
+            wt = start_load(
+                tgt_ens.connect_string,
+                RELAY_TARGET_NODES,
+                rate,
+                args.floor_seconds,
+                f"relay{rate}",
+                root=f"/relayload{ROOT}",
+                batch=args.relay_batch,
+            )
+            relay_floor[rate] = probe.run(args.floor_seconds)
+            finish_load(w, args.floor_seconds)
+            relay_floor[rate]["target_achieved"] = finish_load(wt, args.floor_seconds)
+            relay_floor[rate]["relayed"] = finish_phase(relay, 60)["relayed"]
+        delete_tree(t, "/relayload")
         # mirror: the engine in its own process; the probe watches the TARGET
         print("engine mirror ...", file=sys.stderr)
         marker = "/zk_sync_bench_stop"
@@ -480,8 +631,6 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             time.sleep(0.2)  # polling the engine's heartbeat on the target
         if not ok:
             raise RuntimeError("the mirror did not start within 600 s")
-        obs = client(tgt_ens.connect_string)
-        probe = Probe(probe_w, obs, f"{ROOT}/probe")
         lag = {}
         for rate in rates:
             print(f"mirror lag at {rate}/s ...", file=sys.stderr)
@@ -505,6 +654,12 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
                 f"bound), peak RSS {copy['rss_mb']:.0f} MB",
             ),
             (
+                "CPU during the engine copy",
+                f"engine {copy['cpu_s']:.1f} s, source JVMs {copy_cpu['source']:.1f} s, target JVMs "
+                f"{copy_cpu['target']:.1f} s; the machine's {os.cpu_count()} cores {copy_cpu['busy']:.0%} busy "
+                "(the copy phase's whole process, connecting included)",
+            ),
+            (
                 "zk-shell 1.3.4 mirror",
                 "not run (no zk-shell)"
                 if zk_rate is None
@@ -518,13 +673,21 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
             ),
         ]
         for rate in rates:
-            fl, m = floor[rate], lag[rate]
+            fl, m, rf = floor[rate], lag[rate], relay_floor[rate]
             rows.append(
                 (
                     f"lag at {rate} changes/s (achieved {m['achieved']:,.0f}/s, {args.lag_seconds:.0f} s)",
                     f"p50 {fmt(m['p50'], ' ms')}, p99 {fmt(m['p99'], ' ms')}, max {fmt(m['max'], ' ms')} "
                     f"({m['n']} probes); watch floor p50 {fmt(fl['p50'], ' ms')}, p99 {fmt(fl['p99'], ' ms')}, "
                     f"max {fmt(fl['max'], ' ms')}",
+                )
+            )
+            rows.append(
+                (
+                    f"relay floor at {rate} changes/s on the source and {rf['target_achieved']:,.0f}/s on the "
+                    f"target in multis of {args.relay_batch} ({args.floor_seconds:.0f} s)",
+                    f"p50 {fmt(rf['p50'], ' ms')}, p99 {fmt(rf['p99'], ' ms')}, max {fmt(rf['max'], ' ms')} "
+                    f"({rf['n']} probes, {rf['relayed']} relayed)",
                 )
             )
         v = mirror["verify"]
