@@ -46,6 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
 
 import zk_ensemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
@@ -115,7 +116,7 @@ def rss_peak_mb() -> float:
     return 0.0
 
 
-def cpu_seconds(pids: list[int | None]) -> float:
+def cpu_seconds(pids: list[int] | list[int | None]) -> float:
     """User + system CPU seconds the processes have used so far."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
@@ -339,10 +340,11 @@ def relay_phase(spec: dict) -> dict:
     path = spec["path"]
     auth = [("digest", f"{SUPER[0]}:{SUPER[1]}")]
     relayed = [0]
-    tgt = wire.LoopSession(zs._zk.split_hosts(spec["target"]), auth=auth, timeout=10.0)
+    tgt = wire.LoopSession(_zk.split_hosts(spec["target"]), auth=auth, timeout=10.0)
 
-    def written(_err: int, _body: bytes) -> None:
-        relayed[0] += 1
+    def written(err: int, _body: bytes) -> None:
+        if not err:
+            relayed[0] += 1
 
     def got(err: int, body: bytes) -> None:
         if not err:
@@ -353,7 +355,7 @@ def relay_phase(spec: dict) -> dict:
         if etype == wire.EVENT_CHANGED and changed == path:
             src.submit(wire.OP_GET_DATA, wire.get_data_payload(changed), got)
 
-    src = wire.LoopSession(zs._zk.split_hosts(spec["source"]), on_event, auth=auth, timeout=10.0)
+    src = wire.LoopSession(_zk.split_hosts(spec["source"]), on_event, auth=auth, timeout=10.0)
     src.connect()
     tgt.connect()
     (err, _body, _seen) = src.wait(src.send([(wire.OP_ADD_WATCH, wire.AddWatch(path).serialize())]), 10.0)[0]

@@ -51,12 +51,6 @@ def extract(rev: str, into: str) -> str:
     return into
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
     """One mirror of one engine version under load; returns its table row."""
     started = time.time()
@@ -71,11 +65,11 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
             pass  # not there yet
         time.sleep(0.1)  # polling the target
     seconds = ctx["seconds"]
-    c0 = cpu_seconds(proc.pid)
+    c0 = bench.cpu_seconds([proc.pid])
     load = bench.start_load(ctx["src"], ctx["nodes"], ctx["rate"], seconds, tag)
     lag = ctx["probe"].run(seconds)
     bench.finish_load(load, seconds)
-    cpu = (cpu_seconds(proc.pid) - c0) / (seconds + 1.0)  # the probe waits 1 s more
+    cpu = (bench.cpu_seconds([proc.pid]) - c0) / (seconds + 1.0)  # the probe waits 1 s more
     ctx["s"].create(ctx["marker"], b"")
     try:
         res = bench.finish_phase(proc, 900)
