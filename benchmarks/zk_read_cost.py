@@ -118,12 +118,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nodes", type=int, default=40_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
-    ap.add_argument("--jvm", choices=("fixture", "role"), default="fixture", help="ZooKeeper JVM flags (zk_sync.py)")
+    bench.add_jvm_options(ap)
     args = ap.parse_args()
     bench.use_heap(args.heap, args.jvm)
-    cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
-    ens = bench.ZkEnsemble(3, name="readcost", extra_config=cfg)
+    ens = bench.ensemble("readcost")
     ens.start()
     try:
         writer = bench.client(ens.connect_string)

@@ -97,6 +97,24 @@ def use_heap(heap: str, jvm: str = "fixture") -> None:
     zk_ensemble.JAVA = wrapper
 
 
+def add_jvm_options(ap: argparse.ArgumentParser) -> None:
+    """``--heap`` and ``--jvm``, which every benchmark takes (see :func:`use_heap`)."""
+    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
+    ap.add_argument(
+        "--jvm",
+        choices=("fixture", "role"),
+        default="fixture",
+        help="ZooKeeper JVM flags: the test fixture's (default, as in the earlier tables), or the zookeeper role's",
+    )
+
+
+def ensemble(name: str) -> ZkEnsemble:
+    """A loopback ensemble of 3 JVMs as every benchmark runs it: the benchmark's super user,
+    requests up to 1 MB. Call :func:`use_heap` first."""
+    cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
+    return ZkEnsemble(3, name=name, extra_config=cfg)
+
+
 def client(hosts: str) -> KazooClient:
     c = KazooClient(hosts=hosts, timeout=10, auth_data=[("digest", f"{SUPER[0]}:{SUPER[1]}")])
     c.start(timeout=30)
@@ -482,13 +500,7 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
     ap.add_argument("--floor-seconds", type=float, default=30.0)
     ap.add_argument("--zkshell", default="/tmp/zkshell-venv/bin/zk-shell")
     ap.add_argument("--zkshell-nodes", type=int, default=5000)
-    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
-    ap.add_argument(
-        "--jvm",
-        choices=("fixture", "role"),
-        default="fixture",
-        help="ZooKeeper JVM flags: the test fixture's (default, as in the earlier tables), or the zookeeper role's",
-    )
+    add_jvm_options(ap)
     ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
     ap.add_argument(
         "--relay-batch",
@@ -512,10 +524,9 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         print(json.dumps(relay_phase(json.loads(args.relay_phase))))
         return 0
 
-    cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
     use_heap(args.heap, args.jvm)
-    src_ens = ZkEnsemble(3, name="benchsrc", extra_config=cfg)
-    tgt_ens = ZkEnsemble(3, name="benchtgt", extra_config=cfg)
+    src_ens = ensemble("benchsrc")
+    tgt_ens = ensemble("benchtgt")
     src_ens.start()
     tgt_ens.start()
     rows: list[tuple[str, str]] = []

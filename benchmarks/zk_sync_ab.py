@@ -117,13 +117,11 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=1000, help="source changes per second")
     ap.add_argument("--nodes", type=int, default=5000, help="tree size")
     ap.add_argument("--measure", choices=("lag", "copy"), default="lag")
-    ap.add_argument("--heap", default="512m", help="-Xmx of each ZooKeeper JVM")
-    ap.add_argument("--jvm", choices=("fixture", "role"), default="fixture", help="ZooKeeper JVM flags (zk_sync.py)")
+    bench.add_jvm_options(ap)
     args = ap.parse_args()
     bench.use_heap(args.heap, args.jvm)
-    cfg = {"DigestAuthenticationProvider.superDigest": bench.super_digest(), "jute.maxbuffer": "1048575"}
-    src_ens = bench.ZkEnsemble(3, name="absrc", extra_config=cfg)
-    tgt_ens = bench.ZkEnsemble(3, name="abtgt", extra_config=cfg)
+    src_ens = bench.ensemble("absrc")
+    tgt_ens = bench.ensemble("abtgt")
     with tempfile.TemporaryDirectory(prefix="zk-sync-ab-") as tmp:
         baseline_env = dict(os.environ, PYTHONPATH=extract(args.baseline, tmp))
         src_ens.start()
