@@ -18,7 +18,7 @@ answered the last round's ``getACL`` requests. The first round also warms the JV
 
 Usage (from the repository, after ``. tools/env``)::
 
-    python benchmarks/zk_read_cost.py [--nodes 40000] [--rounds 3] [--jvm fixture|role]
+    python benchmarks/zk_read_cost.py [--nodes 40000] [--rounds 3] [--heap 512m] [--jvm fixture|role]
 
 Numbers, not assertions.
 """
@@ -46,9 +46,10 @@ Requests = list[tuple[int, bytes]]
 
 
 def each(op: int) -> Callable[[list[str]], Requests]:
+    payload = wire.get_data_payload if op == wire.OP_GET_DATA else wire.path_payload  # getData: + watch flag
+
     def make(paths: list[str]) -> Requests:
-        tail = b"\x00" if op == wire.OP_GET_DATA else b""  # getData's watch flag
-        return [(op, wire.path_payload(p) + tail) for p in paths]
+        return [(op, payload(p)) for p in paths]
 
     return make
 
@@ -68,9 +69,10 @@ def copy_reads(paths: list[str]) -> Requests:
     return each(wire.OP_GET_ACL)(paths) + multi_read(wire.OP_GET_DATA, wire.OP_GET_CHILDREN)(paths)
 
 
+GET_ACL_EACH = each(wire.OP_GET_ACL)  # the kind whose per-thread split is printed
 KINDS: list[tuple[str, Callable[[list[str]], Requests]]] = [
     ("copy's reads: getACL each + multiRead getData+getChildren", copy_reads),
-    ("getACL, a request per node", each(wire.OP_GET_ACL)),
+    ("getACL, a request per node", GET_ACL_EACH),
     ("getData, a request per node", each(wire.OP_GET_DATA)),
     ("multiRead getData+getChildren", multi_read(wire.OP_GET_DATA, wire.OP_GET_CHILDREN)),
     ("multiRead getData", multi_read(wire.OP_GET_DATA)),
@@ -85,26 +87,10 @@ def thread_cpu(pid: int) -> collections.Counter[str]:
         try:
             with open(f"/proc/{pid}/task/{tid}/comm", encoding="utf-8") as f:
                 name = f.read().strip().rstrip("0123456789-")
-            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            ticks[name] += bench.cpu_ticks(f"/proc/{pid}/task/{tid}/stat")
         except OSError:  # the thread ended meanwhile
             continue
-        ticks[name] += int(fields[11]) + int(fields[12])
     return ticks
-
-
-def all_paths(hosts: str) -> list[str]:
-    c = bench.client(hosts)
-    try:
-        paths, stack = [], [bench.ROOT]
-        while stack:
-            p = stack.pop()
-            paths.append(p)
-            stack.extend(f"{p}/{k}" for k in c.get_children(p))
-        return paths
-    finally:
-        c.stop()
-        c.close()
 
 
 def read_all(session: wire.WireSession, paths: list[str], make: Callable[[list[str]], Requests]) -> None:
@@ -124,11 +110,11 @@ def main() -> int:
     ens = bench.ensemble("readcost")
     ens.start()
     try:
-        writer = bench.client(ens.connect_string)
-        bench.multi_write(writer, bench.tree_ops(bench.ROOT, args.nodes))
-        writer.stop()
-        writer.close()
-        paths = all_paths(ens.connect_string)
+        c = bench.client(ens.connect_string)
+        bench.multi_write(c, bench.tree_ops(bench.ROOT, args.nodes))
+        paths = bench.subtree(c, bench.ROOT)
+        c.stop()
+        c.close()
         member = ens.members[0]
         host, port = member.hostport.rsplit(":", 1)
         session = wire.WireSession([(host, int(port))], [("digest", f"{bench.SUPER[0]}:{bench.SUPER[1]}")])
@@ -141,15 +127,15 @@ def main() -> int:
         for r in range(args.rounds):
             copy_cpu = None
             for name, make in KINDS:
-                threads0 = thread_cpu(member.pid) if make is KINDS[1][1] else None
+                threads0 = thread_cpu(member.pid) if make is GET_ACL_EACH else None
                 jvm0, own0, t0 = bench.cpu_seconds(pids), time.process_time(), time.monotonic()
                 read_all(session, paths, make)
-                if threads0 is not None:
-                    split = thread_cpu(member.pid)
-                    split.subtract(threads0)
                 wall = time.monotonic() - t0
                 jvm = bench.cpu_seconds(pids) - jvm0
                 own = time.process_time() - own0
+                if threads0 is not None:
+                    split = thread_cpu(member.pid)
+                    split.subtract(threads0)
                 copy_cpu = jvm if copy_cpu is None else copy_cpu
                 print(
                     f"| {r + 1}: {name} | {len(paths) / wall:,.0f} | {jvm:.2f} | {jvm / len(paths) * 1e6:.0f} "

@@ -134,15 +134,16 @@ def rss_peak_mb() -> float:
     return 0.0
 
 
+def cpu_ticks(stat_path: str) -> int:
+    """User + system clock ticks from a /proc ``stat`` file (of a process or of a thread)."""
+    with open(stat_path, encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+
+
 def cpu_seconds(pids: list[int] | list[int | None]) -> float:
     """User + system CPU seconds the processes have used so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / tick
+    return sum(cpu_ticks(f"/proc/{pid}/stat") for pid in pids) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu() -> tuple[int, int]:
@@ -196,16 +197,21 @@ def multi_write(c: KazooClient, ops: list, batch: int = 1000, window: int = 4) -
     return len(ops) / (time.monotonic() - started)
 
 
-def delete_tree(c: KazooClient, root: str) -> None:
-    if c.exists(root) is None:
-        return
+def subtree(c: KazooClient, root: str) -> list[str]:
+    """``root`` and every node below it, parents before their children."""
     order = []
     stack = [root]
     while stack:
         p = stack.pop()
         order.append(p)
         stack.extend(f"{p}/{k}" for k in c.get_children(p))
-    multi_write(c, [Delete(p, -1) for p in reversed(order)])
+    return order
+
+
+def delete_tree(c: KazooClient, root: str) -> None:
+    if c.exists(root) is None:
+        return
+    multi_write(c, [Delete(p, -1) for p in reversed(subtree(c, root))])
 
 
 # ---------------------------------------------------------------------------------------------
