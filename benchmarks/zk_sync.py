@@ -14,7 +14,8 @@ Prints one table (markdown) with, all from the same run:
   mirror, same writer load) and the relay floor (the probe's node alone carried by the
   shortest possible mirror: watch, read, write, one request each, while the source gets the
   same load and the target as many changes in multis as the engine's batches carry);
-* CPU seconds of the engine, the source JVMs and the target JVMs during the copy;
+* CPU seconds of the engine, the source JVMs and the target JVMs during the copy, and the
+  cores each used (and how busy the machine was) during every lag and floor measurement;
 * peak RSS of the engine process in each phase (each phase runs in its own process).
 
 Usage (from the repository, after ``. tools/env``)::
@@ -151,6 +152,32 @@ def machine_cpu() -> tuple[int, int]:
     with open("/proc/stat", encoding="ascii") as f:
         v = [int(x) for x in f.readline().split()[1:]]
     return sum(v) - v[3] - v[4], sum(v)
+
+
+class CpuShare:
+    """Where the machine's CPU goes from now until :meth:`cores`: per group of processes, in
+    cores (CPU seconds per second of wall time), and what the machine's cores did in all."""
+
+    def __init__(self, groups: dict[str, list[int | None]]) -> None:
+        self.groups = groups
+        self.wall = time.monotonic()
+        self.machine = machine_cpu()
+        self.cpu = {name: cpu_seconds(pids) for name, pids in groups.items()}
+
+    def cores(self) -> dict[str, float]:
+        """``{group: cores}``, ``"other"`` (every other process and the kernel: the load
+        generators, the probe) and ``"busy"`` (the share of all cores that was busy)."""
+        wall = max(1e-9, time.monotonic() - self.wall)
+        busy, total = (a - b for a, b in zip(machine_cpu(), self.machine, strict=True))
+        out = {name: (cpu_seconds(pids) - self.cpu[name]) / wall for name, pids in self.groups.items()}
+        out["busy"] = busy / max(1, total)
+        out["other"] = out["busy"] * (os.cpu_count() or 1) - sum(out[name] for name in self.groups)
+        return out
+
+
+def fmt_cores(share: dict[str, float]) -> str:
+    parts = [f"{name} {cores:.2f}" for name, cores in share.items() if name != "busy"]
+    return f"{', '.join(parts)} cores; the machine's {os.cpu_count()} cores {share['busy']:.0%} busy"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,6 +429,54 @@ def relay_phase(spec: dict) -> dict:
     return {"relayed": relayed[0]}
 
 
+def add_relay_load_tree(t: KazooClient) -> None:
+    """The target's tree the relay floor's second load generator changes (``/relayload``)."""
+    multi_write(
+        t,
+        [Create("/relayload", b"", OPEN_ACL_UNSAFE, 0)]
+        + [op._replace(path="/relayload" + op.path) for op in tree_ops(ROOT, RELAY_TARGET_NODES)],
+    )
+    t.ensure_path(f"/relayload{ROOT}/churn")
+
+
+def measure_relay_floor(
+    ensembles: tuple[ZkEnsemble, ZkEnsemble],
+    probe: Probe,
+    *,
+    rate: int,
+    seconds: float,
+    nodes: int,
+    batch: int,
+    tag: str,
+) -> dict:
+    """The probe's lag through the relay (:func:`relay_phase`) while the source gets ``rate``
+    changes/s and the target (under ``/relayload``, see :func:`add_relay_load_tree`) as many
+    in multis of ``batch``: a mirror's load without a mirror's work. The probe must watch
+    the target. Adds the cores each part used (``cpu``), what the target's load generator
+    achieved and how many changes the relay carried."""
+    src_ens, tgt_ens = ensembles
+    relay = start_helper(
+        "--relay-phase", {"source": src_ens.connect_string, "target": tgt_ens.connect_string, "path": f"{ROOT}/probe"}
+    )
+    w = start_load(src_ens.connect_string, nodes, rate, seconds, tag)
+    wt = start_load(
+        tgt_ens.connect_string, RELAY_TARGET_NODES, rate, seconds, tag, root=f"/relayload{ROOT}", batch=batch
+    )
+    share = CpuShare(
+        {
+            "source JVMs": [m.pid for m in src_ens.members],
+            "target JVMs": [m.pid for m in tgt_ens.members],
+            "relay": [relay.pid],
+        }
+    )
+    res = probe.run(seconds)
+    res["cpu"] = share.cores()
+    finish_load(w, seconds)
+    res["target_achieved"] = finish_load(wt, seconds)
+    res["relayed"] = finish_phase(relay, 60)["relayed"]
+    return res
+
+
 def finish_load(proc: subprocess.Popen, seconds: float) -> float:
     """Changes per second the load generator achieved."""
     out, _err = proc.communicate(timeout=seconds + 120)
@@ -599,7 +674,9 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         for rate in rates:
             print(f"watch floor at {rate}/s ...", file=sys.stderr)
             w = start_load(src_ens.connect_string, args.nodes, rate, args.floor_seconds, f"floor{rate}")
+            share = CpuShare({"source JVMs": src_pids})
             floor[rate] = probe_floor.run(args.floor_seconds)
+            floor[rate]["cpu"] = share.cores()
             finish_load(w, args.floor_seconds)
         floor_obs.stop()
         floor_obs.close()
@@ -607,32 +684,18 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         obs = client(tgt_ens.connect_string)
         probe = Probe(probe_w, obs, f"{ROOT}/probe")
         relay_floor = {}
-        multi_write(
-            t,
-            [Create("/relayload", b"", OPEN_ACL_UNSAFE, 0)]
-            + [op._replace(path="/relayload" + op.path) for op in tree_ops(ROOT, RELAY_TARGET_NODES)],
-        )
-        t.ensure_path(f"/relayload{ROOT}/churn")
+        add_relay_load_tree(t)
         for rate in rates:
             print(f"relay floor at {rate}/s ...", file=sys.stderr)
-            relay = start_helper(
-                "--relay-phase",
-                {"source": src_ens.connect_string, "target": tgt_ens.connect_string, "path": f"{ROOT}/probe"},
-            )
-            w = start_load(src_ens.connect_string, args.nodes, rate, args.floor_seconds, f"relay{rate}")
-            wt = start_load(
-                tgt_ens.connect_string,
-                RELAY_TARGET_NODES,
-                rate,
-                args.floor_seconds,
-                f"relay{rate}",
-                root=f"/relayload{ROOT}",
+            relay_floor[rate] = measure_relay_floor(
+                (src_ens, tgt_ens),
+                probe,
+                rate=rate,
+                seconds=args.floor_seconds,
+                nodes=args.nodes,
                 batch=args.relay_batch,
+                tag=f"relay{rate}",
             )
-            relay_floor[rate] = probe.run(args.floor_seconds)
-            finish_load(w, args.floor_seconds)
-            relay_floor[rate]["target_achieved"] = finish_load(wt, args.floor_seconds)
-            relay_floor[rate]["relayed"] = finish_phase(relay, 60)["relayed"]
         delete_tree(t, "/relayload")
         # mirror: the engine in its own process; the probe watches the TARGET
         print("engine mirror ...", file=sys.stderr)
@@ -654,7 +717,9 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         for rate in rates:
             print(f"mirror lag at {rate}/s ...", file=sys.stderr)
             w = start_load(src_ens.connect_string, args.nodes, rate, args.lag_seconds, f"mirror{rate}")
+            share = CpuShare({"source JVMs": src_pids, "target JVMs": tgt_pids, "engine": [mproc.pid]})
             lag[rate] = probe.run(args.lag_seconds)
+            lag[rate]["cpu"] = share.cores()
             lag[rate]["achieved"] = finish_load(w, args.lag_seconds)
         s.create(marker, b"")
         mirror = finish_phase(mproc, 900)
@@ -709,6 +774,11 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
                     f"({rf['n']} probes, {rf['relayed']} relayed)",
                 )
             )
+            rows += [
+                (f"CPU during the watch floor at {rate} changes/s", fmt_cores(fl["cpu"])),
+                (f"CPU during the relay floor at {rate} changes/s", fmt_cores(rf["cpu"])),
+                (f"CPU during the lag at {rate} changes/s", fmt_cores(m["cpu"])),
+            ]
         v = mirror["verify"]
         rows.append(
             (

@@ -9,7 +9,11 @@ runs in its own process.
 * ``--measure lag`` (default): each round measures the watch floor (the probe watching the
   source, no mirror), then a mirror of each engine for ``--seconds`` under the same load
   (``--rate`` changes/s from a separate process). One row per measurement: probe lag
-  p50/p99/max and samples, the engine's CPU share while the load ran, its errors and repairs.
+  p50/p99/max and samples, the engine's CPU share while the load ran, how busy the machine's
+  cores were, the engine's errors and repairs. With ``--relay`` each round also measures the
+  relay floor (the shortest possible mirror of the probe's node, under the same load on both
+  sides): is the engine's lag its own or the machine's? The engines' turns swap every round,
+  the relay's every second round.
 * ``--measure copy``: each round copies the ``--nodes`` tree into the empty target with each
   engine (the target is emptied between copies). One row per copy: nodes/s, seconds, peak
   RSS, and the work tree's speed as a ratio of the baseline's in the same round.
@@ -17,7 +21,7 @@ runs in its own process.
 Usage (from the repository, after ``. tools/env``)::
 
     python benchmarks/zk_sync_ab.py --baseline REV [--measure lag|copy] [--rounds 3] [--seconds 20]
-        [--rate 1000] [--nodes 5000]
+        [--rate 1000] [--nodes 5000] [--relay [--relay-batch 5]]
 
 Numbers, not assertions.
 """
@@ -65,11 +69,11 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
             pass  # not there yet
         time.sleep(0.1)  # polling the target
     seconds = ctx["seconds"]
-    c0 = bench.cpu_seconds([proc.pid])
     load = bench.start_load(ctx["src"], ctx["nodes"], ctx["rate"], seconds, tag)
+    share = bench.CpuShare({"engine": [proc.pid]})
     lag = ctx["probe"].run(seconds)
+    cpu = share.cores()
     bench.finish_load(load, seconds)
-    cpu = (bench.cpu_seconds([proc.pid]) - c0) / (seconds + 1.0)  # the probe waits 1 s more
     ctx["s"].create(ctx["marker"], b"")
     try:
         res = bench.finish_phase(proc, 900)
@@ -77,7 +81,24 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
         ctx["s"].delete(ctx["marker"])
     return (
         f"| {name} | {bench.fmt(lag['p50'])} | {bench.fmt(lag['p99'])} | {bench.fmt(lag['max'])} | {lag['n']} "
-        f"| {cpu:.0%} | {res['errors']} | {res['repairs']} | {os.getloadavg()[0]:.1f} |"
+        f"| {cpu['engine']:.0%} | {cpu['busy']:.0%} | {res['errors']} | {res['repairs']} | {os.getloadavg()[0]:.1f} |"
+    )
+
+
+def relay_round(ctx: dict, name: str, tag: str) -> str:
+    """The relay floor (see ``bench.measure_relay_floor``) for as long as a mirror; its row."""
+    rf = bench.measure_relay_floor(
+        ctx["ensembles"],
+        ctx["probe"],
+        rate=ctx["rate"],
+        seconds=ctx["seconds"],
+        nodes=ctx["nodes"],
+        batch=ctx["batch"],
+        tag=tag,
+    )
+    return (
+        f"| {name} | {bench.fmt(rf['p50'])} | {bench.fmt(rf['p99'])} | {bench.fmt(rf['max'])} | {rf['n']} "
+        f"| {rf['cpu']['relay']:.0%} | {rf['cpu']['busy']:.0%} | | | {os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -109,6 +130,38 @@ def copy_rounds(base: dict, t: object, baseline: str, baseline_env: dict, rounds
             )
 
 
+def lag_rounds(ctx: dict, floor_probe: bench.Probe, args: argparse.Namespace, baseline_env: dict) -> None:
+    """Each round: the watch floor, then both engines' mirrors (and the relay floor)."""
+    print(
+        f"| {args.rate} changes/s | p50 ms | p99 ms | max ms | probes | engine CPU | machine busy | errors "
+        "| repairs | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in range(args.rounds):
+        load = bench.start_load(ctx["src"], args.nodes, args.rate, args.seconds / 2, f"f{r}")
+        fl = floor_probe.run(args.seconds / 2)
+        bench.finish_load(load, args.seconds / 2)
+        print(
+            f"| round {r + 1}: watch floor | {bench.fmt(fl['p50'])} | {bench.fmt(fl['p99'])} "
+            f"| {bench.fmt(fl['max'])} | {fl['n']} | | | | | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+        # Turns alternate: the first mirror after a floor meets a target that lags behind the
+        # floor's changes (8 rounds of one engine against itself: the second mirror had the
+        # lower p99 in 6). The engines swap every round, the relay every second one: each
+        # order comes once in 4 rounds.
+        engines = [(args.baseline, baseline_env, f"b{r}"), ("work tree", dict(os.environ), f"w{r}")]
+        if r % 2:
+            engines.reverse()
+        relay_first = args.relay and (r // 2) % 2 == 0
+        if relay_first:
+            print(relay_round(ctx, f"round {r + 1}: relay floor", f"r{r}"), flush=True)
+        for name, env, tag in engines:
+            print(mirror_round(ctx, f"round {r + 1}: {name}", env, tag), flush=True)
+        if args.relay and not relay_first:
+            print(relay_round(ctx, f"round {r + 1}: relay floor", f"r{r}"), flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--baseline", required=True, help="git revision of the engine to compare with")
@@ -117,6 +170,14 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=1000, help="source changes per second")
     ap.add_argument("--nodes", type=int, default=5000, help="tree size")
     ap.add_argument("--measure", choices=("lag", "copy"), default="lag")
+    ap.add_argument(
+        "--relay",
+        action="store_true",
+        help="lag: each round also measures the relay floor (the shortest mirror, under the same load)",
+    )
+    ap.add_argument(
+        "--relay-batch", type=int, default=bench.RELAY_TARGET_BATCH, help="changes per multi of the relay's target load"
+    )
     bench.add_jvm_options(ap)
     args = ap.parse_args()
     bench.use_heap(args.heap, args.jvm)
@@ -152,22 +213,12 @@ def main() -> int:
                 "rate": args.rate,
                 "seconds": args.seconds,
                 "probe": bench.Probe(probe_w, bench.client(tgt_ens.connect_string), f"{bench.ROOT}/probe"),
+                "ensembles": (src_ens, tgt_ens),
+                "batch": args.relay_batch,
             }
-            print(
-                f"| {args.rate} changes/s | p50 ms | p99 ms | max ms | probes | engine CPU | errors | repairs | load |"
-            )
-            print("|---|---|---|---|---|---|---|---|---|")
-            for r in range(args.rounds):
-                load = bench.start_load(src_ens.connect_string, args.nodes, args.rate, args.seconds / 2, f"f{r}")
-                fl = floor_probe.run(args.seconds / 2)
-                bench.finish_load(load, args.seconds / 2)
-                print(
-                    f"| round {r + 1}: watch floor | {bench.fmt(fl['p50'])} | {bench.fmt(fl['p99'])} "
-                    f"| {bench.fmt(fl['max'])} | {fl['n']} | | | | {os.getloadavg()[0]:.1f} |",
-                    flush=True,
-                )
-                print(mirror_round(ctx, f"round {r + 1}: {args.baseline}", baseline_env, f"b{r}"), flush=True)
-                print(mirror_round(ctx, f"round {r + 1}: work tree", dict(os.environ), f"w{r}"), flush=True)
+            if args.relay:
+                bench.add_relay_load_tree(t)
+            lag_rounds(ctx, floor_probe, args, baseline_env)
         finally:
             logging.getLogger("kazoo").setLevel(logging.ERROR)  # not one line per client per server stopped
             src_ens.stop()
