@@ -55,6 +55,10 @@ class ZkError(Exception):
     """A problem worth a clear message to the user (bad input, refused operation)."""
 
 
+class ZkUnavailable(ZkError):
+    """No server answered in time: unlike bad input, it may pass by itself."""
+
+
 # ---------------------------------------------------------------------------------------------
 # Hosts and four-letter words
 # ---------------------------------------------------------------------------------------------
@@ -626,7 +630,7 @@ def connect(params: dict, connection_retry: dict | None = None):
         client.start(timeout=params["timeout"])
     except KazooTimeoutError as exc:
         _discard(client)
-        raise ZkError(
+        raise ZkUnavailable(
             f"cannot connect to ZooKeeper at {params['hosts']} within {params['timeout']}s "
             "(servers down, no quorum, wrong ports, or TLS/plain mismatch)"
         ) from exc

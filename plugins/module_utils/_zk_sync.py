@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import contextlib
 import fnmatch
 import json
 import logging
 import math
 import re
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -97,6 +99,10 @@ class ZkSyncError(Exception):
     """A problem for the user: bad input, refused operation, unfaithful copy."""
 
 
+class ZkSyncUnavailable(ZkSyncError):
+    """No server of an ensemble answered in time: may pass by itself (the service retries)."""
+
+
 try:
     CONNECTION_ERRORS: tuple = (
         kexc.ConnectionLoss,
@@ -149,6 +155,7 @@ class SyncConfig:
     read_sessions: int = 4
     max_backlog: int = 200_000
     reconcile_interval: float = 300.0
+    drain_timeout: float = 120.0
     heartbeat_path: str | None = None
     heartbeat_interval: float = 1.0
     max_differences: int = 1000
@@ -224,6 +231,8 @@ def build_config(opts: dict) -> SyncConfig:  # noqa: PLR0912,PLR0915  # one chec
         cfg.max_backlog = _require_int(opts["max_backlog"], "max_backlog", 1000, 10_000_000)
     if opts.get("reconcile_interval") is not None:
         cfg.reconcile_interval = _require_float(opts["reconcile_interval"], "reconcile_interval", 0.0, 86400.0 * 30)
+    if opts.get("drain_timeout") is not None:
+        cfg.drain_timeout = _require_float(opts["drain_timeout"], "drain_timeout", 1.0, 86400.0)
     if opts.get("heartbeat_interval") is not None:
         cfg.heartbeat_interval = _require_float(opts["heartbeat_interval"], "heartbeat_interval", 0.05, 3600.0)
     if opts.get("max_differences") is not None:
@@ -240,6 +249,20 @@ def build_config(opts: dict) -> SyncConfig:  # noqa: PLR0912,PLR0915  # one chec
     return cfg
 
 
+def _server_addresses(hosts: str) -> set[tuple[str, int]]:
+    """Each server as written and as the addresses it resolves to: ``localhost:2181`` and
+    ``127.0.0.1:2181`` (or a DNS name and its address) are the same server."""
+    out: set[tuple[str, int]] = set()
+    for host, port in _zk.split_hosts(hosts):
+        out.add((host.lower(), port))
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            continue  # unresolvable: connecting reports it
+        out.update((str(info[4][0]), port) for info in infos)
+    return out
+
+
 def check_ensembles(src_hosts: str, tgt_hosts: str, cfg: SyncConfig) -> None:
     """Refuse chroots and a target subtree that overlaps its source on the same ensemble."""
     for name, hosts in (("source.hosts", src_hosts), ("target.hosts", tgt_hosts)):
@@ -249,7 +272,7 @@ def check_ensembles(src_hosts: str, tgt_hosts: str, cfg: SyncConfig) -> None:
             raise ZkSyncError(str(exc).replace("hosts:", f"{name}:", 1)) from exc
         if "/" in hosts:
             raise ZkSyncError(f"{name}: a chroot suffix is not supported by zk_sync; put the path in paths instead")
-    same = set(_zk.split_hosts(src_hosts)) & set(_zk.split_hosts(tgt_hosts))
+    same = _server_addresses(src_hosts) & _server_addresses(tgt_hosts)
     if not same:
         return
     for i, p in enumerate(cfg.paths):
@@ -448,6 +471,8 @@ class Side:
     def open(self) -> None:
         try:
             client = _zk.connect(self.params, connection_retry=RETRY_FOREVER)
+        except _zk.ZkUnavailable as exc:
+            raise ZkSyncUnavailable(f"{self.name}: {exc}") from exc
         except _zk.ZkError as exc:
             raise ZkSyncError(f"{self.name}: {exc}") from exc
         wire.speed_up(client)
@@ -478,8 +503,10 @@ class Side:
             self.readers.append(reader)
             try:
                 reader.connect()
-            except wire.WireError as exc:
+            except wire.WireAuthError as exc:
                 raise ZkSyncError(f"{self.name}: {exc}") from exc
+            except wire.WireError as exc:
+                raise ZkSyncUnavailable(f"{self.name}: {exc}") from exc
         if len(self.readers) > 1:
             self._read_pool = ThreadPoolExecutor(
                 max_workers=len(self.readers) - 1, thread_name_prefix=f"zk-sync-{self.name}-reads"
@@ -904,6 +931,10 @@ class SyncEngine:
         self._src_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-source-walk")
         self._tgt_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-walk")
         self._repairing = False
+        # what preflight found at each target path, when every one was empty (else None); and
+        # the missing parents of target paths the copy created: a failed copy removes both
+        self._target_before: dict[str, Node | None] | None = None
+        self._created_parents: list[str] = []
         self._readers_behind = False  # the watch moved: sync the read sessions before a walk
         self.failed_paths: dict[str, int] = {}
         self.ephemerals: set[str] = set()  # source ephemerals seen: their deletes need no op
@@ -967,7 +998,7 @@ class SyncEngine:
                 return m
         return None
 
-    def preflight(self, for_write: bool = True) -> dict:
+    def preflight(self) -> dict:
         """Roots exist on the source; the target is empty (or allowed, or our own)."""
         roots = self.src.fetch([m.source for m in self.cfg.paths])
         for i, (m, node) in enumerate(zip(self.cfg.paths, roots, strict=True)):
@@ -979,12 +1010,14 @@ class SyncEngine:
         for m, node in zip(self.cfg.paths, tnodes, strict=True):
             if node is not None and (node.children or node.data):
                 non_empty.append(m.target)
+        # an empty target can be put back as it was if the copy fails midway
+        self._target_before = None if non_empty else dict(zip([m.target for m in self.cfg.paths], tnodes, strict=True))
         resumable = False
         if non_empty and self.cfg.heartbeat_path:
             hb_map = self.mapping_for(self.cfg.heartbeat_path)
             if hb_map is not None:
                 resumable = self.tgt.fetch([hb_map.to_target(self.cfg.heartbeat_path)])[0] is not None
-        if for_write and non_empty and not self.cfg.allow_non_empty_target and not resumable:
+        if non_empty and not self.cfg.allow_non_empty_target and not resumable:
             raise ZkSyncError(
                 "target: {} already hold(s) data that the copy would overwrite or delete; "
                 "set allow_non_empty_target: true to sync into it anyway".format(", ".join(non_empty))
@@ -1068,7 +1101,8 @@ class SyncEngine:
     def diff(self, pair: Pair) -> list[str]:
         s, t = pair.src, pair.tgt
         if s is None:
-            return ["extra"] if t is not None and not t.ephemeral else []
+            # with delete_extra off, target nodes the source lacks are the user's to keep
+            return ["extra"] if t is not None and not t.ephemeral and self.cfg.delete_extra else []
         if t is None:
             return ["missing"]
         if t.ephemeral:
@@ -1084,14 +1118,13 @@ class SyncEngine:
 
     # -- copy ---------------------------------------------------------------------------------
 
-    def copy(self, dry_run: bool = False) -> dict:  # noqa: PLR0912,PLR0915  # one walk, every case inline
-        """One pass making the target subtrees equal to the source ones."""
-        self.metrics.set_state("copying")
-        started = time.monotonic()
-        stats: collections.Counter[str] = collections.Counter()
-        # parent target path -> [source cversion, target cversion before, child ops]
-        dirs: dict[str, list[int]] = {}
-        warnings: list[str] = []
+    def copy(self, dry_run: bool = False) -> dict:
+        """One pass making the target subtrees equal to the source ones.
+
+        Problems such as a node the source session may not read only show up on the way, after
+        earlier batches were written. When :meth:`preflight` found every target subtree empty, a
+        failed pass is undone, so a refused copy leaves the target as it was.
+        """
         failures: list[str] = []
 
         def on_fail(ops: list[Op], exc: BaseException | None) -> None:
@@ -1102,6 +1135,26 @@ class SyncEngine:
                 self._ensure_op(op, failures)
 
         writer = Writer(self.tgt, self.cfg, on_done=lambda ops: None, on_fail=on_fail)
+        try:
+            return self._copy_pass(writer, failures, dry_run)
+        except Exception as exc:
+            if dry_run or self._target_before is None:
+                raise
+            outcome = self._undo_copy(writer)
+            if isinstance(exc, ZkSyncError):
+                raise ZkSyncError(f"{exc}; {outcome}") from exc
+            LOG.error("copy failed (%s); %s", exc, outcome)
+            raise
+
+    def _copy_pass(  # noqa: PLR0912,PLR0915  # one walk, every case inline
+        self, writer: Writer, failures: list[str], dry_run: bool
+    ) -> dict:
+        self.metrics.set_state("copying")
+        started = time.monotonic()
+        stats: collections.Counter[str] = collections.Counter()
+        # parent target path -> [source cversion, target cversion before, child ops]
+        dirs: dict[str, list[int]] = {}
+        warnings: list[str] = []
         if not dry_run:
             self._ensure_target_parents(writer)
         for pairs in self.walk(readahead=True):
@@ -1181,7 +1234,39 @@ class SyncEngine:
                     missing.append(p)
             for p in missing:
                 writer.add(Op("create", p, b"", (("world", "anyone", 31),)))
+            self._created_parents.extend(missing)
         writer.drain()
+
+    def _undo_copy(self, writer: Writer) -> str:
+        """Put the (empty) target subtrees back as :meth:`preflight` found them; says how it went."""
+        before = self._target_before or {}
+
+        def send(request: object) -> object:
+            return self.tgt.submit(request).get(self.cfg.io_timeout)
+
+        try:
+            with contextlib.suppress(Exception):
+                writer.drain()  # nothing of the failed pass may land after the undo
+            for m in reversed(self.cfg.paths):
+                node = before.get(m.target)
+                if node is None:
+                    self._delete_subtree_now(m.target, send)
+                    continue
+                (now,), _seen = self.tgt.read_ordered([m.target], self.cfg.io_timeout, set())
+                for child in now.children or () if now is not None else ():
+                    self._delete_subtree_now(_child(m.target, child), send)
+                send(SetData(m.target, node.data, -1))
+                send(SetACL(m.target, _kazoo_acls(node.acl), -1))
+            for p in reversed(self._created_parents):
+                with contextlib.suppress(kexc.NoNodeError, kexc.NotEmptyError):
+                    send(Delete(p, -1))
+        except Exception as exc:  # reported with the copy's own error
+            LOG.error("undoing the failed copy failed: %s", exc)
+            return (
+                f"undoing the partial copy failed too ({_zk.explain(exc)}): the target holds part of the "
+                "copy; a new copy needs allow_non_empty_target: true"
+            )
+        return "what the failed copy had written was removed: the target is as it was"
 
     @staticmethod
     def _subtree(root: str, read: Callable[[list[str]], list[Node | None]]) -> list[str]:
@@ -1309,11 +1394,14 @@ class SyncEngine:
         total = 0
         nodes = 0
         ahead = 0
+        kept = 0
         for pairs in self.walk(readahead=True):
             for pair in pairs:
                 nodes += 1
                 if pair.src is not None and pair.tgt is not None and pair.tgt.cversion > pair.src.cversion + 1:
                     ahead += 1
+                if pair.src is None and pair.tgt is not None and not pair.tgt.ephemeral and not self.cfg.delete_extra:
+                    kept += 1
                 for kind in self.diff(pair):
                     if kind == "data" and pair.src_path == self.cfg.heartbeat_path:
                         # A running mirror rewrites this timestamp every heartbeat_interval:
@@ -1328,6 +1416,7 @@ class SyncEngine:
             "differences": diffs,
             "nodes_compared": nodes,
             "cversion_ahead": ahead,
+            "extra_kept": kept,
             "seconds": round(time.monotonic() - started, 3),
         }
 
@@ -1687,7 +1776,7 @@ class SyncEngine:
     ) -> int:
         w = self.writer
         if s is None:
-            if t is not None and not t.ephemeral:
+            if t is not None and not t.ephemeral and self.cfg.delete_extra:
                 self._delete_tree(w, tp)
                 return 1
             return 0
@@ -1714,9 +1803,10 @@ class SyncEngine:
         s_kids = {n for n in s.children or () if not self.excluded(_child(p, n))}
         t_kids = {n for n in t.children or () if n != FILLER_NAME and not self.excluded(_child(p, n))}
         settled = True
-        for name in sorted(t_kids - s_kids):
-            self.queue_repair(_child(p, name))  # deletes it, unless it is an ephemeral
-            settled = False
+        if self.cfg.delete_extra:  # otherwise the target's own children stay, and may stay
+            for name in sorted(t_kids - s_kids):
+                self.queue_repair(_child(p, name))  # deletes it, unless it is an ephemeral
+                settled = False
         missing = sorted(s_kids - t_kids)
         if missing:
             kids, _seen = self.src.read_ordered([_child(p, n) for n in missing], self.cfg.io_timeout, set())
@@ -1757,7 +1847,7 @@ class SyncEngine:
         self.tgt.open_loop()
         self.tgt.wait_connected(self.cfg.io_timeout)
         if self.tgt.loop_lost():
-            raise ZkSyncError("target: cannot open a session on any server for the mirror's writes")
+            raise ZkSyncUnavailable("target: cannot open a session on any server for the mirror's writes")
         backlog = self._catch_up()
         self.metrics.set_state("mirroring")
         if self.cfg.heartbeat_path:
@@ -2004,7 +2094,7 @@ def run(
         if mode == "verify":
             res = engine.verify()
             return {"changed": False, "verify": res, "consistent": res["consistent"]}
-        pre = engine.preflight(for_write=not check_mode)
+        pre = engine.preflight()  # in check mode too: a dry run must not promise what a run refuses
         if mode == "copy":
             res = engine.copy(dry_run=check_mode)
             return {"changed": res["changed"], "copy": res, "resumed": pre["resumed"]}
@@ -2017,9 +2107,7 @@ def run(
                 duration = _require_float(duration, "duration", 0.0, 86400.0 * 365)
             if not duration and not stop_marker:
                 raise ZkSyncError("duration or stop_marker: mode=mirror needs at least one way to end")
-            res = engine.mirror(
-                duration=duration, stop_marker=stop_marker, drain_timeout=float(opts.get("drain_timeout") or 120)
-            )
+            res = engine.mirror(duration=duration, stop_marker=stop_marker, drain_timeout=cfg.drain_timeout)
             changed = bool(res["events_applied"] or res["repairs"] or (res["copy"] or {}).get("changed"))
             return {"changed": changed, "mirror": res, "consistent": res["verify"]["consistent"]}
         raise ZkSyncError(f"mode: {mode!r} is not one of copy, verify, mirror")
@@ -2053,7 +2141,9 @@ def service_main(argv: list[str] | None = None) -> int:
     metrics = Metrics()
     engine: SyncEngine | None = None
     try:
-        # Bad settings end with one line naming the field and exit 2, as the module's errors do.
+        # Bad settings end with one line naming the field and exit 2, as the module's errors do;
+        # the unit does not restart on 2 (RestartPreventExitStatus): the same settings would
+        # fail the same way. An ensemble that does not answer yet exits 1 and is retried.
         cfg = build_config(conf.get("options") or {})
         sides = {side: service_connection(conf, side) for side in ("source", "target")}
         if conf.get("metrics_port"):
@@ -2062,13 +2152,19 @@ def service_main(argv: list[str] | None = None) -> int:
         engine.open()
         engine.preflight()
         res = engine.mirror(
-            duration=None, stop_marker=(conf.get("options") or {}).get("stop_marker"), should_stop=stop.is_set
+            duration=None,
+            stop_marker=(conf.get("options") or {}).get("stop_marker"),
+            drain_timeout=cfg.drain_timeout,
+            should_stop=stop.is_set,
         )
         LOG.info("stopped: %s", json.dumps({k: v for k, v in res.items() if k != "verify"}, default=str))
         LOG.info(
             "verify: consistent=%s differences=%s", res["verify"]["consistent"], res["verify"]["differences_count"]
         )
         return 0 if res["verify"]["consistent"] else 3
+    except ZkSyncUnavailable as exc:
+        LOG.error("%s (the unit retries)", exc)
+        return 1
     except ZkSyncError as exc:
         LOG.error("%s", exc)
         return 2

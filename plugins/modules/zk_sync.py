@@ -22,7 +22,7 @@ description:
   - All options are checked before anything is sent; a non-empty target is refused unless
     O(allow_non_empty_target=true) or it already holds this engine's heartbeat (a resumed
     sync).
-  - The engine is the collection's C(_zk_sync) module_utils; the M(orchestrator.platform.zk_sync)
+  - The engine is the collection's C(_zk_sync) module_utils; the C(orchestrator.platform.zk_sync)
     role runs the same code as a long-lived service.
 author:
   - Orchestrator Platform Team (@orchestrator)
@@ -67,8 +67,10 @@ options:
       auth_scheme:
         description:
           - How to authenticate when O(source.auth_username) is set.
+          - Only V(digest), because the engine's pipelined sessions speak no SASL (the other
+            modules of the collection do).
         type: str
-        choices: [digest, sasl]
+        choices: [digest]
         default: digest
       auth_username:
         description:
@@ -78,17 +80,6 @@ options:
         description:
           - Password of the user.
         type: str
-      sasl_mechanism:
-        description:
-          - SASL mechanism when the scheme is V(sasl).
-        type: str
-        choices: [DIGEST-MD5, GSSAPI]
-        default: DIGEST-MD5
-      sasl_service:
-        description:
-          - SASL service name.
-        type: str
-        default: zookeeper
       use_ssl:
         description:
           - Connect with TLS.
@@ -145,6 +136,10 @@ options:
     description:
       - Delete target nodes that the source does not have (never the target's ephemerals
         nor excluded paths).
+      - With V(false) the copy, the mirror's repairs and reconciliations keep them, and
+        V(verify) counts them (RV(verify.extra_kept)) without calling them differences. A node
+        deleted on the source is still deleted on the target when the mirror sees its watch
+        event; one deleted while the mirror was disconnected then stays on the target.
     type: bool
     default: true
   allow_non_empty_target:
@@ -284,9 +279,15 @@ consistent:
   description: V(verify) and V(mirror) only. True when the final comparison found no difference.
   returned: when mode is verify or mirror
   type: bool
+resumed:
+  description: V(copy) only. The target already held this engine's heartbeat node (an earlier
+    sync), so its non-empty subtrees were written without O(allow_non_empty_target).
+  returned: when mode is copy, or mirror in check mode
+  type: bool
 copy:
-  description: What the copy did (or would do in check mode).
-  returned: when mode is copy or mirror
+  description: What the copy did (or would do in check mode). A mirror's own copy is
+    RV(mirror.copy).
+  returned: when mode is copy, or mirror in check mode
   type: dict
   contains:
     nodes:
@@ -336,6 +337,10 @@ verify:
     cversion_ahead:
       description: Target nodes whose child counter is more than one ahead.
       type: int
+    extra_kept:
+      description: Target subtrees the source does not have, kept (not differences) because
+        O(delete_extra=false).
+      type: int
     seconds:
       description: Duration.
       type: float
@@ -347,6 +352,9 @@ mirror:
     mirror_seconds:
       description: Time spent mirroring.
       type: float
+    copy:
+      description: The initial copy (as RV(copy)).
+      type: dict
     stop_reason:
       description: C(duration) or C(stop_marker).
       type: str
@@ -362,6 +370,16 @@ mirror:
     resyncs:
       description: Full resynchronisations after a reconnection.
       type: int
+    reconciliations:
+      description: Periodic reconciliation passes started (every O(reconcile_interval)).
+      type: int
+    backlog_after_copy:
+      description: Source changes made during the copy, re-checked on both sides before mirroring
+        (not counted as repairs).
+      type: int
+    final_repairs:
+      description: Differences the final reconciliation and verify re-checks fixed while draining.
+      type: int
     lag:
       description: Heartbeat lag C(samples), C(p50_ms), C(p99_ms), C(max_ms).
       type: dict
@@ -376,11 +394,18 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk, _zk_sync
 
 
+def connection_spec() -> dict:
+    """The collection's connection options less SASL, which the engine's sessions do not speak."""
+    options = {k: v for k, v in _zk.zookeeper_argument_spec().items() if not k.startswith("sasl_")}
+    options["auth_scheme"] = dict(options["auth_scheme"], choices=["digest"])
+    return options
+
+
 def argument_spec() -> dict:
     conn = {
         "type": "dict",
         "required": True,
-        "options": _zk.zookeeper_argument_spec(),
+        "options": connection_spec(),
         "required_together": _zk.zookeeper_required_together(),
     }
     return {
@@ -413,9 +438,6 @@ def main() -> None:
     p = module.params
     if not _zk.HAS_KAZOO:
         module.fail_json(msg=missing_required_lib("kazoo"), exception=_zk.KAZOO_IMPORT_ERROR)
-    for side in ("source", "target"):
-        if p[side].get("auth_username") and p[side].get("auth_scheme") == "sasl":
-            module.fail_json(msg=f"{side}.auth_scheme: sasl is not supported by zk_sync yet (use digest)")
     if p["metrics_port"] and not _zk_sync.HAS_PROMETHEUS:
         module.fail_json(
             msg=missing_required_lib("prometheus-client (for metrics_port)"),

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kazoo.client as kazoo_client
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -717,8 +718,6 @@ def _leader(ports: list[int]) -> int | None:
 
 
 def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
-    kazoo_client = pytest.importorskip("kazoo.client")
-
     zk_path = f"/mesos-{uuid.uuid4().hex[:8]}"
     zk_url = f"zk://{zk_ensemble.connect_string}{zk_path}"
     ports = [free_port() for _unused in range(3)]
@@ -861,7 +860,6 @@ def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: 
     assert masters[follower].popen.poll() is None
     # The follower abandoned its old session (group.cpp forces an expiration): once that session
     # is gone on the server, exactly one contender is left.
-    kazoo_client = pytest.importorskip("kazoo.client")
     client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string)
     client.start(timeout=15)
     try:
@@ -878,7 +876,6 @@ def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: 
 
 def test_zk_credentials_protect_the_group(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
     # src/zookeeper/group.cpp: with user:pass in the URL, znodes get EVERYONE_READ_CREATOR_ALL.
-    kazoo_client = pytest.importorskip("kazoo.client")
     zk_path = f"/mesos-{uuid.uuid4().hex[:8]}"
     port = free_port()
     zk_url = f"zk://mesos:s3cret@{zk_ensemble.connect_string}{zk_path}"

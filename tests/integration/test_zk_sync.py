@@ -17,16 +17,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 
+import kazoo.client as kazoo_client
 import pytest
-
-kazoo_client = pytest.importorskip("kazoo.client")
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports  # noqa: E402
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree  # noqa: E402
-from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError  # noqa: E402
-from kazoo.security import ACL, Id, make_digest_acl  # noqa: E402
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.security import ACL, Id, make_digest_acl
 
 SUPER = ("super", "s3cret")
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -130,9 +129,9 @@ def build_tree(c, root: str, seed: int = 1) -> dict:
 
 
 def run_playbook(extra: dict, check: bool = False) -> dict:
-    """Run the module through ansible-playbook; returns the registered result."""
+    """Run the module with the options ``extra`` through ansible-playbook; returns the registered result."""
     out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk_sync_result_{os.getpid()}_{time.monotonic_ns()}.json")
-    cmd = ["ansible-playbook", PLAYBOOK, "-e", json.dumps(dict(extra, result_file=out))]
+    cmd = ["ansible-playbook", PLAYBOOK, "-e", json.dumps({"zk_sync_args": extra, "result_file": out})]
     if check:
         cmd.append("--check")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
@@ -453,6 +452,69 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
         assert again.verify()["consistent"] is True
 
 
+def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(source_ensemble, target_ensemble, src, tgt):
+    """Changes no watch reports (a source setACL, writes made on the target behind the mirror's
+    back) are found by the periodic reconciliation, fixed and counted as repairs; with
+    delete_extra off, nodes only the target has stay, through the copy, the reconciliations
+    and the final verify."""
+    root = "/mirror3"
+    _prepare_mirror_tree(src, tgt, root)
+    tgt.create(f"{root}/target_only/child", b"keep me", makepath=True)
+    cfg = zs.build_config(
+        {
+            "paths": [root],
+            "delete_extra": False,
+            "allow_non_empty_target": True,
+            "heartbeat_interval": 0.2,
+            "reconcile_interval": 0.5,
+        }
+    )
+    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
+    engine.open()
+    result: dict = {}
+    try:
+        runner = _run_mirror(engine, result, stop_marker="/mirror3_stop", drain_timeout=120)
+        _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+        assert engine.metrics.repairs == 0
+        read_only = [ACL(1, Id("world", "anyone")), make_digest_acl("alice", "alice-pw", all=True)]
+        src.set_acls(f"{root}/base/k8", read_only)  # fires no watch on the source
+        tgt.set(f"{root}/base/k7", b"tampered")  # the target behind the mirror's back
+        tgt.delete(f"{root}/base/k9")
+        _wait_for(
+            lambda: (
+                tgt.get(f"{root}/base/k7")[0] == b"0"
+                and tgt.exists(f"{root}/base/k9") is not None
+                and sorted(tgt.get_acls(f"{root}/base/k8")[0]) == sorted(read_only)  # order means nothing
+            ),
+            60,
+            "the reconciliation to repair the target",
+        )
+        assert engine.metrics.repairs >= 3, engine.metrics.repairs
+        # the event path still deletes what the source deletes, extras or not
+        src.delete(f"{root}/base/k1")
+        _wait_for(lambda: tgt.exists(f"{root}/base/k1") is None, 30, "a source delete on the target")
+        src.create("/mirror3_stop", b"")
+        runner.join(240)
+        assert not runner.is_alive(), "the mirror did not stop"
+    finally:
+        engine.close()
+        _wipe(src, "/mirror3_stop")
+    assert "exception" not in result, result.get("exception")
+    assert result["reconciliations"] >= 1
+    assert result["repairs"] >= 3
+    assert result["verify"]["consistent"] is True, result["verify"]["differences"]
+    assert result["verify"]["extra_kept"] == 1
+    assert tgt.get(f"{root}/target_only/child")[0] == b"keep me"
+    expected = read_tree(src, (root,))
+    got = read_tree(tgt, (root,))
+    assert {p: v for p, v in got.items() if not p.startswith(f"{root}/target_only")} == expected
+    # the same comparison with delete_extra on names the kept subtree as the only difference
+    strict = zs.build_config({"paths": [root]})
+    with zs.SyncEngine(strict, side(source_ensemble), side(target_ensemble)) as again:
+        differences = again.verify()["differences"]
+    assert [(d["path"], d["kind"]) for d in differences] == [(f"{root}/target_only", "extra")]
+
+
 # ---------------------------------------------------------------------------------------------
 # mirror races: the engine driven batch by batch (``apply_events(upto=...)`` splits the batches
 # where a busy mirror may split them), each race forced deterministically. A blind multi that
@@ -590,7 +652,13 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
     _wipe(src, "/bad")
     _wipe(tgt, "/bad")
     src.create("/bad", b"b")
-    src.create("/bad/locked", b"secret", acl=[make_digest_acl("owner", "owner-pw", all=True)])
+    # the unreadable node comes last in the walk: batches of readable ones are written before it
+    for start in range(0, 3000, 500):
+        tx = src.transaction()
+        for n in range(start, start + 500):
+            tx.create(f"/bad/n{n:04d}", b"readable")
+        assert not any(isinstance(r, Exception) for r in tx.commit())
+    src.create("/bad/zz-locked", b"secret", acl=[make_digest_acl("owner", "owner-pw", all=True)])
     base = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/bad"]}
     dead_port = free_ports(1)[0]
     before = read_tree(tgt, ("/",))
@@ -601,7 +669,20 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
 
     wrong_auth = run_playbook(dict(base, source=side(source_ensemble, ("super", "wrong-password"))))
     assert wrong_auth["failed"] is True
-    assert "NoAuth" in wrong_auth["msg"] or "redacted" in wrong_auth["msg"] or "hid the digest" in wrong_auth["msg"]
+    assert "/bad/zz-locked: not authorized to read it (NoAuth)" in wrong_auth["msg"], wrong_auth["msg"]
+    assert "the target is as it was" in wrong_auth["msg"], wrong_auth["msg"]
+    assert read_tree(tgt, ("/",)) == before, "the refused copy left part of the tree on the target"
+
+    # a target path under missing parents: the parents the copy made go too
+    nested = run_playbook(
+        dict(
+            base,
+            source=side(source_ensemble, ("super", "wrong-password")),
+            paths=[{"source": "/bad", "target": "/bad_parent/deeper/bad"}],
+        )
+    )
+    assert nested["failed"] is True and "the target is as it was" in nested["msg"], nested["msg"]
+    assert tgt.exists("/bad_parent") is None
 
     overlap = run_playbook(dict(base, target=side(source_ensemble), paths=[{"source": "/bad", "target": "/bad/copy"}]))
     assert overlap["failed"] is True

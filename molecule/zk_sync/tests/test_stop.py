@@ -1,15 +1,13 @@
 """The end of a migration: the playbook's stop tag creates the stop marker on the source, the
-service drains, reconciles, verifies and exits 0, and the tag verifies both sides once more.
-Runs after test_mirror.py (file order); afterwards the stop marker is removed again, so that a
-later `molecule converge` starts a mirror that keeps running."""
+service drains, reconciles, verifies and exits 0, the tag disables the unit, removes the marker
+(a later mirror must not end the moment it starts) and verifies both sides once more.
+Runs after test_mirror.py (file order)."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
 from conftest import (
     MIRROR_HOST,
@@ -23,13 +21,6 @@ from conftest import (
 from scenario_helpers import docker_exec
 
 
-@pytest.fixture
-def marker_removed_afterwards(source) -> Iterator[None]:
-    yield
-    source.delete(STOP_MARKER)
-
-
-@pytest.mark.usefixtures("marker_removed_afterwards")
 def test_stop_tag_drains_verifies_and_ends_the_service(source, target, results):
     assert not source.exists(STOP_MARKER), "a stop marker is left from an earlier run"
     running = unit_properties("ActiveState", "MainPID")
@@ -50,9 +41,13 @@ def test_stop_tag_drains_verifies_and_ends_the_service(source, target, results):
     (verify,) = task_results(doc, "Verify both sides")
     assert verify["consistent"] is True and verify["verify"]["differences_count"] == 0, verify
 
-    props = unit_properties("ActiveState", "Result", "ExecMainStatus", "ExecMainPID", "NRestarts")
+    props = unit_properties("ActiveState", "Result", "ExecMainStatus", "ExecMainPID", "NRestarts", "UnitFileState")
     assert props["ActiveState"] == "inactive" and props["Result"] == "success", props
     assert props["ExecMainStatus"] == "0" and props["NRestarts"] == "0", props
+    assert props["UnitFileState"] == "disabled", "the ended mirror would start again at the next boot"
+    (removed,) = task_results(doc, "Stop | Remove the stop marker from the source")
+    assert removed["changed"] is True
+    assert not source.exists(STOP_MARKER), "the marker would end the next mirror the moment it starts"
     # What the process itself reported before exiting (this process only, not earlier runs).
     log = docker_exec(MIRROR_HOST, f"journalctl --no-pager -o cat _PID={props['ExecMainPID']}")
     assert '"stop_reason": "stop_marker"' in log, log[-3000:]

@@ -39,6 +39,7 @@ def test_build_config_defaults():
         ({"paths": ["/a"], "read_sessions": 17}, r"^read_sessions: "),
         ({"paths": ["/a"], "heartbeat_path": "/elsewhere/hb"}, r"^heartbeat_path: "),
         ({"paths": ["/a"], "excludes": "/x"}, r"^excludes: "),
+        ({"paths": ["/a"], "drain_timeout": 0}, r"^drain_timeout: "),
     ],
 )
 def test_build_config_names_the_field(opts, message):
@@ -70,6 +71,14 @@ def test_same_ensemble_overlap_is_refused_and_chroot_too():
         zs.check_ensembles("", "h3:2181", cfg)
 
 
+def test_same_server_under_another_name_is_the_same_ensemble():
+    """A name and the address it resolves to (here through /etc/hosts) are one server."""
+    cfg = zs.build_config({"paths": [{"source": "/a", "target": "/a/copy"}]})
+    with pytest.raises(zs.ZkSyncError, match=r"overlap on the same ensemble \(127\.0\.0\.1:2181"):
+        zs.check_ensembles("localhost:2181", "127.0.0.1:2181", cfg)
+    zs.check_ensembles("localhost:2181", "127.0.0.1:2182", cfg)  # another port: another server
+
+
 def _node(data=b"x", acl=(("world", "anyone", 31),), cversion=0, ephemeral=0):
     stat = (1, 1, 0, 0, 0, cversion, 0, ephemeral, len(data or b""), 0, 1)
     return zs.Node("/p", data, stat, acl, [])
@@ -77,6 +86,7 @@ def _node(data=b"x", acl=(("world", "anyone", 31),), cversion=0, ephemeral=0):
 
 def test_diff_kinds():
     engine = zs.SyncEngine.__new__(zs.SyncEngine)
+    engine.cfg = zs.build_config({"paths": ["/p"]})
     pair = zs.Pair("/p", "/p", _node(), _node())
     assert engine.diff(pair) == []
     assert engine.diff(zs.Pair("/p", "/p", _node(), None)) == ["missing"]
@@ -86,6 +96,10 @@ def test_diff_kinds():
     assert engine.diff(zs.Pair("/p", "/p", _node(acl=(("world", "anyone", 1),)), _node())) == ["acl"]
     assert engine.diff(zs.Pair("/p", "/p", _node(cversion=4), _node(cversion=3))) == ["cversion"]
     assert engine.diff(zs.Pair("/p", "/p", _node(cversion=4), _node(cversion=5))) == []
+    # with delete_extra off, what only the target has is the user's to keep: no difference
+    engine.cfg = zs.build_config({"paths": ["/p"], "delete_extra": False})
+    assert engine.diff(zs.Pair("/p", "/p", None, _node())) == []
+    assert engine.diff(zs.Pair("/p", "/p", _node(), None)) == ["missing"]
 
 
 def test_redacted_digest_acl_is_detected():
