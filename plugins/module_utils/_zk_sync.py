@@ -1855,6 +1855,8 @@ class SyncEngine:
         loop = _MirrorLoop(self, duration, stop_marker, should_stop)
         loop.run()
         self.metrics.set_state("draining")
+        if loop.stop_reason == "stop_marker":
+            self._remove_heartbeat()
         final_fixes, result = self._finish(drain_timeout)
         self.metrics.set_state("stopped")
         return {
@@ -1938,6 +1940,23 @@ class SyncEngine:
             c.set(path, payload)  # type: ignore[attr-defined]
         except kexc.NoNodeError as exc:
             raise ZkSyncError(f"heartbeat_path: the parent of {path} does not exist on the source") from exc
+
+    def _remove_heartbeat(self) -> None:
+        """The migration is over: both trees are left without the engine's node (the drain
+        carries its deletion over), so that a later sync into the target, in use by now, is
+        refused as non-empty instead of taken for a resumed one."""
+        path = self.cfg.heartbeat_path
+        if path is None:
+            return
+        with contextlib.suppress(kexc.NoNodeError):
+            self.src.client.delete(path)  # type: ignore[attr-defined]
+        # its event comes on the watch's own session: wait for it, so the drain applies it
+        deadline = time.monotonic() + self.cfg.io_timeout
+        while time.monotonic() < deadline and not self.watch_lost():
+            if any(p == path and t == wire.EVENT_DELETED for _seq, t, p in self.events):
+                return
+            self.pump(0.05)
+        LOG.warning("the heartbeat's deletion was not seen; the final reconciliation carries it over")
 
 
 class _MirrorLoop:

@@ -505,6 +505,9 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
     assert result["verify"]["consistent"] is True, result["verify"]["differences"]
     assert result["verify"]["extra_kept"] == 1
     assert tgt.get(f"{root}/target_only/child")[0] == b"keep me"
+    # the stop marker ended the migration: the engine's heartbeat node is gone on both sides
+    assert src.exists(f"{root}/zk_sync_heartbeat") is None
+    assert tgt.exists(f"{root}/zk_sync_heartbeat") is None
     expected = read_tree(src, (root,))
     got = read_tree(tgt, (root,))
     assert {p: v for p, v in got.items() if not p.startswith(f"{root}/target_only")} == expected

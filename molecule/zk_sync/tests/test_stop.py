@@ -10,6 +10,7 @@ import uuid
 
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
 from conftest import (
+    HEARTBEAT,
     MIRROR_HOST,
     PATHS,
     STOP_MARKER,
@@ -53,7 +54,9 @@ def test_stop_tag_drains_verifies_and_ends_the_service(source, target, results):
     assert '"stop_reason": "stop_marker"' in log, log[-3000:]
     assert "verify: consistent=True differences=0" in log, log[-3000:]
 
-    # Both sides read independently, the heartbeat included (no longer written): identical.
+    # Both sides read independently: identical, and the engine's heartbeat node is gone from
+    # both (the migration is over; a later sync into the target is refused as non-empty).
+    assert not source.exists(HEARTBEAT) and not target.exists(HEARTBEAT)
     assert node_data(target, last) == b"last"
     assert node_data(target, "/marathon/state/apps/web") == b'{"id": "/web", "instances": 5}'
     assert read_tree(target, PATHS) == read_tree(source, PATHS)
