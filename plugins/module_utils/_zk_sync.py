@@ -85,7 +85,7 @@ DEFAULT_MAX_MULTI_BYTES = 900_000
 RETRY_FOREVER = {"max_tries": -1, "delay": 0.1, "backoff": 1.5, "max_delay": 2.0}
 # The smallest share of a read batch worth a read session of its own.
 MIN_READ_PART = 200
-STATES = ("idle", "connecting", "copying", "mirroring", "resyncing", "draining", "verifying", "stopped", "failed")
+STATES = ("idle", "connecting", "copying", "mirroring", "resyncing", "draining", "verifying", "stopped")
 
 # stat tuple indexes (ZooKeeper's Stat record order)
 S_VERSION = 4
@@ -389,7 +389,7 @@ class Metrics:
             ),
             "errors": prometheus_client.Counter("zk_sync_errors", "Errors (retried or repaired)", registry=reg),
             "nodes": prometheus_client.Gauge(
-                "zk_sync_nodes_synced", "Nodes written by the last copy or walk", registry=reg
+                "zk_sync_nodes_synced", "Source nodes of the last copy", registry=reg
             ),
             "state": prometheus_client.Enum("zk_sync_state", "Engine state", states=list(STATES), registry=reg),
         }
