@@ -346,3 +346,18 @@ def test_service_exits_2_with_one_line_on_bad_options(tmp_path, caplog):
     config.write_text('{"source": {"hosts": "127.0.0.1:1"}, "target": {"hosts": "127.0.0.1:1"}, "options": {}}')
     assert zs.service_main([str(config)]) == 2
     assert any(r.levelname == "ERROR" and r.getMessage().startswith("paths: ") for r in caplog.records), caplog.text
+
+
+def test_service_exits_1_when_no_server_answers_so_that_systemd_retries(tmp_path, caplog):
+    """Unlike bad settings (2, RestartPreventExitStatus), an ensemble not up yet may come."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # closed again below: nothing listens there
+    # source and target on two addresses: not the same servers, so no overlap refusal first
+    config = tmp_path / "zk-sync.json"
+    config.write_text(
+        f'{{"source": {{"hosts": "127.0.0.1:{dead}", "timeout": 0.5}}, "target": {{"hosts": "127.0.0.2:{dead}"}},'
+        ' "options": {"paths": ["/a"]}}'
+    )
+    assert zs.service_main([str(config)]) == 1
+    assert any("cannot connect" in r.getMessage() and "retries" in r.getMessage() for r in caplog.records), caplog.text
