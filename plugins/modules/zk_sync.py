@@ -167,8 +167,9 @@ options:
       - Source znode, inside a synced path, that V(mirror) rewrites with a timestamp every
         O(heartbeat_interval); its arrival on the target gives the lag. Its presence on the
         target also marks the target as this engine's (a later run may resume into it).
-      - When O(stop_marker) ends the mirror, the node is deleted on both sides (the migration
-        is over): a later sync into the target, in use by then, is refused as non-empty.
+      - When O(stop_marker) ends the mirror, the node is deleted on both sides, since the
+        migration is over; a later sync into the target, in use by then, is refused as
+        non-empty.
       - Defaults to C(zk_sync_heartbeat) under the first source path.
     type: str
   heartbeat_interval:
