@@ -700,6 +700,10 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
     not_empty = run_playbook(base)
     assert not_empty["failed"] is True
     assert "allow_non_empty_target" in not_empty["msg"]
+    # a dry run does not promise the copy that the real run refuses
+    not_empty_checked = run_playbook(base, check=True)
+    assert not_empty_checked["failed"] is True
+    assert "allow_non_empty_target" in not_empty_checked["msg"]
     assert tgt.get("/bad")[0] == b"precious"
     tgt.delete("/bad", recursive=True)
 
