@@ -352,7 +352,7 @@ def test_service_exits_1_when_no_server_answers_so_that_systemd_retries(tmp_path
     """Unlike bad settings (2, RestartPreventExitStatus), an ensemble not up yet may come."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        dead = s.getsockname()[1]  # closed again below: nothing listens there
+        dead = s.getsockname()[1]  # closed when the block ends: nothing listens there
     # source and target on two addresses: not the same servers, so no overlap refusal first
     config = tmp_path / "zk-sync.json"
     config.write_text(
