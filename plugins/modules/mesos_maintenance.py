@@ -22,16 +22,17 @@ author:
   - Orchestrator Platform Team (@orchestrator)
 extends_documentation_fragment:
   - orchestrator.platform.mesos
+  - orchestrator.platform.attributes
 attributes:
   check_mode:
     support: full
-    description: Reads the schedule and status, reports what would be posted, posts nothing.
+    details: Reads the schedule and status, reports what would be posted, posts nothing.
   diff_mode:
     support: full
-    description: The schedule and the modes of the given machines, before and after.
+    details: The schedule and the modes of the given machines, before and after.
   idempotent:
     support: full
-    description: Posts only when the schedule or a machine's mode differs from what is asked.
+    details: Posts only when the schedule or a machine's mode differs from what is asked.
 options:
   machines:
     description:

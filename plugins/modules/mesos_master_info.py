@@ -24,16 +24,8 @@ author:
   - Orchestrator Platform Team (@orchestrator)
 extends_documentation_fragment:
   - orchestrator.platform.mesos
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs normally in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: Reads only.
+  - orchestrator.platform.attributes
+  - orchestrator.platform.attributes.info_module
 options:
   require_leader:
     description:

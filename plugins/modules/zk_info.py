@@ -22,16 +22,8 @@ author:
   - orchestrator.platform maintainers (@orchestrator-platform)
 extends_documentation_fragment:
   - orchestrator.platform.zookeeper
-attributes:
-  check_mode:
-    support: full
-    description: The module never changes anything; it runs normally in check mode.
-  diff_mode:
-    support: none
-    description: Nothing changes, so there is no diff.
-  idempotent:
-    support: full
-    description: Reading only.
+  - orchestrator.platform.attributes
+  - orchestrator.platform.attributes.info_module
 notes:
   - A server that cannot be reached, or answers "not currently serving requests", counts as not
     serving. A server whose whitelist refuses C(srvr) also counts as not serving, with O(hosts)

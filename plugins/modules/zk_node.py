@@ -26,16 +26,17 @@ author:
 extends_documentation_fragment:
   - orchestrator.platform.zookeeper
   - orchestrator.platform.zookeeper.client
+  - orchestrator.platform.attributes
 attributes:
   check_mode:
     support: full
-    description: Reads the node and reports what would change without writing.
+    details: Reads the node and reports what would change without writing.
   diff_mode:
     support: full
-    description: Reports the node's value and ACL before and after.
+    details: Reports the node's value and ACL before and after.
   idempotent:
     support: full
-    description: A second run with the same options changes nothing.
+    details: A second run with the same options changes nothing.
 options:
   path:
     description:

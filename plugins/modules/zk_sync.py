@@ -26,18 +26,21 @@ description:
     role runs the same code as a long-lived service.
 author:
   - Orchestrator Platform Team (@orchestrator)
+extends_documentation_fragment:
+  - orchestrator.platform.attributes
 attributes:
   check_mode:
     support: partial
-    description: Reads both sides and reports what would change without writing.
-    details: V(copy) is fully supported; V(verify) never writes; V(mirror) in check mode only
-      reports what its initial copy would change and mirrors nothing.
+    details:
+      - Reads both sides and reports what would change without writing.
+      - V(copy) is fully supported; V(verify) never writes; V(mirror) in check mode only
+        reports what its initial copy would change and mirrors nothing.
   diff_mode:
     support: none
-    description: Differences are reported in the result (RV(verify.differences)), not as a diff.
+    details: Differences are reported in the result (RV(verify.differences)), not as a diff.
   idempotent:
     support: full
-    description: A second V(copy) of an unchanged source changes nothing.
+    details: A second V(copy) of an unchanged source changes nothing.
 options:
   mode:
     description:

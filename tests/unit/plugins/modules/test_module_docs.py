@@ -39,3 +39,22 @@ def test_doc_blocks_are_yaml(path: Path):
         except yaml.YAMLError as exc:
             pytest.fail(f"{path.name} {name} is not valid YAML: {exc}")
         assert loaded, f"{path.name} {name} is empty"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[p.stem for p in MODULES])
+def test_attributes_come_from_the_shared_fragment(path: Path):
+    """What check_mode, diff_mode and idempotent mean is written once, in doc_fragments/attributes.py.
+
+    A module extends that fragment and declares only its support level and its own details.
+    """
+    doc = yaml.safe_load(_doc_blocks(path)["DOCUMENTATION"])
+    fragments = doc.get("extends_documentation_fragment") or []
+    assert "orchestrator.platform.attributes" in fragments, f"{path.name}: {fragments}"
+    attributes = dict(doc.get("attributes") or {})
+    if "orchestrator.platform.attributes.info_module" in fragments:
+        assert not attributes, f"{path.name}: an info module takes its attributes from the info_module fragment"
+        return
+    assert {"check_mode", "diff_mode", "idempotent"} <= set(attributes), f"{path.name}: {sorted(attributes)}"
+    for name, attribute in attributes.items():
+        assert "description" not in attribute, f"{path.name}: attributes.{name} repeats the fragment's description"
+        assert attribute.get("support") in ("full", "partial", "none", "N/A"), f"{path.name}: attributes.{name}"
