@@ -1,0 +1,19 @@
+"""Helpers shared by the tests (tests/), the Molecule checks (molecule/) and the benchmarks.
+
+One module per concern; import the module or its names, never copy a helper:
+
+- ``ports``: free TCP ports on 127.0.0.1, picked at run time (bind to port 0).
+- ``waiting``: poll a real condition with a deadline (``wait_for`` raises, ``wait_until`` measures).
+- ``zk_probe``: ZooKeeper four-letter words (``srvr``) and the mode a server reports.
+- ``zk_client``: a started kazoo client that is always closed, the super user's digest, a
+  recursive delete that tolerates absent nodes.
+- ``ansible_run``: ansible-playbook and ad hoc modules run as users run them (the venv's
+  binaries, no colours), and the localhost playbooks of tests/integration/playbooks that hand
+  the module's result back in a file.
+
+Tests and Molecule checks import it as ``ansible_collections.orchestrator.platform.tests.support``
+(``. tools/env`` puts this checkout there); the benchmarks put the repository root on
+``sys.path`` and import ``tests.support``, so that an engine run from another revision's
+collection still gets this work tree's helpers. Inside tests/support and tests/fixtures,
+imports between the two are relative for the same reason.
+"""
