@@ -35,8 +35,8 @@ import json
 import logging
 import math
 import re
+import secrets
 import signal
-import socket
 import ssl
 import sys
 import threading
@@ -101,6 +101,28 @@ class ZkSyncError(Exception):
 
 class ZkSyncUnavailable(ZkSyncError):
     """No server of an ensemble answered in time: may pass by itself (the service retries)."""
+
+
+class ZkSyncLoop(ZkSyncError):
+    """The mirror's own target writes arrive on its source: one ensemble, overlapping paths."""
+
+
+def describe_error(exc: BaseException | None) -> str:
+    """An error's class and message: kazoo's exceptions (``NoNodeError()``) have no message."""
+    if exc is None:
+        return "no answer and no error given"
+    text = str(exc).strip()
+    if isinstance(exc, ZkSyncError) and text:
+        return text  # the engine's own messages say what failed
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class MultiFailed(ZkSyncError):
+    """A ``multi`` rolled back: names the op that failed and its error (kept as ``cause``)."""
+
+    def __init__(self, cause: BaseException, where: str) -> None:
+        super().__init__(f"{describe_error(cause)} at {where}")
+        self.cause = cause
 
 
 try:
@@ -249,22 +271,10 @@ def build_config(opts: dict) -> SyncConfig:  # noqa: PLR0912,PLR0915  # one chec
     return cfg
 
 
-def _server_addresses(hosts: str) -> set[tuple[str, int]]:
-    """Each server as written and as the addresses it resolves to: ``localhost:2181`` and
-    ``127.0.0.1:2181`` (or a DNS name and its address) are the same server."""
-    out: set[tuple[str, int]] = set()
-    for host, port in _zk.split_hosts(hosts):
-        out.add((host.lower(), port))
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError:
-            continue  # unresolvable: connecting reports it
-        out.update((str(info[4][0]), port) for info in infos)
-    return out
-
-
 def check_ensembles(src_hosts: str, tgt_hosts: str, cfg: SyncConfig) -> None:
-    """Refuse chroots and a target subtree that overlaps its source on the same ensemble."""
+    """Refuse chroots and connect strings that do not parse. Whether source and target are one
+    ensemble is asked of the servers once connected (:meth:`SyncEngine.check_identity`)."""
+    del cfg
     for name, hosts in (("source.hosts", src_hosts), ("target.hosts", tgt_hosts)):
         try:
             _zk.split_hosts(hosts)
@@ -272,16 +282,17 @@ def check_ensembles(src_hosts: str, tgt_hosts: str, cfg: SyncConfig) -> None:
             raise ZkSyncError(str(exc).replace("hosts:", f"{name}:", 1)) from exc
         if "/" in hosts:
             raise ZkSyncError(f"{name}: a chroot suffix is not supported by zk_sync; put the path in paths instead")
-    same = _server_addresses(src_hosts) & _server_addresses(tgt_hosts)
-    if not same:
-        return
-    for i, p in enumerate(cfg.paths):
-        for q in cfg.paths:
-            if _within(p.source, q.target) or _within(q.target, p.source):
-                raise ZkSyncError(
-                    f"paths[{i}]: source {p.source} and target {q.target} overlap on the same ensemble "
-                    f"({', '.join(_zk.format_hostport(h, port) for h, port in sorted(same))})"
-                )
+
+
+def overlapping_paths(cfg: SyncConfig) -> list[tuple[int, PathMap, PathMap]]:
+    """``(i, p, q)`` for every source path ``p`` (``paths[i]``) and target path ``q`` that
+    overlap as paths: harmless between two ensembles, a feedback loop within one."""
+    return [
+        (i, p, q)
+        for i, p in enumerate(cfg.paths)
+        for q in cfg.paths
+        if _within(p.source, q.target) or _within(q.target, p.source)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,7 +557,7 @@ class Side:
         except wire.WireAuthError as exc:
             raise ZkSyncError(f"{self.name}: {exc}") from exc
         except wire.WireError as exc:
-            LOG.warning("%s: reconnecting the mirror's session failed (%s)", self.name, exc)
+            LOG.warning("%s: reconnecting the mirror's session failed (%s)", self.name, describe_error(exc))
             return False
         return True
 
@@ -807,7 +818,7 @@ def _failed_op(ops: list[Op], result: list) -> str:
             head = ", ".join(f"{o.kind} {o.path}" for o in ops[:8])
             return f"{op.kind} {op.path} (op {n} of {len(ops)}: {head})"
         i += width
-    return "?"
+    return f"a batch of {len(ops)} op(s) ({', '.join(f'{o.kind} {o.path}' for o in ops[:8])})"
 
 
 class Writer:
@@ -879,10 +890,14 @@ class Writer:
             self.on_fail(ops, exc)
             return
         if isinstance(result, list) and any(isinstance(r, Exception) for r in result):
-            first = next(r for r in result if isinstance(r, Exception) and not isinstance(r, kexc.RolledBackError))
+            first = next(
+                (r for r in result if isinstance(r, Exception) and not isinstance(r, kexc.RolledBackError)),
+                next(r for r in result if isinstance(r, Exception)),
+            )
+            failed = MultiFailed(first, _failed_op(ops, result))
             if LOG.isEnabledFor(logging.DEBUG):
-                LOG.debug("multi failed: %s at %s", type(first).__name__, _failed_op(ops, result))
-            self.on_fail(ops, first)
+                LOG.debug("multi failed: %s", failed)
+            self.on_fail(ops, failed)
             return
         self.on_done(ops)
 
@@ -927,6 +942,16 @@ class SyncEngine:
         self._excludes_re = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in cfg.excludes) or "(?!)")
         self._excluded_memo: dict[str, bool] = {}
         self._hb_target: str | None = None
+        # This run's tag, in the heartbeat it writes on the source: a source node other than the
+        # heartbeat that holds it was written by this mirror on the target (one ensemble). And
+        # the heartbeat's version: above what this run's own sets explain, its target writes land
+        # on the heartbeat itself (same path on one ensemble).
+        self.run_id = secrets.token_hex(8)
+        self._run_tag = self.run_id.encode()
+        self._hb_version: int | None = None
+        self._hb_sets = 0
+        self.same_ensemble: bool | None = None  # what check_identity found (None: not asked)
+        self.identity = ""
         # the walk's reads of each side run beside each other (and beside the caller's work)
         self._src_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-source-walk")
         self._tgt_reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zk-sync-target-walk")
@@ -950,6 +975,48 @@ class SyncEngine:
         self.tgt.open()
         # writes in flight when the target's session broke may be lost: walk again after it
         self.tgt.client.add_listener(self._listener(self.tgt_reconnected))  # type: ignore[attr-defined]
+        self.check_identity()
+
+    def check_identity(self) -> None:
+        """Refuse, before any write, source and target paths that overlap on one ensemble.
+
+        Whether the two connect strings reach one ensemble is asked of the servers, not read
+        from the addresses (DNS names, proxies, NAT and members missing from a list all hide
+        it): a session opened on a source server is resumed on a target server
+        (:func:`wire.same_ensemble`), which takes it over only when its ensemble created it.
+        Decisive both ways for ZooKeeper's (default) global sessions, it writes nothing, and
+        costs two handshakes. With ``localSessionsEnabled`` a session is known to its server
+        only, so "unknown" is cross-checked: a source root that the target also holds, created
+        by the same transaction (``czxid`` and ``ctime``), means one history, and is refused as
+        undecidable. Only asked when some source and target path overlap as paths.
+        """
+        overlaps = overlapping_paths(self.cfg)
+        if not overlaps:
+            return
+        timeout = max(self.src._timeout(), self.tgt._timeout())
+        same, why = wire.same_ensemble(self.src._servers, self.tgt._servers, timeout, self.src._ssl, self.tgt._ssl)
+        self.same_ensemble, self.identity = same, why
+        if same is None:
+            raise ZkSyncUnavailable(
+                f"cannot tell whether source and target are one ensemble ({why}); nothing was written: "
+                "run again once the target's servers accept client sessions"
+            )
+        if same:
+            i, p, q = overlaps[0]
+            raise ZkSyncError(
+                f"paths[{i}]: source {p.source} and target {q.target} overlap on the same ensemble ({why}); "
+                "nothing was written: sync into another ensemble, or into a path outside every source path"
+            )
+        roots = sorted({p.source for _i, p, _q in overlaps if p.source != "/"})
+        for root, s, t in zip(roots, self.src.fetch(roots), self.tgt.fetch(roots), strict=True):
+            if s is not None and t is not None and s.stat[0] == t.stat[0] and s.stat[2] == t.stat[2]:
+                raise ZkSyncError(
+                    f"cannot tell whether source and target are one ensemble: {why}, yet both hold {root} "
+                    f"created by the same transaction (czxid 0x{s.stat[0]:x}, ctime {s.stat[2]}). Either one "
+                    "ensemble with localSessionsEnabled=true (sessions known to one server only; turn it off, "
+                    f"ZooKeeper's default), or a target restored from the source's data (remove {root} from it, "
+                    "e.g. zk_node state=absent recursive=true, and let zk_sync copy it); nothing was written"
+                )
 
     def close(self) -> None:
         self._src_reads.shutdown(wait=True)
@@ -999,7 +1066,8 @@ class SyncEngine:
         return None
 
     def preflight(self) -> dict:
-        """Roots exist on the source; the target is empty (or allowed, or our own)."""
+        """Roots exist on the source; the target is empty (or allowed, or our own, or already
+        equal to the source: a copy would change nothing, so a rerun is not refused)."""
         roots = self.src.fetch([m.source for m in self.cfg.paths])
         for i, (m, node) in enumerate(zip(self.cfg.paths, roots, strict=True)):
             if node is None:
@@ -1017,12 +1085,27 @@ class SyncEngine:
             hb_map = self.mapping_for(self.cfg.heartbeat_path)
             if hb_map is not None:
                 resumable = self.tgt.fetch([hb_map.to_target(self.cfg.heartbeat_path)])[0] is not None
+        identical = False
         if non_empty and not self.cfg.allow_non_empty_target and not resumable:
-            raise ZkSyncError(
-                "target: {} already hold(s) data that the copy would overwrite or delete; "
-                "set allow_non_empty_target: true to sync into it anyway".format(", ".join(non_empty))
-            )
-        return {"target_non_empty": non_empty, "resumed": resumable}
+            differs = self.first_difference()
+            if differs is not None:
+                raise ZkSyncError(
+                    "target: {} already hold(s) data that the copy would overwrite or delete (first: {} {}); "
+                    "set allow_non_empty_target: true to sync into it anyway".format(
+                        ", ".join(non_empty), differs["target_path"], differs["kind"]
+                    )
+                )
+            identical = True  # what a copy would leave: nothing to overwrite, nothing to refuse
+        return {"target_non_empty": non_empty, "resumed": resumable, "identical": identical}
+
+    def first_difference(self) -> dict | None:
+        """The first difference a copy would fix (as in ``verify``), or None when there is none."""
+        for pairs in self.walk(readahead=True):
+            for pair in pairs:
+                kinds = self.diff(pair)
+                if kinds:
+                    return self._describe(pair, kinds[0])
+        return None
 
     # -- walking both trees -------------------------------------------------------------------
 
@@ -1143,7 +1226,7 @@ class SyncEngine:
             outcome = self._undo_copy(writer)
             if isinstance(exc, ZkSyncError):
                 raise ZkSyncError(f"{exc}; {outcome}") from exc
-            LOG.error("copy failed (%s); %s", exc, outcome)
+            LOG.error("copy failed (%s); %s", describe_error(exc), outcome)
             raise
 
     def _copy_pass(  # noqa: PLR0912,PLR0915  # one walk, every case inline
@@ -1261,7 +1344,7 @@ class SyncEngine:
                 with contextlib.suppress(kexc.NoNodeError, kexc.NotEmptyError):
                     send(Delete(p, -1))
         except Exception as exc:  # reported with the copy's own error
-            LOG.error("undoing the failed copy failed: %s", exc)
+            LOG.error("undoing the failed copy failed: %s", describe_error(exc))
             return (
                 f"undoing the partial copy failed too ({_zk.explain(exc)}): the target holds part of the "
                 "copy; a new copy needs allow_non_empty_target: true"
@@ -1483,7 +1566,7 @@ class SyncEngine:
                 self.add_watches()
                 self._readers_behind = True
             except ZkSyncError as exc:  # no server yet: the caller tries again later
-                LOG.warning("re-arming the watch failed (%s)", exc)
+                LOG.warning("re-arming the watch failed (%s)", describe_error(exc))
                 ok = False
         if self._readers_behind:
             # the walk's read sessions may sit on servers behind the new watch's: what changed
@@ -1492,7 +1575,7 @@ class SyncEngine:
                 self.src.sync("/")
                 self._readers_behind = False
             except ZkSyncError as exc:
-                LOG.warning("syncing the source's read sessions failed (%s)", exc)
+                LOG.warning("syncing the source's read sessions failed (%s)", describe_error(exc))
                 ok = False
         return self.tgt.reconnect_loop() and ok
 
@@ -1570,7 +1653,7 @@ class SyncEngine:
         try:
             nodes, seens = self.src.read_ordered(paths, self.cfg.io_timeout, acl_paths) if paths else ([], [])
         except Exception as exc:  # connection trouble: the paths get repaired later
-            LOG.warning("reading changed nodes failed (%s); queued for repair", exc)
+            LOG.warning("reading changed nodes failed (%s); queued for repair", describe_error(exc))
             self.metrics.add("errors")
             for p in list(paths) + list(child_events):
                 self.queue_repair(p)
@@ -1586,6 +1669,7 @@ class SyncEngine:
                 continue
             tp = m.to_target(p)
             node = answer
+            self.check_own_writes(p, answer)
             if answer is not None and answer.ephemeral:
                 self.remember_ephemeral(p)
                 node = None
@@ -1695,7 +1779,7 @@ class SyncEngine:
                 self.metrics.lag(max(0.0, time.time() - sent))
 
     def _mirror_fail(self, ops: list[Op], exc: BaseException | None) -> None:
-        LOG.info("a write batch failed (%s): re-checking %d node(s)", exc, len(ops))
+        LOG.info("a write batch failed (%s): re-checking %d node(s)", describe_error(exc), len(ops))
         self.metrics.add("errors")
         if self._repairing:
             # repair writes come from fresh reads of both sides: replay them one by one, so
@@ -1736,11 +1820,7 @@ class SyncEngine:
             tpaths = [self.mapping_for(p).to_target(p) for p in paths]  # type: ignore[union-attr]
             tgt_nodes, _x = self.tgt.read_ordered(tpaths, self.cfg.io_timeout)
         except Exception as exc:  # keep the paths, retry after a pause
-            LOG.warning("repair reads failed (%s); will retry", exc)
-            self.metrics.add("errors")
-            for p, a in items:
-                self.queue_repair(p, a)
-            return -1
+            return self._repair_reads_failed(exc, items)
         fixes = 0
         work = []
         rewritten = set(newer)
@@ -1749,6 +1829,7 @@ class SyncEngine:
                 # the events just applied wrote it from a newer read than ours: check it again
                 self.queue_repair(p, attempts[p])
                 continue
+            self.check_own_writes(p, node)
             s = None if node is None or node.ephemeral else node
             if node is not None and node.ephemeral:
                 self.remember_ephemeral(p)  # its "deleted" event will need no op
@@ -1770,6 +1851,16 @@ class SyncEngine:
         if count and fixes:
             self.metrics.add("repairs", fixes)
         return fixes
+
+    def _repair_reads_failed(self, exc: Exception, items: list[tuple[str, int]]) -> int:
+        """Queue a failed repair batch again (-1: back off); a feedback loop is not retried."""
+        if isinstance(exc, ZkSyncLoop):
+            raise exc
+        LOG.warning("repair reads failed (%s); will retry", describe_error(exc))
+        self.metrics.add("errors")
+        for p, a in items:
+            self.queue_repair(p, a)
+        return -1
 
     def _repair_one(  # noqa: PLR0911,PLR0912  # one decision table
         self, p: str, tp: str, s: Node | None, t: Node | None, attempt: int
@@ -1928,18 +2019,57 @@ class SyncEngine:
             result = self.verify()
         return fixes, result
 
+    def heartbeat_payload(self) -> bytes:
+        return json.dumps({"ts": time.time(), "run": self.run_id}).encode()
+
     def _ensure_heartbeat(self) -> None:
         c = self.src.client
         path = self.cfg.heartbeat_path
         if path is None:
             return
-        payload = json.dumps({"ts": time.time()}).encode()
+        payload = self.heartbeat_payload()
         try:
             c.create(path, payload, makepath=False)  # type: ignore[attr-defined]
+            version = 0
         except kexc.NodeExistsError:
-            c.set(path, payload)  # type: ignore[attr-defined]
+            version = c.set(path, payload).version  # type: ignore[attr-defined]
         except kexc.NoNodeError as exc:
             raise ZkSyncError(f"heartbeat_path: the parent of {path} does not exist on the source") from exc
+        self._hb_version, self._hb_sets = version, 0
+
+    def set_heartbeat(self) -> None:
+        """Rewrite the source's heartbeat (not waiting for the answer); counted for
+        :meth:`check_own_writes`."""
+        self._hb_sets += 1
+        self.src.client.set_async(self.cfg.heartbeat_path, self.heartbeat_payload())  # type: ignore[attr-defined]
+
+    def check_own_writes(self, path: str, node: Node | None) -> None:
+        """Stop when a node read on the source shows this mirror's own target writes.
+
+        Two signs, both certain: a source node other than the heartbeat holding this run's tag
+        (only the heartbeat has it on the source, the mirror copies it to the target), or the
+        heartbeat at a version above the sets this run made (the mirror rewrites it in place).
+        Either means the target is the source ensemble and the mirror feeds itself.
+        """
+        if node is None or node.data is None:
+            return
+        hb = self.cfg.heartbeat_path
+        if path == hb:
+            if self._hb_version is not None and node.stat[S_VERSION] > self._hb_version + self._hb_sets:
+                raise ZkSyncLoop(
+                    f"the mirror's own writes arrive on its source: the heartbeat {hb} is at version "
+                    f"{node.stat[S_VERSION]}, but this mirror set it only {self._hb_sets} time(s) since version "
+                    f"{self._hb_version}: the target writes land on the source (one ensemble) or another process "
+                    "writes the heartbeat. Stopped; point target.hosts at another ensemble, or use target paths "
+                    "outside every source path"
+                )
+        elif len(node.data) < 256 and self._run_tag in node.data:
+            raise ZkSyncLoop(
+                f"the mirror's own writes arrive on its source: {path} holds this mirror's heartbeat (run "
+                f"{self.run_id}), which it only writes to the target: source and target are one ensemble and "
+                "the target paths lie inside the source paths. Stopped before the tree grows further; point "
+                "target.hosts at another ensemble, or use target paths outside every source path"
+            )
 
     def _remove_heartbeat(self) -> None:
         """The migration is over: both trees are left without the engine's node (the drain
@@ -2006,8 +2136,7 @@ class _MirrorLoop:
                 self._walk_step()
                 busy = True
             if e.cfg.heartbeat_path and now >= self.next_hb:
-                payload = json.dumps({"ts": time.time()}).encode()
-                e.src.client.set_async(e.cfg.heartbeat_path, payload)  # type: ignore[attr-defined]
+                e.set_heartbeat()
                 self.next_hb = now + e.cfg.heartbeat_interval
             if self.next_reconcile is not None and now >= self.next_reconcile and self.walker is None:
                 self.walker = e.walk(batch_size=200)
@@ -2072,7 +2201,7 @@ class _MirrorLoop:
             e.metrics.set_state("mirroring")
             return
         except ZkSyncError as exc:
-            LOG.warning("reconciliation walk failed (%s); starting it again", exc)
+            LOG.warning("reconciliation walk failed (%s); starting it again", describe_error(exc))
             e.metrics.add("errors")
             self.walker = None
             e.overflow = True
@@ -2184,6 +2313,9 @@ def service_main(argv: list[str] | None = None) -> int:
     except ZkSyncUnavailable as exc:
         LOG.error("%s (the unit retries)", exc)
         return 1
+    except ZkSyncLoop as exc:  # the same settings would loop again: not restarted either
+        LOG.error("%s", exc)
+        return 4
     except ZkSyncError as exc:
         LOG.error("%s", exc)
         return 2

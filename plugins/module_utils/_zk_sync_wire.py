@@ -532,6 +532,116 @@ class WireSession:
         results.append((err, frame[REPLY.size :]))
 
 
+def _handshake(
+    server: tuple[str, int],
+    timeout: float,
+    ssl_context: ssl.SSLContext | None,
+    session_id: int = 0,
+    passwd: bytes = b"\x00" * 16,
+) -> tuple[socket.socket | ssl.SSLSocket, int, int, bytes]:
+    """Open a connection and send a ConnectRequest (a new session, or ``session_id`` resumed);
+    returns the socket and the answer's negotiated timeout, session id and password."""
+    host, port = server
+    raw = socket.create_connection((host, port), timeout=timeout)
+    sock: socket.socket | ssl.SSLSocket = raw
+    try:
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(raw, server_hostname=host)
+        sock.settimeout(timeout)
+        # lastZxidSeen 0: a server never refuses a client for having seen more than it has
+        body = struct.pack("!iqiq", 0, 0, int(timeout * 1000), session_id) + write_buffer(passwd) + b"\x00"
+        sock.sendall(INT.pack(len(body)) + body)
+        head = b""
+        while len(head) < 4:
+            chunk = sock.recv(4 - len(head))
+            if not chunk:
+                raise WireError("connection closed by the server before it answered the handshake")
+            head += chunk
+        (length,) = INT.unpack(head)
+        answer = b""
+        while len(answer) < length:
+            chunk = sock.recv(length - len(answer))
+            if not chunk:
+                raise WireError("connection closed by the server during the handshake")
+            answer += chunk
+        _proto, negotiated, got_id = struct.unpack_from("!iiq", answer, 0)
+        got_pw, _off = read_buffer(answer, 16)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, negotiated, got_id, got_pw or b""
+
+
+def _say_goodbye(sock: socket.socket | ssl.SSLSocket, close_session: bool) -> None:
+    try:
+        if close_session:
+            sock.settimeout(1.0)
+            sock.sendall(HEADER.pack(8, 1, OP_CLOSE))
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def same_ensemble(
+    a_servers: Sequence[tuple[str, int]],
+    b_servers: Sequence[tuple[str, int]],
+    timeout: float,
+    a_ssl: ssl.SSLContext | None = None,
+    b_ssl: ssl.SSLContext | None = None,
+) -> tuple[bool | None, str]:
+    """Whether the servers ``a_servers`` and ``b_servers`` belong to one ensemble, asked of them.
+
+    A session is opened on a server of A, then resumed (its id and password) on a server of B,
+    as a client does after losing its server. A server asks its ensemble's leader about a
+    resumed session: it takes the session over when its ensemble created it (ZooKeeper
+    replicates session creation), and answers "expired" (timeout 0) when its ensemble never
+    heard of it. So whatever addresses, names, proxies or NAT lie in between, the answer
+    comes from the servers themselves; nothing is written. Returns ``(True, why)``,
+    ``(False, why)``, or ``(None, why)`` when no server of B answered the handshake.
+    The probe session is closed on whichever server holds it.
+    """
+    errors: list[str] = []
+    a_sock = None
+    a_name = ""
+    session_id, passwd = 0, b""
+    for server in a_servers:
+        try:
+            a_sock, negotiated, session_id, passwd = _handshake(server, timeout, a_ssl)
+        except (OSError, WireError, struct.error) as exc:
+            errors.append(f"{server[0]}:{server[1]}: {exc}")
+            continue
+        if negotiated > 0 and session_id:
+            a_name = f"{server[0]}:{server[1]}"
+            break
+        _say_goodbye(a_sock, False)
+        a_sock = None
+        errors.append(f"{server[0]}:{server[1]}: refused a new session (not serving)")
+    if a_sock is None:
+        return None, "no server of the first ensemble opened a session (" + "; ".join(errors) + ")"
+    try:
+        for server in b_servers:
+            name = f"{server[0]}:{server[1]}"
+            try:
+                b_sock, negotiated, got_id, _pw = _handshake(server, timeout, b_ssl, session_id, passwd)
+            except (OSError, WireError, struct.error) as exc:
+                errors.append(f"{name}: {exc}")
+                continue
+            if negotiated > 0 and got_id == session_id:
+                _say_goodbye(b_sock, True)  # B holds the session now: it ends it
+                _say_goodbye(a_sock, False)
+                a_sock = None
+                return True, f"{name} resumed the session 0x{session_id:x} that {a_name} had just opened"
+            _say_goodbye(b_sock, False)
+            if negotiated <= 0:
+                return False, f"{name} does not know the session 0x{session_id:x} that {a_name} had just opened"
+            errors.append(f"{name}: answered with another session (0x{got_id:x})")
+        return None, "no server of the second ensemble answered the resumed session (" + "; ".join(errors) + ")"
+    finally:
+        if a_sock is not None:
+            _say_goodbye(a_sock, True)
+
+
 class LoopSession(WireSession):
     """A session read by whoever calls it (the mirror's main loop), not by a thread of its own.
 

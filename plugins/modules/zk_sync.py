@@ -20,8 +20,9 @@ description:
     periodic reconciliation that repairs what a watch missed) until O(duration) passes or
     O(stop_marker) appears, then drains and verifies.
   - All options are checked before anything is sent; a non-empty target is refused unless
-    O(allow_non_empty_target=true) or it already holds this engine's heartbeat (a resumed
-    sync).
+    O(allow_non_empty_target=true), it already holds this engine's heartbeat (a resumed
+    sync), or it already equals the source (a rerun of the same copy, which then changes
+    nothing).
   - The engine is the collection's C(_zk_sync) module_utils; the C(orchestrator.platform.zk_sync)
     role runs the same code as a long-lived service.
 author:
@@ -122,7 +123,10 @@ options:
       - Subtrees to sync. Each item is a path (the same on both sides) or a dict with
         C(source) and C(target) paths.
       - Source paths must not overlap each other, nor target paths; on the same ensemble a
-        source path and a target path must not overlap either.
+        source path and a target path must not overlap either. Whether source and target are
+        one ensemble is asked of the servers after connecting (a session opened on the source
+        is resumed on the target), whatever addresses, names or proxies the connect strings
+        use; when it cannot be told, the task fails before any write.
     type: list
     elements: raw
     required: true
@@ -148,6 +152,8 @@ options:
   allow_non_empty_target:
     description:
       - Write into target subtrees that already hold data (it is overwritten, extras deleted).
+      - Not needed to run the same copy again: a target that already equals the source is
+        not refused (nothing would be overwritten).
     type: bool
     default: false
   duration:

@@ -58,25 +58,23 @@ def test_path_map_round_trip():
     assert zs.PathMap("/copy", "/").to_target("/copy/a") == "/a"
 
 
-def test_same_ensemble_overlap_is_refused_and_chroot_too():
+def test_chroot_and_bad_hosts_are_refused_before_connecting():
     cfg = zs.build_config({"paths": [{"source": "/a", "target": "/a/copy"}]})
-    with pytest.raises(zs.ZkSyncError, match=r"overlap on the same ensemble"):
-        zs.check_ensembles("h1:2181,h2:2181", "h2:2181", cfg)
-    zs.check_ensembles("h1:2181", "h3:2181", cfg)  # other ensemble: fine
-    disjoint = zs.build_config({"paths": [{"source": "/a", "target": "/b"}]})
-    zs.check_ensembles("h1:2181", "h1:2181", disjoint)
+    zs.check_ensembles("h1:2181,h2:2181", "h2:2181", cfg)  # identity is asked of the servers later
     with pytest.raises(zs.ZkSyncError, match=r"^target.hosts: a chroot"):
         zs.check_ensembles("h1:2181", "h3:2181/chroot", cfg)
     with pytest.raises(zs.ZkSyncError, match=r"^source.hosts: "):
         zs.check_ensembles("", "h3:2181", cfg)
 
 
-def test_same_server_under_another_name_is_the_same_ensemble():
-    """A name and the address it resolves to (here through /etc/hosts) are one server."""
-    cfg = zs.build_config({"paths": [{"source": "/a", "target": "/a/copy"}]})
-    with pytest.raises(zs.ZkSyncError, match=r"overlap on the same ensemble \(127\.0\.0\.1:2181"):
-        zs.check_ensembles("localhost:2181", "127.0.0.1:2181", cfg)
-    zs.check_ensembles("localhost:2181", "127.0.0.1:2182", cfg)  # another port: another server
+def test_overlapping_paths_are_the_ones_identity_matters_for():
+    def pairs(paths):
+        return [(i, p.source, q.target) for i, p, q in zs.overlapping_paths(zs.build_config({"paths": paths}))]
+
+    assert pairs([{"source": "/a", "target": "/a/copy"}]) == [(0, "/a", "/a/copy")]
+    assert pairs(["/mesos"]) == [(0, "/mesos", "/mesos")]  # same path: fine between two ensembles only
+    assert pairs([{"source": "/a", "target": "/b"}, {"source": "/b", "target": "/c"}]) == [(1, "/b", "/b")]
+    assert pairs([{"source": "/a", "target": "/b"}]) == []  # never a loop, even on one ensemble
 
 
 def _node(data=b"x", acl=(("world", "anyone", 31),), cversion=0, ephemeral=0):
