@@ -152,7 +152,7 @@ options:
   allow_non_empty_target:
     description:
       - Write into target subtrees that already hold data (it is overwritten, extras deleted).
-      - Not needed to run the same copy again: a target that already equals the source is
+      - Not needed to run the same copy again, since a target that already equals the source is
         not refused (nothing would be overwritten).
     type: bool
     default: false
