@@ -499,6 +499,42 @@ def multi_create_size(creates: list[tuple[str, bytes, list]]) -> int:
     return REQUEST_HEADER_SIZE + len(Transaction(ops).serialize())
 
 
+# A multi's closing op header (type -1, done, err), after its last op.
+MULTI_END_SIZE = 9
+
+
+def delete_op_size(path: str) -> int:
+    """Bytes a ``delete`` adds to a ``multi`` request: op header (type, done, err), path, version."""
+    return 9 + 4 + len(path.encode("utf-8")) + 4
+
+
+def delete_batches(paths: list[str], max_bytes: int, max_ops: int = 1000) -> list[list[str]]:
+    """``paths`` cut, in order, into ``multi`` deletes of at most ``max_ops`` ops and ``max_bytes``
+    request bytes (the servers' ``jute.maxbuffer``: a batch of long paths cut by count alone
+    is dropped by the server as a lost connection). Raises ZkError, before anything is sent,
+    when one path alone would make a request larger than ``max_bytes``."""
+    empty = REQUEST_HEADER_SIZE + MULTI_END_SIZE
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    size = empty
+    for path in paths:
+        op = delete_op_size(path)
+        if empty + op > max_bytes:
+            raise ZkError(
+                f"path: deleting {path[:60]}... ({len(path.encode('utf-8'))} bytes of path) alone needs a request "
+                f"of {empty + op} bytes, more than max_value_size {max_bytes} (the servers' jute.maxbuffer); "
+                "raise max_value_size to the servers' jute.maxbuffer. Nothing was deleted"
+            )
+        if batch and (size + op > max_bytes or len(batch) >= max_ops):
+            batches.append(batch)
+            batch, size = [], empty
+        batch.append(path)
+        size += op
+    if batch:
+        batches.append(batch)
+    return batches
+
+
 def set_data_size(path: str, data: bytes) -> int:
     """Bytes of the ``setData`` request for ``data`` at ``path``."""
     return REQUEST_HEADER_SIZE + len(SetData(path, data, -1).serialize())

@@ -18,7 +18,8 @@ description:
     cannot carry C(setACL)); each is guarded by the version read before, data first, so a
     concurrent change makes the task fail instead of overwriting it.
   - Deleting with O(recursive=true) removes the subtree deepest first in C(multi) batches of
-    at most 1000 operations (one transaction for trees up to that size).
+    at most 1000 operations and O(max_value_size) bytes (one transaction for trees up to that
+    size; long paths make smaller batches).
   - Invalid input (a relative path, an unknown ACL permission, a value larger than
     O(max_value_size)) is reported before anything is sent to ZooKeeper.
 author:
@@ -68,6 +69,8 @@ options:
         anything, a value larger than this, or whose whole request (value plus path, ACL and
         headers, a few dozen bytes) would be.
       - Raise it only together with the servers' (and clients') C(jute.maxbuffer).
+      - O(recursive=true) cuts its C(multi) deletes to fit it, and fails before deleting
+        anything when one path alone would not fit.
     type: int
     default: 1048575
   create_parents:
@@ -427,10 +430,12 @@ def ensure_absent(module: AnsibleModule, client, path: str) -> dict:
             )
         result["changed"] = True
         result["deleted"] = victims
+        # cut by bytes too: a batch of long paths over jute.maxbuffer is dropped by the server
+        batches = _zk.delete_batches(victims, module.params["max_value_size"], MULTI_BATCH)
         if not module.check_mode:
-            for start in range(0, len(victims), MULTI_BATCH):
+            for batch in batches:
                 txn = client.transaction()
-                for victim in victims[start : start + MULTI_BATCH]:
+                for victim in batch:
                     txn.delete(victim)
                 commit(client, txn)
     result.update(node_view(path, None, None, None, False))
