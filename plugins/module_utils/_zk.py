@@ -172,6 +172,42 @@ def parse_mntr(text: str) -> dict:
     return out
 
 
+def parse_conf(text: str) -> dict:
+    """Parse a ``conf`` answer: ``whitelisted``, ``server_id`` (the answering server's myid, or
+    None) and ``members``, ``{myid: "server.N=..."}`` of the ensemble's membership lines."""
+    out: dict = {"whitelisted": NOT_WHITELISTED not in text, "server_id": None, "members": {}}
+    for raw in text.splitlines():
+        line = raw.strip()
+        key, sep, value = line.partition("=")
+        if sep and key == "serverId" and value.strip().isdigit():
+            out["server_id"] = int(value)
+        elif sep and key.startswith("server.") and key[7:].isdigit():
+            out["members"][int(key[7:])] = line
+    return out
+
+
+def _unasked_members(servers: list[dict], missing: int, timeout: float) -> list[str]:
+    """The members of the ensemble that are not among ``servers`` (those asked), named by the
+    membership lines of a serving member's ``conf``; ``missing`` placeholders when no member
+    answers ``conf`` (not whitelisted) or an asked one cannot say which member it is."""
+    serving = sorted((s for s in servers if s["serving"]), key=lambda s: s["mode"] != "leader")
+
+    def conf(server: dict) -> dict:
+        try:
+            return parse_conf(four_letter_word(server["host"], server["port"], "conf", timeout))
+        except OSError:
+            return {"whitelisted": False, "server_id": None, "members": {}}
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(serving), 16))) as pool:
+        confs = list(pool.map(conf, serving))
+    members = next((c["members"] for c in confs if c["members"]), {})
+    asked = {c["server_id"] for c in confs}
+    if members and None not in asked and len(confs) == len(servers):
+        return [line for sid, line in sorted(members.items()) if sid not in asked]
+    why = "conf is not in 4lw.commands.whitelist" if not members else "not every member given answered conf"
+    return [f"a voting member not in hosts (address unknown: {why})"] * missing
+
+
 SERVER_KEYS = (
     "host",
     "port",
@@ -247,7 +283,10 @@ def ensemble_status(hosts: str, timeout: float = 5.0) -> dict:
     """The health of an ensemble as seen from its members' ``srvr``/``mntr`` answers.
 
     ``quorum_healthy`` is true only when exactly one member leads (or the only member given is
-    a serving standalone server) and a majority of the voting members serve.
+    a serving standalone server) and a majority of the voting members serve: those given that
+    serve, plus, for voting members missing from ``hosts``, the followers the leader reports in
+    sync beyond the given ones. ``not_asked`` names the members missing from ``hosts`` (from
+    ``conf``, when the leader counts more voters than were given).
     """
     pairs = split_hosts(hosts)
     with ThreadPoolExecutor(max_workers=min(len(pairs), 16)) as pool:
@@ -262,14 +301,24 @@ def ensemble_status(hosts: str, timeout: float = 5.0) -> dict:
     if quorum_size is None:
         quorum_size = len([s for s in servers if s["mode"] != "observer"])
     voters_serving = len([s for s in servers if s["serving"] and s["mode"] in ("leader", "follower")])
+    given_voters = len([s for s in servers if s["mode"] != "observer"])
     leader: dict | None
+    not_asked: list[str] = []
     if len(servers) == 1 and standalone:
         leader = standalone[0]
         healthy = True
         quorum_size = 1
     else:
         leader = leaders[0] if len(leaders) == 1 else None
+        synced = leader.get("synced_followers") if leader is not None else None
+        if isinstance(synced, int) and quorum_size > given_voters:
+            # members missing from hosts: the leader's synced followers beyond the given ones
+            # that serve vouch for them (a member given but unreachable is never vouched for)
+            followers_given = len([s for s in servers if s["serving"] and s["mode"] == "follower"])
+            voters_serving += min(max(0, synced - followers_given), quorum_size - given_voters)
         healthy = len(leaders) == 1 and not standalone and voters_serving >= quorum_size // 2 + 1
+        if leader is not None and quorum_size > given_voters:
+            not_asked = _unasked_members(servers, quorum_size - given_voters, timeout)
     problems = []
     if len(leaders) > 1:
         problems.append(
@@ -289,6 +338,7 @@ def ensemble_status(hosts: str, timeout: float = 5.0) -> dict:
         "quorum_size": quorum_size,
         "serving_count": len([s for s in servers if s["serving"]]),
         "quorum_healthy": healthy,
+        "not_asked": not_asked,
         "problems": problems,
     }
 

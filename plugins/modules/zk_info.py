@@ -15,7 +15,8 @@ description:
     ensemble has a healthy quorum.
   - Never relies on C(ruok) (it answers C(imok) without a quorum).
   - Needs no Python library beyond the standard one, so it can run on the ZooKeeper hosts
-    themselves. The servers must allow C(srvr) and C(mntr) in C(4lw.commands.whitelist).
+    themselves. The servers must allow C(srvr) and C(mntr) in C(4lw.commands.whitelist)
+    (and C(conf) to name the members missing from O(hosts)).
   - Talks to the plain client port; a TLS-only C(secureClientPort) cannot answer four-letter words.
   - Never changes anything.
 author:
@@ -144,9 +145,21 @@ quorum_healthy:
   description:
     - True only if exactly one server leads and a majority of the voting members serve (or the
       only server given serves in standalone mode).
+    - Voting members missing from O(hosts) count as serving as far as the leader reports
+      followers in sync beyond the ones given (C(zk_synced_followers) of its C(mntr)), so the
+      leader's address alone is enough; a member given but unreachable never counts.
   returned: always
   type: bool
   sample: true
+not_asked:
+  description:
+    - Members of the ensemble missing from O(hosts) (not asked), when the leader counts more
+      voting members than were given, as their C(server.N=...) lines of the leader's C(conf);
+      one placeholder per member when C(conf) is not in C(4lw.commands.whitelist).
+  returned: always
+  type: list
+  elements: str
+  sample: ["server.2=zk2:2888:3888:participant", "server.3=zk3:2888:3888:participant"]
 problems:
   description: Inconsistencies found, such as two leaders (the servers are not one ensemble).
   returned: always
