@@ -200,7 +200,7 @@ def _unasked_members(servers: list[dict], missing: int, timeout: float) -> list[
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(serving), 16))) as pool:
         confs = list(pool.map(conf, serving))
-    members = next((c["members"] for c in confs if c["members"]), {})
+    members: dict[int, str] = next((c["members"] for c in confs if c["members"]), {})
     asked = {c["server_id"] for c in confs}
     if members and None not in asked and len(confs) == len(servers):
         return [line for sid, line in sorted(members.items()) if sid not in asked]
