@@ -9,19 +9,39 @@ verbatim, as ``OLD_*``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
-from ansible_collections.orchestrator.platform.plugins.filter import hosts
+from ansible.module_utils import _internal
 from jinja2 import Undefined
 
 REPO = Path(__file__).resolve().parents[4]
+
+
+@pytest.fixture(scope="module")
+def hosts() -> Iterator[ModuleType]:
+    """plugins/filter/hosts.py, imported for this file's tests only, never at collection time.
+
+    It is controller code: importing it (through ansible.errors) sets ansible-core's
+    process-wide ``module_utils._internal.is_controller``, after which ``AnsibleModule.warn()``
+    in the module tests that run in this same pytest process no longer lands in the module's
+    result. The flag and the two functions installed with it are put back afterwards.
+    """
+    names = ("is_controller", "get_controller_serialize_map", "import_controller_module")
+    saved = {name: getattr(_internal, name) for name in names}
+    try:
+        yield importlib.import_module("ansible_collections.orchestrator.platform.plugins.filter.hosts")
+    finally:
+        for name, value in saved.items():
+            setattr(_internal, name, value)
 
 
 # ------------------------------------------------------------------------------------------
@@ -37,37 +57,37 @@ HOSTVARS: dict[str, dict[str, Any]] = {
 }
 
 
-def test_filters_are_registered() -> None:
+def test_filters_are_registered(hosts: ModuleType) -> None:
     assert set(hosts.FilterModule().filters()) == {"host_ports", "zk_connect_string", "host_map", "hosts_where"}
 
 
-def test_every_filter_has_its_documentation_file() -> None:
+def test_every_filter_has_its_documentation_file(hosts: ModuleType) -> None:
     for name in hosts.FilterModule().filters():
         doc = yaml.safe_load((REPO / "plugins" / "filter" / f"{name}.yml").read_text(encoding="utf-8"))
         assert doc["DOCUMENTATION"]["name"] == name
         assert set(doc) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
 
 
-def test_address_is_address_var_then_ansible_host_then_name() -> None:
+def test_address_is_address_var_then_ansible_host_then_name(hosts: ModuleType) -> None:
     assert hosts.host_map(["a", "b", "c"], HOSTVARS, "svc_address") == {"a": "a.example", "b": "10.0.0.2", "c": "c"}
     assert hosts.host_map(["a", "b", "c"], HOSTVARS) == {"a": "10.0.0.1", "b": "10.0.0.2", "c": "c"}
 
 
-def test_a_set_but_null_address_is_kept_as_default_does() -> None:
+def test_a_set_but_null_address_is_kept_as_default_does(hosts: ModuleType) -> None:
     # `hostvars[h].svc_address | default(...)` replaces only an undefined value, not None.
     assert hosts.host_ports(["d"], 1, HOSTVARS, "svc_address") == ["None:1"]
 
 
-def test_an_undefined_value_counts_as_not_set() -> None:
+def test_an_undefined_value_counts_as_not_set(hosts: ModuleType) -> None:
     assert hosts.host_ports(["e"], 2181, HOSTVARS, "svc_address") == ["10.0.0.5:2181"]
     assert hosts.hosts_where(["e"], HOSTVARS, "flag") == []
 
 
-def test_a_host_unknown_to_hostvars_is_its_name() -> None:
+def test_a_host_unknown_to_hostvars_is_its_name(hosts: ModuleType) -> None:
     assert hosts.host_ports(["zz"], 1, HOSTVARS, "svc_address") == ["zz:1"]
 
 
-def test_host_ports_keeps_the_order_and_takes_the_per_host_port() -> None:
+def test_host_ports_keeps_the_order_and_takes_the_per_host_port(hosts: ModuleType) -> None:
     names = ["d", "c", "a", "b"]
     assert hosts.host_ports(names, 5050, HOSTVARS, "svc_address", port_var="svc_port") == [
         "None:7000",
@@ -83,19 +103,19 @@ def test_host_ports_keeps_the_order_and_takes_the_per_host_port() -> None:
     ]
 
 
-def test_without_hostvars_the_names_are_the_addresses() -> None:
+def test_without_hostvars_the_names_are_the_addresses(hosts: ModuleType) -> None:
     assert hosts.host_ports(["a", "b"], "2181") == ["a:2181", "b:2181"]
     assert hosts.zk_connect_string(["a", "b"], 2181) == "a:2181,b:2181"
 
 
-def test_zk_connect_string() -> None:
+def test_zk_connect_string(hosts: ModuleType) -> None:
     assert hosts.zk_connect_string(["a", "b", "c"], 2181, HOSTVARS, "svc_address") == (
         "a.example:2181,10.0.0.2:2181,c:2181"
     )
     assert hosts.zk_connect_string([], 2181, HOSTVARS, "svc_address") == ""
 
 
-def test_host_map_with_a_port() -> None:
+def test_host_map_with_a_port(hosts: ModuleType) -> None:
     assert hosts.host_map(["a", "c"], HOSTVARS, "svc_address", port=5050, port_var="svc_port") == {
         "a": "a.example:6000",
         "c": "c:5050",
@@ -106,13 +126,13 @@ def test_host_map_with_a_port() -> None:
     ("value", "expected"),
     [(True, True), ("yes", True), ("True", True), (1, True), ("on", True), (False, False), ("no", False), ("0", False)],
 )
-def test_hosts_where_reads_values_as_the_bool_filter(value: Any, expected: bool) -> None:
+def test_hosts_where_reads_values_as_the_bool_filter(hosts: ModuleType, value: Any, expected: bool) -> None:
     assert hosts.hosts_where(["a", "b"], {"a": {"flag": value}, "b": {}}, "flag") == (["a"] if expected else [])
 
 
 @pytest.mark.parametrize("bad", ["zk1,zk2", {"zk1": {}}, 3, None])
-def test_a_non_list_input_is_an_error(bad: Any) -> None:
-    with pytest.raises(AnsibleFilterError, match="expects a list of inventory host names"):
+def test_a_non_list_input_is_an_error(hosts: ModuleType, bad: Any) -> None:
+    with pytest.raises(hosts.AnsibleFilterError, match="expects a list of inventory host names"):
         hosts.host_ports(bad, 2181)
 
 
