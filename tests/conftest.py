@@ -11,6 +11,7 @@ import pytest
 try:
     from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
     from ansible_collections.orchestrator.platform.tests.fixtures.zk_tls import tls_member
+    from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
 except ImportError as exc:  # pragma: no cover - environment problem, reported clearly
     raise pytest.UsageError(
         "cannot import ansible_collections.orchestrator.platform "
@@ -37,14 +38,8 @@ def zk_ensemble() -> Iterator[ZkEnsemble]:
 @pytest.fixture
 def zk_client(zk_ensemble: ZkEnsemble) -> Iterator[object]:
     """A started kazoo client connected to the session ensemble; stopped and closed afterwards."""
-    kazoo_client = pytest.importorskip("kazoo.client")
-    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string, timeout=10)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(zk_ensemble.connect_string) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 @pytest.fixture(scope="session")

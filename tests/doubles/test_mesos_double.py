@@ -8,6 +8,7 @@ time and every wait polls a condition with a deadline.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import importlib.util
 import json
@@ -20,12 +21,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import kazoo.client as kazoo_client
 import pytest
+from ansible_collections.orchestrator.platform.tests.support import waiting
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
 
 REPO = Path(__file__).resolve().parents[2]
 DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
@@ -52,24 +55,8 @@ md = _load_module()
 # ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except (OSError, ValueError, KeyError):
-            last = None
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+# A double that does not answer yet (refused, no JSON, a key not there yet) is not ready yet.
+wait_for = functools.partial(waiting.wait_for, retry_on=(OSError, ValueError, KeyError))
 
 
 def request(
@@ -731,9 +718,7 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
     leader = wait_for(lambda: _leader(ports), 20, "one elected master")
     followers = [p for p in ports if p != leader]
 
-    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(zk_ensemble.connect_string) as client:
 
         def contenders() -> list[str]:
             return sorted(c for c in client.get_children(zk_path) if c.startswith("json.info_"))
@@ -752,9 +737,6 @@ def test_election_redirects_and_agent_failover(zk_ensemble: Any, procs: list[Pro
         }
         assert info["capabilities"] == [{"type": "AGENT_UPDATE"}, {"type": "AGENT_DRAINING"}, {"type": "QUOTA_V2"}]
         wait_for(lambda: len(client.get_children(f"{zk_path}/log_replicas")) == 3, 10, "three log replicas")
-    finally:
-        client.stop()
-        client.close()
 
     # Redirects: /master/redirect answers 307 to //leader:port everywhere (the leader included);
     # on a follower the endpoints of src/master/http.cpp that check `elected()` redirect keeping
@@ -860,18 +842,13 @@ def test_leading_master_exits_when_its_session_is_lost(zk_ensemble: Any, procs: 
     assert masters[follower].popen.poll() is None
     # The follower abandoned its old session (group.cpp forces an expiration): once that session
     # is gone on the server, exactly one contender is left.
-    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(zk_ensemble.connect_string) as client:
         path = "/" + zk_url.rsplit("/", 1)[1]
         wait_for(
             lambda: len([c for c in client.get_children(path) if c.startswith("json.info_")]) == 1,
             15,
             "a single contender",
         )
-    finally:
-        client.stop()
-        client.close()
 
 
 def test_zk_credentials_protect_the_group(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
@@ -881,16 +858,11 @@ def test_zk_credentials_protect_the_group(zk_ensemble: Any, procs: list[Proc], t
     zk_url = f"zk://mesos:s3cret@{zk_ensemble.connect_string}{zk_path}"
     procs.append(Proc("master", master_args(port, tmp_path, f"--zk={zk_url}", "--registry=in_memory")).wait_http())
     wait_for(lambda: _leader([port]) == port, 20, "the master to lead")
-    client = kazoo_client.KazooClient(hosts=zk_ensemble.connect_string)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(zk_ensemble.connect_string) as client:
         child = next(c for c in client.get_children(zk_path) if c.startswith("json.info_"))
         acls, _unused = client.get_acls(f"{zk_path}/{child}")
         schemes = sorted((a.id.scheme, a.perms) for a in acls)
         assert schemes == [("digest", 31), ("world", 1)]
-    finally:
-        client.stop()
-        client.close()
 
 
 def test_machine_down_removes_its_agents(standalone: Proc, procs: list[Proc], tmp_path: Path) -> None:

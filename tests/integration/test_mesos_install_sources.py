@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import ansible_env, ansible_playbook
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 DOUBLE_DIR = REPO / "doubles" / "mesos"
@@ -358,15 +360,12 @@ def container() -> Iterator[Container]:
     )
     try:
         c = Container(obj)
-        deadline = time.monotonic() + 60
-        state = ""
-        while time.monotonic() < deadline:
-            state = c.sh("systemctl is-system-running", check=False)[1].strip()
-            if state in ("running", "degraded"):
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"systemd in {name} did not finish booting within 60 s (state: {state!r})")
+
+        def state() -> str:
+            return c.sh("systemctl is-system-running", check=False)[1].strip()
+
+        booted = ("running", "degraded")
+        wait_for(lambda: state() in booted, 60, f"systemd in {name} to boot", interval=0.2, details=state)
         yield c
     finally:
         obj.remove(force=True)
@@ -420,45 +419,24 @@ class Result:
     output: str
 
 
-def ansible_playbook() -> str:
-    found = shutil.which("ansible-playbook")
-    if not found:
-        pytest.fail("ansible-playbook not found: run `. tools/env` first")
-    return found
-
-
 def converge(container: Container, tmp_path: Path, settings: dict, *, check: bool = False) -> Result:
     (tmp_path / "play.yml").write_text(PLAYBOOK, encoding="utf-8")
     (tmp_path / "vars.json").write_text(
         json.dumps({"ansible_python_interpreter": "/usr/bin/python3", **settings}), encoding="utf-8"
     )
-    cmd = [
-        ansible_playbook(),
-        "-i",
-        f"{container.name},",
-        "-c",
-        CONNECTION,
-        str(tmp_path / "play.yml"),
-        "-e",
-        f"@{tmp_path / 'vars.json'}",
-    ]
-    if check:
-        cmd.append("--check")
-    env = {
-        **os.environ,
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "ANSIBLE_PIPELINING": "true",
-        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "false",
-    }
+    args = ["-c", CONNECTION, "-e", f"@{tmp_path / 'vars.json'}", *(["--check"] if check else [])]
+    env = ansible_env(
+        ANSIBLE_RETRY_FILES_ENABLED="false", ANSIBLE_PIPELINING="true", ANSIBLE_DISPLAY_SKIPPED_HOSTS="false"
+    )
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, check=False, cwd=tmp_path)
+    proc = ansible_playbook(
+        tmp_path / "play.yml", *args, inventory=f"{container.name},", env=env, cwd=tmp_path, timeout=600
+    )
     print(
         f"ansible-playbook ({settings['mesos_common_install_source']}{', --check' if check else ''}): "
         f"{time.monotonic() - started:.1f} s"
     )
-    output = proc.stdout + proc.stderr
+    output = proc.stdout
     recap = re.search(rf"^{re.escape(container.name)}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M)
     changed_tasks = []
     task = ""

@@ -12,20 +12,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import LOCAL, run_module, run_playbook
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
@@ -33,25 +33,8 @@ DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except (OSError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+# A master that does not answer yet (refused, not JSON) is not there yet.
+NOT_YET = (OSError, ValueError)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -104,7 +87,7 @@ class Master:
         ]
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(args, stdout=out, stderr=out, env=env)
-        wait_for(self.serving, 20, f"master {self.hostport} to answer /health")
+        wait_for(self.serving, 20, f"master {self.hostport} to answer /health", interval=0.1, retry_on=NOT_YET)
         return self
 
     def serving(self) -> bool:
@@ -151,7 +134,7 @@ class Cluster:
         return leader if http(leader.port, "/master/maintenance/status")[0] == 200 else None
 
     def wait_leader(self, timeout: float = 30) -> Master:
-        return wait_for(self.leader, timeout, "one leader named by every master")
+        return wait_for(self.leader, timeout, "one leader named by every master", interval=0.1, retry_on=NOT_YET)
 
     def stop(self) -> None:
         for m in self.masters:
@@ -254,39 +237,10 @@ def test_zk_alone_and_masters_alone_agree(cluster: Cluster) -> None:
 def test_mesos_master_status_alias(cluster: Cluster) -> None:
     """The old name routes to mesos_master_info (meta/runtime.yml), called ad hoc like users do."""
     leader = cluster.wait_leader()
-    ansible = Path(sys.executable).parent / "ansible"
-    args = json.dumps({"masters": cluster.urls, "zk": cluster.zk_url})
-    env = {
-        **os.environ,
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-    }
-    proc = subprocess.run(
-        [
-            str(ansible),
-            "localhost",
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            "-m",
-            "orchestrator.platform.mesos_master_status",
-            "-a",
-            args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = json.loads(proc.stdout)
-    result = out["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    args = {"masters": cluster.urls, "zk": cluster.zk_url}
+    module = "orchestrator.platform.mesos_master_status"
+    result = run_module("localhost", module, args, inventory="localhost,", options=LOCAL, timeout=120)
+    assert not result.get("failed"), result
     assert result["leader"]["agree"] is True and result["leader"]["hostport"] == leader.hostport
 
 

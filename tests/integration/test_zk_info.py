@@ -5,17 +5,13 @@ These tests kill members, so they use their own 3-member ensemble, not the sessi
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import (
-    ZkEnsemble,
-    ZkEnsembleError,
-    ZkMember,
-    free_ports,
-)
-from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, ZkMember
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.ports import free_ports
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +48,8 @@ def by_port(result: dict) -> dict[int, dict]:
 
 
 def wait_until(cond, timeout: float, what: str, ensemble: ZkEnsemble) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise ZkEnsembleError(f"timed out waiting for {what}\n{ensemble.log_tails(20)}")
-        time.sleep(0.1)  # poll interval
+    """wait_for with the ensemble's log tails in the timeout's message."""
+    wait_for(cond, timeout, what, interval=0.1, details=lambda: ensemble.log_tails(20))
 
 
 def test_healthy_ensemble(healthy: ZkEnsemble) -> None:

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports
-from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+from ansible_collections.orchestrator.platform.tests.support.zk_client import delete_recursive, kazoo_client
 from kazoo.client import KazooClient
-from kazoo.exceptions import NoNodeError
 from kazoo.security import make_digest_acl_credential
 
 ADMIN, ADMIN_PW = "it-admin", "it-admin-pw"
@@ -22,11 +23,8 @@ OPEN = [{"scheme": "world", "id": "anyone", "perms": "cdrwa"}]
 @pytest.fixture
 def admin(zk_ensemble: ZkEnsemble) -> Iterator[KazooClient]:
     """A kazoo client authenticated as the test admin (ACLs in these tests always grant it all)."""
-    client = KazooClient(hosts=zk_ensemble.connect_string, timeout=10, auth_data=[("digest", f"{ADMIN}:{ADMIN_PW}")])
-    client.start(timeout=15)
-    yield client
-    client.stop()
-    client.close()
+    with kazoo_client(zk_ensemble.connect_string, auth=(ADMIN, ADMIN_PW)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -34,10 +32,7 @@ def base(admin: KazooClient) -> Iterator[str]:
     """A fresh path prefix for one test; everything under it is removed afterwards."""
     path = f"/it-{uuid.uuid4().hex[:10]}"
     yield path
-    try:
-        admin.delete(path, recursive=True)
-    except NoNodeError:
-        pass
+    delete_recursive(admin, path)
 
 
 @pytest.fixture
@@ -304,7 +299,7 @@ def test_big_value_within_the_limit(zk_node, admin: KazooClient, base: str) -> N
 
 
 def test_unreachable_ensemble_fails_clearly() -> None:
-    port = free_ports(1)[0]
+    port = free_port()
     result = run_playbook(
         "zk_node.yml", {"zk_hosts": f"127.0.0.1:{port}", "zk_path": "/x", "zk_value": "x", "zk_timeout": 2}
     )

@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
-from ansible_collections.orchestrator.platform.tests.integration.zk_playbook import run_playbook
-from kazoo.client import KazooClient
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
 
 
 def test_zk_node_over_tls(tls: tuple[str, dict[str, str], ZkEnsemble]) -> None:
@@ -22,13 +22,8 @@ def test_zk_node_over_tls(tls: tuple[str, dict[str, str], ZkEnsemble]) -> None:
     assert first["changed"] is True
     assert run_playbook("zk_node.yml", options)["changed"] is False
 
-    client = KazooClient(hosts=secure, use_ssl=True, verify_certs=True, **certs)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(secure, use_ssl=True, verify_certs=True, **certs) as client:
         assert client.get(path)[0] == b"over tls"
-    finally:
-        client.stop()
-        client.close()
 
 
 def test_tls_without_client_certificate_fails_clearly(tls: tuple[str, dict[str, str], ZkEnsemble]) -> None:
@@ -42,10 +37,5 @@ def test_tls_without_client_certificate_fails_clearly(tls: tuple[str, dict[str, 
     assert plain.get("failed") is True
     assert "TLS/plain mismatch" in plain["msg"]
     # nothing was written (read over the plain client port, which the member still serves)
-    client = KazooClient(hosts=ens.connect_string)
-    client.start(timeout=15)
-    try:
+    with kazoo_client(ens.connect_string) as client:
         assert client.exists(path) is None
-    finally:
-        client.stop()
-        client.close()

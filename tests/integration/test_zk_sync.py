@@ -6,39 +6,36 @@ engine can read digest ACLs unredacted and write nodes whose ACLs exclude it.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import random
-import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 
-import kazoo.client as kazoo_client
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
-from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble, free_ports
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+from ansible_collections.orchestrator.platform.tests.support.zk_client import (
+    delete_recursive,
+    kazoo_client,
+    super_digest,
+)
+from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.security import ACL, Id, make_digest_acl
 
 SUPER = ("super", "s3cret")
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PLAYBOOK = os.path.join(os.path.dirname(__file__), "playbooks", "zk_sync_module.yml")
-
-
-def _super_digest() -> str:
-    raw = hashlib.sha1(f"{SUPER[0]}:{SUPER[1]}".encode()).digest()  # ZooKeeper's digest scheme
-    return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
 
 
 def _ensemble(name: str) -> Iterator[ZkEnsemble]:
-    ens = ZkEnsemble(size=3, name=name, extra_config={"DigestAuthenticationProvider.superDigest": _super_digest()})
+    ens = ZkEnsemble(size=3, name=name, extra_config={"DigestAuthenticationProvider.superDigest": super_digest(*SUPER)})
     try:
         ens.start(timeout=float(os.environ.get("ZK_TEST_START_TIMEOUT", "60")))
         yield ens
@@ -56,28 +53,16 @@ def target_ensemble() -> Iterator[ZkEnsemble]:
     yield from _ensemble("zksynctgt")
 
 
-def _client(hosts: str, auth: tuple[str, str] | None = SUPER):
-    c = kazoo_client.KazooClient(
-        hosts=hosts, timeout=10, auth_data=[("digest", f"{auth[0]}:{auth[1]}")] if auth else None
-    )
-    c.start(timeout=20)
-    return c
-
-
 @pytest.fixture
 def src(source_ensemble: ZkEnsemble):
-    c = _client(source_ensemble.connect_string)
-    yield c
-    c.stop()
-    c.close()
+    with kazoo_client(source_ensemble.connect_string, auth=SUPER, start_timeout=20) as c:
+        yield c
 
 
 @pytest.fixture
 def tgt(target_ensemble: ZkEnsemble):
-    c = _client(target_ensemble.connect_string)
-    yield c
-    c.stop()
-    c.close()
+    with kazoo_client(target_ensemble.connect_string, auth=SUPER, start_timeout=20) as c:
+        yield c
 
 
 def side(ens: ZkEnsemble, auth: tuple[str, str] | None = SUPER) -> dict:
@@ -85,13 +70,6 @@ def side(ens: ZkEnsemble, auth: tuple[str, str] | None = SUPER) -> dict:
     if auth:
         out.update(auth_username=auth[0], auth_password=auth[1])
     return out
-
-
-def _wipe(c, path: str) -> None:
-    try:
-        c.delete(path, recursive=True)
-    except NoNodeError:
-        pass
 
 
 def build_tree(c, root: str, seed: int = 1) -> dict:
@@ -128,21 +106,10 @@ def build_tree(c, root: str, seed: int = 1) -> dict:
     return read_tree(c, (root,))
 
 
-def run_playbook(extra: dict, check: bool = False) -> dict:
-    """Run the module with the options ``extra`` through ansible-playbook; returns the registered result."""
-    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"zk_sync_result_{os.getpid()}_{time.monotonic_ns()}.json")
-    cmd = ["ansible-playbook", PLAYBOOK, "-e", json.dumps({"zk_sync_args": extra, "result_file": out})]
-    if check:
-        cmd.append("--check")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
-    try:
-        with open(out, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise AssertionError(f"playbook wrote no result:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}") from None
-    finally:
-        if os.path.exists(out):
-            os.unlink(out)
+def run_zk_sync(options: dict, check: bool = False) -> dict:
+    """The module with ``options`` through ansible-playbook (playbooks/zk_sync_module.yml); the registered result."""
+    args = {"zk_sync_args": options}
+    return run_playbook("zk_sync_module.yml", args, check=check, result_var="result_file", timeout=600)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,18 +118,18 @@ def run_playbook(extra: dict, check: bool = False) -> dict:
 
 
 def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
-    _wipe(src, "/cv")
-    _wipe(tgt, "/cv")
+    delete_recursive(src, "/cv")
+    delete_recursive(tgt, "/cv")
     before = build_tree(src, "/cv")
     args = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/cv"]}
 
-    checked = run_playbook(args, check=True)
+    checked = run_zk_sync(args, check=True)
     assert checked["failed"] is False, checked
     assert checked["changed"] is True
     assert checked["copy"]["created"] > 100
     assert tgt.exists("/cv") is None, "check mode wrote to the target"
 
-    first = run_playbook(args)
+    first = run_zk_sync(args)
     assert first["failed"] is False, first
     assert first["changed"] is True
 
@@ -182,11 +149,11 @@ def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
     src.delete(s_next)
     tgt.delete(t_next)
 
-    verified = run_playbook(dict(args, mode="verify"))
+    verified = run_zk_sync(dict(args, mode="verify"))
     assert verified["failed"] is False, verified
     assert verified["consistent"] is True, verified["verify"]["differences"]
 
-    again = run_playbook(dict(args, allow_non_empty_target=True))
+    again = run_zk_sync(dict(args, allow_non_empty_target=True))
     assert again["failed"] is False, again
     assert again["changed"] is False, again["copy"]
 
@@ -195,16 +162,16 @@ def test_copy_verify_generated_tree(source_ensemble, target_ensemble, src, tgt):
     src.set_acls("/cv/d2/g0", [ACL(17, Id("world", "anyone"))])
     src.create("/cv/d2/new", b"n")
     tgt.create("/cv/d2/extra", b"e")
-    diff = run_playbook(dict(args, mode="verify", fail_on_differences=False))
+    diff = run_zk_sync(dict(args, mode="verify", fail_on_differences=False))
     kinds = {(d["path"], d["kind"]) for d in diff["verify"]["differences"]}
     assert ("/cv/d1/g1", "data") in kinds
     assert ("/cv/d2/g0", "acl") in kinds
     assert ("/cv/d2/new", "missing") in kinds
     assert ("/cv/d2/extra", "extra") in kinds
     assert diff["consistent"] is False
-    fixed = run_playbook(dict(args, allow_non_empty_target=True))
+    fixed = run_zk_sync(dict(args, allow_non_empty_target=True))
     assert fixed["copy"]["deleted"] == 1
-    assert run_playbook(dict(args, mode="verify"))["consistent"] is True
+    assert run_zk_sync(dict(args, mode="verify"))["consistent"] is True
 
 
 def _wide_tree(c, root: str, dirs: int = 4, width: int = 500) -> None:
@@ -220,8 +187,8 @@ def _wide_tree(c, root: str, dirs: int = 4, width: int = 500) -> None:
 
 
 def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensemble, target_ensemble, src, tgt):
-    _wipe(src, "/wide")
-    _wipe(tgt, "/wide")
+    delete_recursive(src, "/wide")
+    delete_recursive(tgt, "/wide")
     _wide_tree(src, "/wide")
     paths = ["/wide"] + [f"/wide/d{d}/n{n:04d}" for d in range(4) for n in range(520)]  # 80 absent
     one = zs.SyncEngine(
@@ -241,7 +208,7 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     assert sum(n is None for n in got) == 80
     assert [_node_view(n) for n in got] == [_node_view(n) for n in expected]
 
-    copied = run_playbook(
+    copied = run_zk_sync(
         {
             "mode": "copy",
             "source": side(source_ensemble),
@@ -253,7 +220,7 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     assert copied["failed"] is False, copied
     assert copied["copy"]["created"] == 1 + 4 * 501
     assert read_tree(tgt, ("/wide",)) == read_tree(src, ("/wide",))
-    verified = run_playbook(
+    verified = run_zk_sync(
         {
             "mode": "verify",
             "source": side(source_ensemble),
@@ -287,9 +254,8 @@ class Load(threading.Thread):
         self.errors = 0
 
     def run(self) -> None:
-        c = _client(self.hosts)
         rnd = random.Random(self.seed)
-        try:
+        with kazoo_client(self.hosts, auth=SUPER, start_timeout=20) as c:
             for _i in range(100_000):
                 if self.stop.is_set():
                     break
@@ -315,28 +281,16 @@ class Load(threading.Thread):
                     self.errors += 1  # connection lost while a member is killed: expected
                     time.sleep(0.1)  # let the client reconnect
                 time.sleep(0.002)  # pacing of the load, not a wait for a condition
-        finally:
-            c.stop()
-            c.close()
 
 
 def _prepare_mirror_tree(src, tgt, root: str) -> None:
-    _wipe(src, root)
-    _wipe(tgt, root)
+    delete_recursive(src, root)
+    delete_recursive(tgt, root)
     src.create(root, b"m")
     src.create(f"{root}/base", b"")
     for k in range(50):
         src.create(f"{root}/base/k{k}", b"0")
     src.create(f"{root}/seq", b"")
-
-
-def _wait_for(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)  # poll interval
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _run_mirror(engine: zs.SyncEngine, result: dict, **kwargs) -> threading.Thread:
@@ -354,7 +308,7 @@ def _run_mirror(engine: zs.SyncEngine, result: dict, **kwargs) -> threading.Thre
 def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, tgt):
     root = "/mirror1"
     _prepare_mirror_tree(src, tgt, root)
-    port = free_ports(1)[0]
+    port = free_port()
     cfg = zs.build_config({"paths": [root], "heartbeat_interval": 0.1, "reconcile_interval": 2.0})
     metrics = zs.Metrics()
     metrics.serve(port)
@@ -364,14 +318,14 @@ def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, 
     stop = threading.Event()
     try:
         runner = _run_mirror(engine, result, stop_marker="/mirror1_stop", drain_timeout=120)
-        _wait_for(lambda: metrics.state == "mirroring", 60, "the mirror to start")
+        wait_for(lambda: metrics.state == "mirroring", 60, "the mirror to start")
         loads = [Load(source_ensemble.connect_string, root, seed, stop) for seed in range(3)]
         for load in loads:
             load.start()
-        _wait_for(lambda: sum(load.ops for load in loads) > 600, 120, "600 changes")
+        wait_for(lambda: sum(load.ops for load in loads) > 600, 120, "600 changes")
         # the copy of a new node reaches the target while mirroring
         src.create(f"{root}/probe", b"hello")
-        _wait_for(lambda: tgt.exists(f"{root}/probe") is not None, 30, "a new node on the target")
+        wait_for(lambda: tgt.exists(f"{root}/probe") is not None, 30, "a new node on the target")
         scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         assert "zk_sync_events_applied_total" in scraped
         assert "zk_sync_lag_seconds_bucket" in scraped
@@ -386,7 +340,7 @@ def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, 
         stop.set()
         engine.close()
         metrics.close()
-        _wipe(src, "/mirror1_stop")
+        delete_recursive(src, "/mirror1_stop")
     assert "exception" not in result, result.get("exception")
     assert result["stop_reason"] == "stop_marker"
     assert result["events_applied"] > 0
@@ -412,16 +366,16 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
     killed = []
     try:
         runner = _run_mirror(engine, result, stop_marker="/mirror2_stop", drain_timeout=180)
-        _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+        wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
         loads = [Load(source_ensemble.connect_string, root, seed, stop) for seed in (11, 12)]
         for load in loads:
             load.start()
-        _wait_for(lambda: sum(load.ops for load in loads) > 200, 120, "changes before the failover")
+        wait_for(lambda: sum(load.ops for load in loads) > 200, 120, "changes before the failover")
         leader = source_ensemble.leader()
         leader.kill()
         killed.append((source_ensemble, leader))
         source_ensemble.wait_for_quorum(60)
-        _wait_for(lambda: sum(load.ops for load in loads) > 500, 120, "changes after the source failover")
+        wait_for(lambda: sum(load.ops for load in loads) > 500, 120, "changes after the source failover")
         # the member the mirror writes through: its writes in flight fail, the session moves
         assert engine.tgt.loop is not None and not engine.tgt.loop_lost()
         writes_to = engine.tgt.loop.server
@@ -429,7 +383,7 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
         member.kill()
         killed.append((target_ensemble, member))
         target_ensemble.wait_for_quorum(60)
-        _wait_for(lambda: sum(load.ops for load in loads) > 800, 120, "changes after losing a target member")
+        wait_for(lambda: sum(load.ops for load in loads) > 800, 120, "changes after losing a target member")
         stop.set()
         for load in loads:
             load.join(30)
@@ -443,7 +397,7 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
             m.start()
         for ens, _m in killed:
             ens.wait_for_quorum(60)
-        _wipe(src, "/mirror2_stop")
+        delete_recursive(src, "/mirror2_stop")
     assert "exception" not in result, result.get("exception")
     assert result["verify"]["consistent"] is True, result["verify"]["differences"]
     # the write session's server died under it: it reconnected, then walked everything
@@ -474,13 +428,13 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
     result: dict = {}
     try:
         runner = _run_mirror(engine, result, stop_marker="/mirror3_stop", drain_timeout=120)
-        _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+        wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
         assert engine.metrics.repairs == 0
         read_only = [ACL(1, Id("world", "anyone")), make_digest_acl("alice", "alice-pw", all=True)]
         src.set_acls(f"{root}/base/k8", read_only)  # fires no watch on the source
         tgt.set(f"{root}/base/k7", b"tampered")  # the target behind the mirror's back
         tgt.delete(f"{root}/base/k9")
-        _wait_for(
+        wait_for(
             lambda: (
                 tgt.get(f"{root}/base/k7")[0] == b"0"
                 and tgt.exists(f"{root}/base/k9") is not None
@@ -492,13 +446,13 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
         assert engine.metrics.repairs >= 3, engine.metrics.repairs
         # the event path still deletes what the source deletes, extras or not
         src.delete(f"{root}/base/k1")
-        _wait_for(lambda: tgt.exists(f"{root}/base/k1") is None, 30, "a source delete on the target")
+        wait_for(lambda: tgt.exists(f"{root}/base/k1") is None, 30, "a source delete on the target")
         src.create("/mirror3_stop", b"")
         runner.join(240)
         assert not runner.is_alive(), "the mirror did not stop"
     finally:
         engine.close()
-        _wipe(src, "/mirror3_stop")
+        delete_recursive(src, "/mirror3_stop")
     assert "exception" not in result, result.get("exception")
     assert result["reconciliations"] >= 1
     assert result["repairs"] >= 3
@@ -529,8 +483,8 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
 def watching(source_ensemble, target_ensemble, src, tgt, request):
     """An engine watching ``/race_<test>`` (copied, watch on, no mirror loop) and that root."""
     root = "/race_" + request.node.name.removeprefix("test_")[:40]
-    _wipe(src, root)
-    _wipe(tgt, root)
+    delete_recursive(src, root)
+    delete_recursive(tgt, root)
     src.create(root, b"r")
     src.create(f"{root}/p", b"p")
     src.create(f"{root}/y", b"old")
@@ -562,7 +516,7 @@ def _queued(engine: zs.SyncEngine, etype: int, path: str) -> int:
         found[:] = [seq for seq, t, p in list(engine.events) if t == etype and p == path]
         return bool(found)
 
-    _wait_for(seen, 30, f"event {etype} on {path}")
+    wait_for(seen, 30, f"event {etype} on {path}")
     return found[0]
 
 
@@ -652,8 +606,8 @@ def test_mirror_race_counter_of_a_recreated_parent(watching, src, tgt):
 
 
 def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ensemble, src, tgt):
-    _wipe(src, "/bad")
-    _wipe(tgt, "/bad")
+    delete_recursive(src, "/bad")
+    delete_recursive(tgt, "/bad")
     src.create("/bad", b"b")
     # the unreadable node comes last in the walk: batches of readable ones are written before it
     for start in range(0, 3000, 500):
@@ -663,21 +617,21 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
         assert not any(isinstance(r, Exception) for r in tx.commit())
     src.create("/bad/zz-locked", b"secret", acl=[make_digest_acl("owner", "owner-pw", all=True)])
     base = {"mode": "copy", "source": side(source_ensemble), "target": side(target_ensemble), "paths": ["/bad"]}
-    dead_port = free_ports(1)[0]
+    dead_port = free_port()
     before = read_tree(tgt, ("/",))
 
-    unreachable = run_playbook(dict(base, target={"hosts": f"127.0.0.1:{dead_port}", "timeout": 2.0}))
+    unreachable = run_zk_sync(dict(base, target={"hosts": f"127.0.0.1:{dead_port}", "timeout": 2.0}))
     assert unreachable["failed"] is True
     assert "target:" in unreachable["msg"] and "cannot connect" in unreachable["msg"]
 
-    wrong_auth = run_playbook(dict(base, source=side(source_ensemble, ("super", "wrong-password"))))
+    wrong_auth = run_zk_sync(dict(base, source=side(source_ensemble, ("super", "wrong-password"))))
     assert wrong_auth["failed"] is True
     assert "/bad/zz-locked: not authorized to read it (NoAuth)" in wrong_auth["msg"], wrong_auth["msg"]
     assert "the target is as it was" in wrong_auth["msg"], wrong_auth["msg"]
     assert read_tree(tgt, ("/",)) == before, "the refused copy left part of the tree on the target"
 
     # a target path under missing parents: the parents the copy made go too
-    nested = run_playbook(
+    nested = run_zk_sync(
         dict(
             base,
             source=side(source_ensemble, ("super", "wrong-password")),
@@ -687,21 +641,21 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
     assert nested["failed"] is True and "the target is as it was" in nested["msg"], nested["msg"]
     assert tgt.exists("/bad_parent") is None
 
-    overlap = run_playbook(dict(base, target=side(source_ensemble), paths=[{"source": "/bad", "target": "/bad/copy"}]))
+    overlap = run_zk_sync(dict(base, target=side(source_ensemble), paths=[{"source": "/bad", "target": "/bad/copy"}]))
     assert overlap["failed"] is True
     assert "overlap on the same ensemble" in overlap["msg"]
 
-    bad_field = run_playbook(dict(base, paths=["relative/path"]))
+    bad_field = run_zk_sync(dict(base, paths=["relative/path"]))
     assert bad_field["failed"] is True
     assert bad_field["msg"].startswith("paths[0]:")
 
     tgt.create("/bad", b"precious")
     tgt.create("/bad/keep", b"k")
-    not_empty = run_playbook(base)
+    not_empty = run_zk_sync(base)
     assert not_empty["failed"] is True
     assert "allow_non_empty_target" in not_empty["msg"]
     # a dry run does not promise the copy that the real run refuses
-    not_empty_checked = run_playbook(base, check=True)
+    not_empty_checked = run_zk_sync(base, check=True)
     assert not_empty_checked["failed"] is True
     assert "allow_non_empty_target" in not_empty_checked["msg"]
     assert tgt.get("/bad")[0] == b"precious"
@@ -712,8 +666,8 @@ def test_bad_input_fails_clearly_and_writes_nothing(source_ensemble, target_ense
 
 def test_redacted_digest_acl_is_refused(source_ensemble, target_ensemble, src, tgt):
     """Without ADMIN, ZooKeeper shows digest ids as user:x: copying that would corrupt ACLs."""
-    _wipe(src, "/redact")
-    _wipe(tgt, "/redact")
+    delete_recursive(src, "/redact")
+    delete_recursive(tgt, "/redact")
     src.create("/redact", b"r")
     src.create("/redact/n", b"n", acl=[make_digest_acl("carol", "pw", read=True), ACL(1, Id("world", "anyone"))])
     cfg = zs.build_config({"paths": ["/redact"]})
@@ -728,11 +682,11 @@ def test_copy_mirror_and_verify_over_tls(tls):
     a client certificate: one member that demands one, subtree to subtree on that ensemble."""
     secure, certs, _ens = tls
     params = {"hosts": secure, "timeout": 10.0, "use_ssl": True, "verify_certs": True, **certs}
-    c = kazoo_client.KazooClient(hosts=secure, timeout=10, use_ssl=True, verify_certs=True, **certs)
+    c = KazooClient(hosts=secure, timeout=10, use_ssl=True, verify_certs=True, **certs)
     c.start(timeout=20)
     try:
         for root in ("/tls_src", "/tls_dst", "/tls_stop"):
-            _wipe(c, root)
+            delete_recursive(c, root)
         c.create("/tls_src", b"r")
         for k in range(30):
             c.create(f"/tls_src/k{k}", b"%d" % k)
@@ -743,12 +697,12 @@ def test_copy_mirror_and_verify_over_tls(tls):
         result: dict = {}
         try:
             runner = _run_mirror(engine, result, stop_marker="/tls_stop", drain_timeout=60)
-            _wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
+            wait_for(lambda: engine.metrics.state == "mirroring", 60, "the mirror to start")
             c.set("/tls_src/k3", b"changed")
             c.delete("/tls_src/k4")
             c.create("/tls_src/new", b"n")
             c.create("/tls_src/new/child", os.urandom(200_000))
-            _wait_for(lambda: c.exists("/tls_dst/new/child") is not None, 30, "the mirror's writes over TLS")
+            wait_for(lambda: c.exists("/tls_dst/new/child") is not None, 30, "the mirror's writes over TLS")
             c.create("/tls_stop", b"")
             runner.join(120)
             assert not runner.is_alive(), "the mirror did not stop"
@@ -763,6 +717,6 @@ def test_copy_mirror_and_verify_over_tls(tls):
         assert result["lag"]["samples"] > 0  # heartbeats went through the target's loop session
     finally:
         for root in ("/tls_src", "/tls_dst", "/tls_stop"):
-            _wipe(c, root)
+            delete_recursive(c, root)
         c.stop()
         c.close()

@@ -1,0 +1,129 @@
+"""ansible-playbook and ad hoc modules, run as users run them: the venv's binaries, no colours.
+
+- ``run_playbook``: one of tests/integration/playbooks (or any playbook written the same way)
+  on localhost with this interpreter; the playbook writes the module's registered result to the
+  file named by an extra var, which is returned as a dict.
+- ``ansible_playbook``: a playbook against an inventory (a scenario's, ``container,``...); the
+  finished process, never raises on failure.
+- ``run_module``: one module ad hoc on one host, its result read from the json callback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INTEGRATION_PLAYBOOKS = REPO_ROOT / "tests" / "integration" / "playbooks"
+
+# Options and variables that run a play or a module on this machine with this interpreter
+# (its kazoo, its collection path), not with the system's python3.
+LOCAL = ("-c", "local", "-e", f"ansible_python_interpreter={sys.executable}")
+# Quiet about the implicit inventory of localhost runs.
+LOCALHOST_ENV = {"ANSIBLE_LOCALHOST_WARNING": "false", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false"}
+
+
+def ansible_bin(name: str = "ansible-playbook") -> str:
+    """The venv's ``ansible-playbook`` (or ``ansible``...): beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: run `. tools/env` first")
+    return found
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """This process's environment without colours in Ansible's output, plus ``extra``."""
+    return dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **extra)
+
+
+def ansible_playbook(
+    playbook: str | Path,
+    *args: str,
+    inventory: str,
+    env: dict[str, str] | None = None,
+    cwd: str | Path = REPO_ROOT,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``ansible-playbook -i inventory playbook args...``; stderr merged into stdout; never raises on failure."""
+    # stderr merged: under Molecule's ansible.cfg the failure messages go to stderr.
+    return subprocess.run(
+        [ansible_bin(), "-i", inventory, str(playbook), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env if env is not None else ansible_env(),
+        cwd=str(cwd),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_playbook(
+    playbook: str | Path,
+    extra_vars: dict,
+    *,
+    check: bool = False,
+    diff: bool = False,
+    verbosity: int = 0,
+    result_var: str = "zk_result_file",
+    timeout: float = 300,
+) -> dict:
+    """Run ``playbook`` (a path, or a name in tests/integration/playbooks) on localhost; the module's result.
+
+    The playbook writes the registered result (failed or not: it rescues or ignores the
+    failure, so that the test can check how the module failed) to the file named by the extra
+    var ``result_var``. The result also carries ``_stdout`` (what ansible-playbook printed).
+    The play itself must succeed.
+    """
+    path = Path(playbook)
+    if not path.is_absolute():
+        path = INTEGRATION_PLAYBOOKS / path
+    with tempfile.TemporaryDirectory(prefix="zk-it-") as tmp:
+        result_file = Path(tmp, "result.json")
+        vars_file = Path(tmp, "vars.json")
+        vars_file.write_text(json.dumps({**extra_vars, result_var: str(result_file)}), encoding="utf-8")
+        args = [*LOCAL, "-e", f"@{vars_file}"]
+        if check:
+            args.append("--check")
+        if diff:
+            args.append("--diff")
+        if verbosity:
+            args.append("-" + "v" * verbosity)
+        env = ansible_env(**LOCALHOST_ENV, ANSIBLE_RETRY_FILES_ENABLED="false")
+        proc = ansible_playbook(path, *args, inventory="localhost,", env=env, timeout=timeout)
+        if proc.returncode != 0 or not result_file.exists():
+            raise AssertionError(f"ansible-playbook {path.name} failed (rc={proc.returncode}):\n{proc.stdout[-8000:]}")
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+    result["_stdout"] = proc.stdout
+    return result
+
+
+def run_module(
+    host: str, module: str, args: dict, *, inventory: str, options: tuple[str, ...] = (), timeout: float | None = None
+) -> dict:
+    """``ansible -i inventory host -m module -a args`` (``options`` before ``-m``); the host's result.
+
+    A module that fails still returns its result (``failed`` set); output that is not the json
+    callback's document fails the test with what ansible printed.
+    """
+    proc = subprocess.run(
+        [ansible_bin("ansible"), "-i", inventory, host, *options, "-m", module, "-a", json.dumps(args)],
+        capture_output=True,
+        text=True,
+        env=ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
+        cwd=str(REPO_ROOT),
+        timeout=timeout,
+        check=False,
+    )
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError:
+        output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        raise AssertionError(f"ansible {host} -m {module} printed no json (rc={proc.returncode}):\n{output}") from None
+    return doc["plays"][0]["tasks"][0]["hosts"][host]
