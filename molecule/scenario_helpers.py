@@ -4,6 +4,10 @@ The checks look at the containers from OUTSIDE the roles: their addresses from t
 running Molecule, `docker exec` for what only a container can tell, the collection's modules
 run ad hoc and its playbooks run with ansible-playbook against the scenario's inventory.
 pytest finds this module through `pythonpath` in pyproject.toml.
+
+What is not about Molecule (running Ansible, waiting, ports, ZooKeeper probes and clients)
+lives in tests/support (``ansible_collections.orchestrator.platform.tests.support``), shared
+with the tests and the benchmarks; this module binds it to the scenario being verified.
 """
 
 from __future__ import annotations
@@ -13,7 +17,18 @@ import os
 import subprocess
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from ansible_collections.orchestrator.platform.tests.support import ansible_run
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import REPO_ROOT
+
+__all__ = [
+    "REPO_ROOT",
+    "container_ip",
+    "docker_exec",
+    "molecule_inventory",
+    "run_module",
+    "run_playbook",
+    "save_results",
+]
 
 
 def container_ip(name: str) -> str:
@@ -42,36 +57,14 @@ def molecule_inventory() -> str:
     return str(Path(ephemeral) / "inventory")
 
 
-def _ansible_env(**extra: str) -> dict[str, str]:
-    return dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **extra)
-
-
 def run_playbook(playbook: Path, *args: str, inventory: str | None = None) -> subprocess.CompletedProcess[str]:
     """ansible-playbook against the scenario's inventory (or `inventory`); never raises on failure."""
-    # stderr merged into stdout: under Molecule's ansible.cfg the failure messages go to stderr.
-    return subprocess.run(
-        ["ansible-playbook", "-i", inventory or molecule_inventory(), str(playbook), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_ansible_env(),
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
+    return ansible_run.ansible_playbook(playbook, *args, inventory=inventory or molecule_inventory())
 
 
 def run_module(host: str, module: str, args: dict) -> dict:
     """Run one of the collection's modules ad hoc on a container; returns its result."""
-    out = subprocess.run(
-        ["ansible", "-i", molecule_inventory(), host, "-m", module, "-a", json.dumps(args)],
-        capture_output=True,
-        text=True,
-        env=_ansible_env(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json"),
-        cwd=str(REPO_ROOT),
-        check=False,
-    )
-    doc = json.loads(out.stdout)
-    return doc["plays"][0]["tasks"][0]["hosts"][host]
+    return ansible_run.run_module(host, module, args, inventory=molecule_inventory())
 
 
 def save_results(name: str, data: dict) -> Path:
