@@ -30,8 +30,6 @@ Numbers, not assertions: tests never depend on timings.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import json
 import logging
 import os
@@ -44,16 +42,21 @@ from collections import deque
 from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
+# The work tree's test machinery (tests/fixtures, tests/support) as tests.*, also in an engine
+# phase that runs another revision's collection (PYTHONPATH: benchmarks/zk_sync_ab.py).
+sys.path.insert(0, os.path.dirname(HERE))
 
-import zk_ensemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.protocol.serialization import Create, Delete, GetData, SetData, Transaction  # noqa: E402
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl  # noqa: E402
-from zk_ensemble import ZkEnsemble  # noqa: E402
+
+from tests.fixtures import zk_ensemble  # noqa: E402  # the test fixture: real JVMs on free loopback ports
+from tests.fixtures.zk_ensemble import ZkEnsemble  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
+from tests.support.zk_client import super_digest  # noqa: E402
 
 SUPER = ("super", "bench-secret")
 ROOT = "/bench"
@@ -62,11 +65,6 @@ ROOT = "/bench"
 # 1,000 changes/s (4-10, instrumented: docs/zk_sync.md), on a tree of its own.
 RELAY_TARGET_BATCH = 5
 RELAY_TARGET_NODES = 5000
-
-
-def super_digest() -> str:
-    raw = hashlib.sha1(f"{SUPER[0]}:{SUPER[1]}".encode()).digest()  # ZooKeeper's scheme
-    return f"{SUPER[0]}:{base64.b64encode(raw).decode()}"
 
 
 # The test fixture's JVM flags that only make tests start faster (not how ZooKeeper runs).
@@ -112,7 +110,7 @@ def add_jvm_options(ap: argparse.ArgumentParser) -> None:
 def ensemble(name: str) -> ZkEnsemble:
     """A loopback ensemble of 3 JVMs as every benchmark runs it: the benchmark's super user,
     requests up to 1 MB. Call :func:`use_heap` first."""
-    cfg = {"DigestAuthenticationProvider.superDigest": super_digest(), "jute.maxbuffer": "1048575"}
+    cfg = {"DigestAuthenticationProvider.superDigest": super_digest(*SUPER), "jute.maxbuffer": "1048575"}
     return ZkEnsemble(3, name=name, extra_config=cfg)
 
 
@@ -574,7 +572,7 @@ def fmt(v: float | None, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:,.1f}{unit}"
 
 
-def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
+def main() -> int:  # noqa: PLR0915  # one linear script
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--lag-seconds", type=float, default=60.0)
@@ -703,16 +701,12 @@ def main() -> int:  # noqa: PLR0912,PLR0915  # one linear script
         if s.exists(marker):
             s.delete(marker)
         mproc = run_phase(dict(base, phase="mirror", stop_marker=marker))
-        ok = False
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
+
+        def heartbeats() -> bool:
             hb = t.exists(f"{ROOT}/zk_sync_heartbeat")
-            if hb is not None and hb.version > 2:
-                ok = True
-                break
-            time.sleep(0.2)  # polling the engine's heartbeat on the target
-        if not ok:
-            raise RuntimeError("the mirror did not start within 600 s")
+            return hb is not None and hb.version > 2
+
+        wait_for(heartbeats, 600, "the mirror to start (its heartbeat on the target)", interval=0.2)
         lag = {}
         for rate in rates:
             print(f"mirror lag at {rate}/s ...", file=sys.stderr)

@@ -38,12 +38,14 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.path.insert(0, REPO)  # the work tree's tests.support, whichever collection PYTHONPATH holds
 
 import zk_sync as bench  # noqa: E402  # the benchmark's helpers (ensembles, load, probe)
 from kazoo.exceptions import NoNodeError  # noqa: E402
 
-REPO = os.path.dirname(HERE)
+from tests.support.waiting import wait_for  # noqa: E402
 
 
 def extract(rev: str, into: str) -> str:
@@ -59,15 +61,12 @@ def mirror_round(ctx: dict, name: str, env: dict, tag: str) -> str:
     """One mirror of one engine version under load; returns its table row."""
     started = time.time()
     proc = bench.run_phase(ctx["spec"], env)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # the engine's heartbeat on the target: it mirrors
-        try:
-            data, _stat = ctx["t"].get(f"{bench.ROOT}/zk_sync_heartbeat")
-            if json.loads(data)["ts"] > started:
-                break
-        except (NoNodeError, ValueError, KeyError):
-            pass  # not there yet
-        time.sleep(0.1)  # polling the target
+
+    def heartbeat_since_start() -> bool:  # the engine's heartbeat on the target: it mirrors
+        return json.loads(ctx["t"].get(f"{bench.ROOT}/zk_sync_heartbeat")[0])["ts"] > started
+
+    not_yet = (NoNodeError, ValueError, KeyError)
+    wait_for(heartbeat_since_start, 300, f"the {name} mirror's heartbeat", interval=0.1, retry_on=not_yet)
     seconds = ctx["seconds"]
     load = bench.start_load(ctx["src"], ctx["nodes"], ctx["rate"], seconds, tag)
     share = bench.CpuShare({"engine": [proc.pid]})
