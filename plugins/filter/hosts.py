@@ -47,7 +47,7 @@ def _first_set(*values: Any) -> Any:
 
 
 def _names(hosts: Any, filter_name: str) -> list[str]:
-    if isinstance(hosts, str | bytes | Mapping) or not isinstance(hosts, Iterable):
+    if isinstance(hosts, (str, bytes, Mapping)) or not isinstance(hosts, Iterable):
         raise AnsibleFilterError(f"{filter_name} expects a list of inventory host names, got {type(hosts).__name__}")
     return [str(host) for host in hosts]
 
