@@ -38,8 +38,11 @@ def _host_var(hostvars: Mapping[str, Any] | None, host: str, var: str | None) ->
         value = host_vars[var]
     except AnsibleUndefinedVariable:
         return _NOT_SET
-    # ansible-core 2.19 returns an undefined marker for a template naming a missing variable.
-    return _NOT_SET if isinstance(value, Undefined) else value
+    # ansible-core 2.19 returns an undefined marker for a template naming a missing variable;
+    # older releases (hostvars templated with fail_on_undefined=False) the template unrendered.
+    if isinstance(value, Undefined) or (isinstance(value, str) and ("{{" in value or "{%" in value)):
+        return _NOT_SET
+    return value
 
 
 def _first_set(*values: Any) -> Any:

@@ -19,9 +19,16 @@ from typing import Any
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import init_plugin_loader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core < 2.19 templates any string: nothing to mark as trusted
+
+    def trust_as_template(value: str) -> str:
+        return value
 
 
 def _trusted(value: Any) -> Any:
