@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime
 import http.client
+import inspect
 import json
 import re
 import struct
@@ -28,6 +29,10 @@ from urllib.parse import unquote, urlsplit
 
 from ansible.module_utils.urls import Request, make_context
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
+
+# Request.open takes a ready TLS context since ansible-core 2.17; older ones build the same
+# context from ca_path, validate_certs, client_cert and client_key on every request.
+_OPEN_TAKES_CONTEXT = "context" in inspect.signature(Request.open).parameters
 
 DEFAULT_MASTER_PORT = 5050
 UTC = datetime.timezone(datetime.timedelta(0))
@@ -315,6 +320,10 @@ class MesosClient:
             # The v1 API insists on exactly this content type.
             headers["Content-Type"] = "application/json"
         p = self.params
+        # Built (its files checked) even where Request.open cannot take it, so that bad TLS
+        # files fail as a MesosError on every ansible-core.
+        tls_context = self.tls_context()
+        tls = {"context": tls_context} if _OPEN_TAKES_CONTEXT else {}
         try:
             resp = self._open(
                 url,
@@ -331,7 +340,7 @@ class MesosClient:
                 client_key=p.get("client_key"),
                 ca_path=p.get("ca_path"),
                 use_proxy=True,
-                context=self.tls_context(),
+                **tls,
             )
         except urllib.error.HTTPError as exc:
             try:
