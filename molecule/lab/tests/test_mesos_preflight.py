@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import PLAYBOOK, state_snapshot
+from mesos_checks import PLAYBOOK, state_snapshot
 from scenario_helpers import run_playbook
 
 CASES = [

@@ -1,15 +1,16 @@
-"""The converged cluster, checked from outside the roles."""
+"""The lab's converged Mesos cluster (the PROTOCOL DOUBLE), checked from outside the roles."""
 
 from __future__ import annotations
 
 import re
 
-from conftest import (
+import pytest
+from lab_inventory import ZOOKEEPERS, group_vars
+from mesos_checks import (
     AGENT_PORT,
     AGENTS,
     MASTER_PORT,
     MASTERS,
-    ZOOKEEPERS,
     agents_by_hostname,
     elected_masters,
     http_json,
@@ -17,11 +18,12 @@ from conftest import (
 from scenario_helpers import docker_exec, run_module
 
 
-def test_exactly_one_leader_and_every_master_follows_it(ips):
+def test_exactly_one_leader_and_every_master_follows_it(mesos_ips):
+    ips = mesos_ips
     assert len(elected_masters(ips)) == 1
     zk = "zk://" + ",".join(f"{name}:2181" for name in ZOOKEEPERS) + "/mesos"
     info = run_module(
-        "mesos-master1",
+        MASTERS[0],
         "orchestrator.platform.mesos_master_info",
         {"masters": [f"{name}:{MASTER_PORT}" for name in MASTERS], "zk": zk, "require_leader": True},
     )
@@ -31,32 +33,35 @@ def test_exactly_one_leader_and_every_master_follows_it(ips):
     assert info["leader"]["hostport"] == f"{elected_masters(ips)[0]}:{MASTER_PORT}"
     assert len(info["contenders"]) == 3, info["contenders"]
     assert all(m["healthy"] and m["leader"] == info["leader"]["hostport"] for m in info["masters"]), info["masters"]
-    assert info["cluster"] == "mesos"
+    assert info["cluster"] == group_vars("mesos_masters")["mesos_master_cluster"]
 
 
-def test_master_flags_quorum_zk_and_work_dir(ips):
-    leader = elected_masters(ips)[0]
-    status, flags = http_json(f"http://{ips[leader]}:{MASTER_PORT}/master/flags")
+def test_master_flags_quorum_zk_and_work_dir(mesos_ips):
+    leader = elected_masters(mesos_ips)[0]
+    status, flags = http_json(f"http://{mesos_ips[leader]}:{MASTER_PORT}/master/flags")
     assert status == 200
     flags = flags["flags"]
     assert flags["quorum"] == "2"
-    assert flags["zk"] == "zk://mesos-zk1:2181,mesos-zk2:2181,mesos-zk3:2181/mesos"
+    assert flags["zk"] == "zk://" + ",".join(f"{name}:2181" for name in ZOOKEEPERS) + "/mesos"
     assert flags["work_dir"] == "/var/lib/mesos/master"
     assert flags["registry"] == "replicated_log"
     assert flags["hostname"] == leader
 
 
-def test_both_agents_registered_and_active_with_resources_and_attributes(ips):
-    agents = agents_by_hostname(ips)
+def test_both_agents_registered_and_active_with_resources_and_attributes(mesos_ips):
+    settings = group_vars("mesos_agents")
+    resources = dict(item.split(":", 1) for item in settings["mesos_agent_resources"].split(";"))
+    agents = agents_by_hostname(mesos_ips)
     assert sorted(agents) == sorted(AGENTS), agents
     for agent in agents.values():
         assert agent["active"], agent
-        assert agent["resources"]["cpus"] == 1.0
-        assert agent["resources"]["mem"] == 512.0
-        assert agent["attributes"] == {"rack": "r1"}
+        assert agent["resources"]["cpus"] == float(resources["cpus"])
+        assert agent["resources"]["mem"] == float(resources["mem"])
+        assert agent["attributes"] == settings["mesos_agent_attributes"]
 
 
-def test_agent_process_runs_with_cgroups_isolators_and_docker_containerizer(ips):
+def test_agent_process_runs_with_cgroups_isolators_and_docker_containerizer(mesos_ips):
+    ips = mesos_ips
     for name in AGENTS:
         # The agent's own view of its flags...
         status, doc = http_json(f"http://{ips[name]}:{AGENT_PORT}/flags")
@@ -94,31 +99,37 @@ def test_docker_engine_answers_and_runs_a_container_on_each_agent():
         assert out.strip().endswith("ran"), out
 
 
-def test_units_hardening_and_secret_files(host):
-    name = host.backend.get_hostname()
-    if name in MASTERS:
-        unit = host.run(
-            "systemctl show mesos-master -p ActiveState -p User -p NoNewPrivileges -p ProtectSystem -p Restart"
-        ).stdout
-        assert "ActiveState=active" in unit
-        assert "User=mesos" in unit
-        assert "NoNewPrivileges=yes" in unit
-        assert "ProtectSystem=strict" in unit
-        assert "Restart=always" in unit
-        env_file = host.file("/etc/mesos/master.env")
-    elif name in AGENTS:
-        unit = host.run(
-            "systemctl show mesos-agent -p ActiveState -p Delegate -p Slice -p KillMode -p Wants -p After"
-        ).stdout
-        assert "ActiveState=active" in unit
-        assert "Delegate=yes" in unit
-        assert "Slice=mesos.slice" in unit
-        assert "KillMode=process" in unit
-        assert re.search(r"^After=.*docker\.service", unit, re.M)
-        env_file = host.file("/etc/mesos/agent.env")
-    else:
-        return
-    assert env_file.mode == 0o600
-    assert env_file.user == "root"
+def _unit_properties(name: str, unit: str, *props: str) -> dict[str, str]:
+    out = docker_exec(name, f"systemctl show {unit} " + " ".join(f"-p {p}" for p in props))
+    return dict(line.split("=", 1) for line in out.strip().splitlines())
+
+
+def _assert_secret_file(name: str, path: str) -> None:
+    assert docker_exec(name, f"stat -c '%a %U' {path}").split() == ["600", "root"], path
+
+
+@pytest.mark.parametrize("name", MASTERS)
+def test_master_unit_hardening_and_secret_file(name):
+    props = _unit_properties(name, "mesos-master", "ActiveState", "User", "NoNewPrivileges", "ProtectSystem", "Restart")
+    assert props == {
+        "ActiveState": "active",
+        "User": "mesos",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "Restart": "always",
+    }
+    _assert_secret_file(name, "/etc/mesos/master.env")
     # The wrappers say what they are: a protocol double, not Mesos.
-    assert "PROTOCOL DOUBLE" in host.file("/usr/sbin/mesos-master").content_string
+    assert "PROTOCOL DOUBLE" in docker_exec(name, "cat /usr/sbin/mesos-master")
+
+
+@pytest.mark.parametrize("name", AGENTS)
+def test_agent_unit_delegates_cgroups_and_starts_after_docker(name):
+    props = _unit_properties(name, "mesos-agent", "ActiveState", "Delegate", "Slice", "KillMode", "After")
+    assert props["ActiveState"] == "active"
+    assert props["Delegate"] == "yes"
+    assert props["Slice"] == "mesos.slice"
+    assert props["KillMode"] == "process"
+    assert re.search(r"\bdocker\.service\b", props["After"]), props["After"]
+    _assert_secret_file(name, "/etc/mesos/agent.env")
+    assert "PROTOCOL DOUBLE" in docker_exec(name, "cat /usr/sbin/mesos-agent")

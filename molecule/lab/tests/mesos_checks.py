@@ -1,4 +1,4 @@
-"""Shared helpers of the mesos scenario's checks (run by `molecule verify`).
+"""Mesos helpers of the lab scenario's checks (run by `molecule verify`).
 
 Everything here looks at the cluster from OUTSIDE the roles: HTTP from the machine running
 Molecule to the containers' addresses (the masters' and agents' own endpoints), `docker exec`
@@ -15,12 +15,9 @@ import json
 import urllib.error
 import urllib.request
 
-import pytest
-from scenario_helpers import REPO_ROOT, container_ip, docker_exec
+from lab_inventory import AGENTS, MASTERS
+from scenario_helpers import REPO_ROOT, docker_exec
 
-ZOOKEEPERS = ("mesos-zk1", "mesos-zk2", "mesos-zk3")
-MASTERS = ("mesos-master1", "mesos-master2", "mesos-master3")
-AGENTS = ("mesos-agent1", "mesos-agent2")
 MASTER_PORT = 5050
 AGENT_PORT = 5051
 PLAYBOOK = REPO_ROOT / "playbooks" / "mesos.yml"
@@ -50,11 +47,6 @@ def http_json(url: str, timeout: float = 2.0):
     except (http.client.HTTPException, ValueError):
         # A master stopped in the middle of its answer (IncompleteRead) or answered garbage.
         return NO_ANSWER, None
-
-
-@pytest.fixture(scope="session")
-def ips() -> dict[str, str]:
-    return {name: container_ip(name) for name in MASTERS + AGENTS}
 
 
 def elected_masters(ips: dict[str, str]) -> list[str]:

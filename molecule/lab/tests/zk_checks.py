@@ -1,6 +1,6 @@
-"""Shared helpers of the zookeeper scenario's checks (run by `molecule verify`).
+"""ZooKeeper helpers of the lab scenario's checks (run by `molecule verify`).
 
-Everything here looks at the ensemble from OUTSIDE the role: four-letter words and a kazoo
+Everything here looks at the lab's ensemble from OUTSIDE the role: four-letter words and a kazoo
 client from the machine running Molecule to the containers' addresses, `docker exec` for
 what only the container can tell (processes, mounts), and ansible-playbook runs.
 """
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-from scenario_helpers import REPO_ROOT, container_ip, docker_exec
+from lab_inventory import ZOOKEEPERS as MEMBERS
+from scenario_helpers import REPO_ROOT, docker_exec
 
-MEMBERS = ("zookeeper-zk1", "zookeeper-zk2", "zookeeper-zk3")
 CLIENT_PORT = 2181
 PLAYBOOK = REPO_ROOT / "playbooks" / "zookeeper.yml"
 ROLLING_PLAYBOOK = REPO_ROOT / "playbooks" / "zookeeper_rolling_restart.yml"
@@ -56,13 +55,3 @@ def state_snapshot() -> dict[str, str]:
             "/etc/systemd/system/zookeeper.service; systemctl show -p MainPID -p ExecMainStartTimestamp zookeeper",
         )
     return snap
-
-
-@pytest.fixture(scope="session")
-def ips() -> dict[str, str]:
-    return {name: container_ip(name) for name in MEMBERS}
-
-
-@pytest.fixture(scope="session")
-def connect_string(ips: dict[str, str]) -> str:
-    return ",".join(f"{ip}:{CLIENT_PORT}" for ip in ips.values())

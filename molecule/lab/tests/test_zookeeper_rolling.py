@@ -20,9 +20,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import MEMBERS, PLAYBOOK, ROLLING_PLAYBOOK, mode_of
+import pytest
 from kazoo.client import KazooClient, KazooState
 from scenario_helpers import molecule_inventory, run_playbook, save_results
+from zk_checks import MEMBERS, PLAYBOOK, ROLLING_PLAYBOOK, mode_of
 
 SERVING = ("leader", "follower", "observer")
 MAX_LEADERLESS_S = 5.0
@@ -132,12 +133,13 @@ def analyse(samples, writer: Writer, start: float, end: float) -> dict:
     }
 
 
-def test_rolling_restart_keeps_quorum_and_client_writes(ips, connect_string):
+@pytest.mark.disruptive
+def test_rolling_restart_keeps_quorum_and_client_writes(zk_ips, zk_connect_string):
     inventory = molecule_inventory()
-    writer = Writer(connect_string)
+    writer = Writer(zk_connect_string)
     writer.client.start(timeout=30)
     writer.client.ensure_path(writer.path)
-    poller = Poller(ips)
+    poller = Poller(zk_ips)
     poller.start()
     writer.start()
     deadline = time.monotonic() + 30

@@ -1,30 +1,31 @@
-"""The converged ensemble, checked from outside the role."""
+"""The lab's converged ZooKeeper ensemble, checked from outside the zookeeper role."""
 
 from __future__ import annotations
 
 import re
 import uuid
 
-from conftest import MEMBERS, four_letter_word, mode_of
+import pytest
 from kazoo.client import KazooClient
 from scenario_helpers import docker_exec
+from zk_checks import MEMBERS, four_letter_word, mode_of
 
 
-def test_one_leader_two_followers(ips):
-    modes = sorted(mode_of(ip) for ip in ips.values())
+def test_one_leader_two_followers(zk_ips):
+    modes = sorted(mode_of(ip) for ip in zk_ips.values())
     assert modes == ["follower", "follower", "leader"], modes
 
 
-def test_znode_written_on_one_member_is_read_on_the_others(ips):
+def test_znode_written_on_one_member_is_read_on_the_others(zk_ips):
     path = f"/molecule-verify-{uuid.uuid4().hex}"
     value = uuid.uuid4().bytes
-    names = list(ips)
-    writer = KazooClient(hosts=f"{ips[names[0]]}:2181", timeout=10)
+    names = list(zk_ips)
+    writer = KazooClient(hosts=f"{zk_ips[names[0]]}:2181", timeout=10)
     writer.start(timeout=15)
     try:
         writer.create(path, value)
         for name in names[1:]:
-            reader = KazooClient(hosts=f"{ips[name]}:2181", timeout=10)
+            reader = KazooClient(hosts=f"{zk_ips[name]}:2181", timeout=10)
             reader.start(timeout=15)
             try:
                 reader.sync(path)
@@ -39,9 +40,9 @@ def test_znode_written_on_one_member_is_read_on_the_others(ips):
         writer.close()
 
 
-def test_myid_matches_the_server_line_and_the_running_server(ips):
+def test_myid_matches_the_server_line_and_the_running_server(zk_ips):
     seen = set()
-    for name, ip in ips.items():
+    for name, ip in zk_ips.items():
         myid = int(docker_exec(name, "cat /var/lib/zookeeper/data/myid").strip())
         config = docker_exec(name, "cat /etc/zookeeper/platform/zoo.cfg")
         line = re.search(rf"^server\.{myid}=([^:]+):", config, re.M)
@@ -65,16 +66,23 @@ def test_server_lines_identical_on_every_member():
     assert len({tuple(v) for v in lines.values()}) == 1, lines
 
 
-def test_ruok_alone_is_not_trusted_but_answers(ips):
-    for ip in ips.values():
+def test_ruok_alone_is_not_trusted_but_answers(zk_ips):
+    for ip in zk_ips.values():
         assert four_letter_word(ip, "ruok") == "imok"
 
 
-def test_unit_runs_as_dedicated_user_with_hardening(host):
-    unit = host.run(
+def _listening_ports(name: str) -> set[str]:
+    """Local address:port of every listening TCP socket in the container."""
+    return {line.split()[3] for line in docker_exec(name, "ss -ltnH").splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_unit_runs_as_dedicated_user_with_hardening(name):
+    unit = docker_exec(
+        name,
         "systemctl show zookeeper -p ActiveState -p User -p NoNewPrivileges -p ProtectSystem "
-        "-p ProtectHome -p PrivateTmp -p LimitNOFILE -p FragmentPath -p MainPID"
-    ).stdout
+        "-p ProtectHome -p PrivateTmp -p LimitNOFILE -p FragmentPath -p MainPID",
+    )
     props = dict(line.split("=", 1) for line in unit.strip().splitlines())
     assert props["ActiveState"] == "active"
     assert props["FragmentPath"] == "/etc/systemd/system/zookeeper.service"  # native unit, not the LSB script
@@ -86,24 +94,27 @@ def test_unit_runs_as_dedicated_user_with_hardening(host):
     assert int(props["LimitNOFILE"]) >= 65536
     pid = props["MainPID"]
     # What the JVM really gets (systemd drops mount sandboxing silently where it cannot apply it).
-    assert host.run(f"ps -o user= -p {pid}").stdout.strip() == "zookeeper"
-    assert "NoNewPrivs:\t1" in host.run(f"cat /proc/{pid}/status").stdout
-    mounts = host.run(f"cat /proc/{pid}/mountinfo").stdout.splitlines()
+    assert docker_exec(name, f"ps -o user= -p {pid}").strip() == "zookeeper"
+    assert "NoNewPrivs:\t1" in docker_exec(name, f"cat /proc/{pid}/status")
+    mounts = docker_exec(name, f"cat /proc/{pid}/mountinfo").splitlines()
     root = next(line for line in mounts if line.split()[4] == "/")
     assert " ro," in f" {root.split()[5]},", root
     data = [line for line in mounts if line.split()[4] == "/var/lib/zookeeper/data"]
     assert data and data[-1].split()[5].startswith("rw"), data
     assert any(line.split()[4] == "/tmp" for line in mounts), "PrivateTmp not applied"
-    assert not host.package("zookeeperd").is_installed
+    status = docker_exec(name, "dpkg-query -W -f='${db:Status-Status}' zookeeperd 2>/dev/null", check=False)
+    assert status != "installed", "the LSB-script package zookeeperd is installed"
 
 
-def test_server_logs(host):
-    log = host.file("/var/log/zookeeper/zookeeper.log")
-    assert log.exists and log.user == "zookeeper"
-    assert "QuorumPeer" in log.content_string
-    assert "QuorumPeer" in host.run("journalctl -u zookeeper --no-pager -n 200").stdout
+@pytest.mark.parametrize("name", MEMBERS)
+def test_server_logs(name):
+    assert docker_exec(name, "stat -c %U /var/log/zookeeper/zookeeper.log").strip() == "zookeeper"
+    assert "QuorumPeer" in docker_exec(name, "cat /var/log/zookeeper/zookeeper.log")
+    assert "QuorumPeer" in docker_exec(name, "journalctl -u zookeeper --no-pager -n 200")
 
 
-def test_admin_server_off_and_8080_free(host):
-    assert not host.socket("tcp://0.0.0.0:8080").is_listening
-    assert host.socket("tcp://0.0.0.0:2181").is_listening
+@pytest.mark.parametrize("name", MEMBERS)
+def test_admin_server_off_and_8080_free(name):
+    ports = {address.rsplit(":", 1)[1] for address in _listening_ports(name)}
+    assert "8080" not in ports, ports
+    assert "2181" in ports, ports

@@ -6,18 +6,19 @@ import re
 from pathlib import Path
 
 import yaml
-from conftest import MEMBERS, PLAYBOOK, state_snapshot
-from scenario_helpers import molecule_inventory, run_playbook
+from lab_inventory import group_vars
+from scenario_helpers import run_playbook
+from zk_checks import MEMBERS, PLAYBOOK, state_snapshot
+
+ZK1, ZK2, ZK3 = MEMBERS
 
 
 def _inventory(tmp_path: Path, hosts: dict[str, dict]) -> str:
     """An inventory of the scenario's containers (docker connection) with per-host vars."""
-    group_vars_file = Path(molecule_inventory()) / "group_vars" / "zookeeper"
-    group_vars = (yaml.safe_load(group_vars_file.read_text()) or {}) if group_vars_file.is_file() else {}
     inventory = {
         "all": {
             "vars": {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"},
-            "children": {"zookeeper": {"hosts": hosts, "vars": group_vars}},
+            "children": {"zookeeper": {"hosts": hosts, "vars": group_vars("zookeeper")}},
         }
     }
     path = tmp_path / "hosts.yml"
@@ -32,23 +33,23 @@ def _changed_counts(output: str) -> dict[str, int]:
 def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
     before = state_snapshot()
     inventory = _inventory(
-        tmp_path, {"zookeeper-zk1": {"zookeeper_myid": 2}, "zookeeper-zk2": {"zookeeper_myid": 2}, "zookeeper-zk3": {}}
+        tmp_path, {ZK1: {"zookeeper_myid": 2}, ZK2: {"zookeeper_myid": 2}, ZK3: {}}
     )
     result = run_playbook(PLAYBOOK, inventory=inventory)
     print(result.stdout[-3000:])
     assert result.returncode != 0
-    assert "Duplicate server ids: id 2 on zookeeper-zk1, zookeeper-zk2" in result.stdout
+    assert f"Duplicate server ids: id 2 on {ZK1}, {ZK2}" in result.stdout
     assert set(_changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
 
 
 def test_even_ensemble_without_acknowledgement_fails_and_changes_nothing(tmp_path):
     before = state_snapshot()
-    inventory = _inventory(tmp_path, {"zookeeper-zk1": {}, "zookeeper-zk2": {}})
+    inventory = _inventory(tmp_path, {ZK1: {}, ZK2: {}})
     result = run_playbook(PLAYBOOK, inventory=inventory)
     print(result.stdout[-3000:])
     assert result.returncode != 0
-    assert "has 2 voting members (zookeeper-zk1, zookeeper-zk2)" in result.stdout
+    assert f"has 2 voting members ({ZK1}, {ZK2})" in result.stdout
     assert "tolerates no more failures than one fewer" in result.stdout
     assert set(_changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
@@ -79,10 +80,10 @@ def test_check_mode_shows_the_diff_and_restarts_nothing(tmp_path):
 def test_host_listed_twice_fails_naming_both_names_and_changes_nothing(tmp_path):
     before = state_snapshot()
     hosts = {name: {} for name in MEMBERS}
-    hosts["zk1-alias"] = {"ansible_host": "zookeeper-zk1"}
+    hosts["zk1-alias"] = {"ansible_host": ZK1}
     result = run_playbook(PLAYBOOK, inventory=_inventory(tmp_path, hosts))
     print(result.stdout[-3000:])
     assert result.returncode != 0
-    assert "Host listed twice (same address): zookeeper-zk1 is zookeeper-zk1, zk1-alias" in result.stdout
+    assert f"Host listed twice (same address): {ZK1} is {ZK1}, zk1-alias" in result.stdout
     assert set(_changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before

@@ -20,7 +20,8 @@ import json
 import threading
 import time
 
-from conftest import (
+import pytest
+from mesos_checks import (
     AGENTS,
     MASTER_PORT,
     MASTERS,
@@ -116,7 +117,9 @@ def _agent_ids(ips) -> dict[str, str]:
     return active
 
 
-def test_rolling_restarts_and_upgrade_keep_one_leader_and_the_agents(ips):
+@pytest.mark.disruptive
+def test_rolling_restarts_and_upgrade_keep_one_leader_and_the_agents(mesos_ips):
+    ips = mesos_ips
     poller = Poller(ips)
     poller.start()
     time.sleep(1)
