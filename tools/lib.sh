@@ -49,6 +49,12 @@ orch_activate_venv() {
     export ANSIBLE_ROLES_PATH="$REPO_ROOT/roles"
     export PYTHONPATH="$COLLECTIONS_DIR${PYTHONPATH:+:$PYTHONPATH}"
     export ORCH_REPO_ROOT="$REPO_ROOT"
+    # Mitogen's strategy plugins (tools/requirements.txt), for the lab and Molecule:
+    # ANSIBLE_STRATEGY=mitogen_linear with this path on ANSIBLE_STRATEGY_PLUGINS.
+    local mitogen_dir
+    mitogen_dir="$(echo "$VENV_DIR"/lib/python3*/site-packages/ansible_mitogen/plugins/strategy)"
+    [ -d "$mitogen_dir" ] || die "Mitogen is missing from $VENV_DIR: run tools/setup"
+    export ORCH_MITOGEN_STRATEGY_DIR="$mitogen_dir"
     export ORCH_STATE_DIR
     export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
     export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
