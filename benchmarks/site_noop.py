@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long `playbooks/site.yml` takes on the running lab when nothing is to change.
 
 Operators run site.yml often, mostly with nothing to do; such a run is bound by per-task round

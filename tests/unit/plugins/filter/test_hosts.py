@@ -284,7 +284,7 @@ def _jobs() -> dict[str, dict[str, Any]]:
             "new": {"host": "ctl", "vars": play_vars, "expression": play_vars[name]},
             "old": {"host": "ctl", "vars": play_vars, "expression": old_text},
         }
-    plays = _load("molecule/lab/verify.yml")
+    plays = _load("molecule/lab/smoke.yml")
     verify = {
         "zk_info hosts": (plays[0]["tasks"][0]["orchestrator.platform.zk_info"]["hosts"], OLD_VERIFY["zk_hosts"]),
         "lab_zk_hosts": (plays[1]["vars"]["lab_zk_hosts"], OLD_VERIFY["zk_hosts"]),
