@@ -44,7 +44,7 @@ class Poller(threading.Thread):
         super().__init__(daemon=True)
         self.ips = ips
         self.stop_event = threading.Event()
-        self.samples: list[tuple[float, list[str], list[str]]] = []
+        self.samples: list[tuple[float, list[str], list[str], list[str]]] = []
 
     def run(self) -> None:
         while not self.stop_event.is_set():

@@ -32,9 +32,7 @@ def _changed_counts(output: str) -> dict[str, int]:
 
 def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
     before = state_snapshot()
-    inventory = _inventory(
-        tmp_path, {ZK1: {"zookeeper_myid": 2}, ZK2: {"zookeeper_myid": 2}, ZK3: {}}
-    )
+    inventory = _inventory(tmp_path, {ZK1: {"zookeeper_myid": 2}, ZK2: {"zookeeper_myid": 2}, ZK3: {}})
     result = run_playbook(PLAYBOOK, inventory=inventory)
     print(result.stdout[-3000:])
     assert result.returncode != 0

@@ -7,8 +7,7 @@ what only the container can tell (processes, mounts), and ansible-playbook runs.
 
 from __future__ import annotations
 
-import socket
-
+from ansible_collections.orchestrator.platform.tests.support.zk_probe import four_letter, srvr_mode
 from lab_inventory import ZOOKEEPERS as MEMBERS
 from scenario_helpers import REPO_ROOT, docker_exec
 
@@ -18,31 +17,13 @@ ROLLING_PLAYBOOK = REPO_ROOT / "playbooks" / "zookeeper_rolling_restart.yml"
 
 
 def four_letter_word(ip: str, word: str, timeout: float = 1.0) -> str:
-    """Send a 4lw and return the answer; raises OSError when the port is closed."""
-    with socket.create_connection((ip, CLIENT_PORT), timeout=timeout) as sock:
-        sock.sendall(word.encode())
-        chunks = []
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                break
-            chunks.append(data)
-    return b"".join(chunks).decode(errors="replace")
+    """Send a 4lw to a member's client port; raises OSError when the port is closed."""
+    return four_letter(ip, CLIENT_PORT, word, timeout)
 
 
 def mode_of(ip: str, timeout: float = 1.0) -> str:
-    """leader/follower/observer/standalone, 'not-serving' (answers without a mode), 'down' (port
-    closed: the process is not running) or 'no-answer' (timed out: busy, not necessarily down)."""
-    try:
-        answer = four_letter_word(ip, "srvr", timeout)
-    except ConnectionRefusedError:
-        return "down"
-    except OSError:
-        return "no-answer"
-    for line in answer.splitlines():
-        if line.startswith("Mode:"):
-            return line.split(":", 1)[1].strip()
-    return "not-serving"
+    """leader/follower/observer/standalone, 'not-serving', 'down' (port closed) or 'no-answer'."""
+    return srvr_mode(ip, CLIENT_PORT, timeout)
 
 
 def state_snapshot() -> dict[str, str]:

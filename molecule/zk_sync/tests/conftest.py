@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,17 +32,6 @@ STOP_MARKER = "/zk_sync_stop"
 PLAYBOOK = REPO_ROOT / "playbooks" / "zk_sync.yml"
 # A change on the source must be on the target within this many seconds.
 MIRROR_DEADLINE_S = 5.0
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.02) -> float | None:
-    """Poll `condition` until it holds; seconds it took, or None when the deadline passed."""
-    start = time.monotonic()
-    while True:
-        if condition():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            return None
-        time.sleep(interval)
 
 
 def node_data(client: KazooClient, path: str) -> bytes | None:

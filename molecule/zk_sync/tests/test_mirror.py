@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_until
 from conftest import (
     HEARTBEAT,
     MIRROR_DEADLINE_S,
@@ -20,7 +21,6 @@ from conftest import (
     scrape_metrics,
     task_results,
     unit_properties,
-    wait_until,
 )
 from prometheus_client.parser import text_string_to_metric_families
 from scenario_helpers import docker_exec
