@@ -62,7 +62,7 @@ SUPER = ("super", "bench-secret")
 ROOT = "/bench"
 # The relay floor's load on the target stands for the mirror's writes: as many changes per
 # second as the source gets, in multis of as many changes as the engine's batches carried at
-# 1,000 changes/s (4-10, instrumented: docs/zk_sync.md), on a tree of its own.
+# 1,000 changes/s (4-10, instrumented: benchmarks/results/zk_sync.md), on a tree of its own.
 RELAY_TARGET_BATCH = 5
 RELAY_TARGET_NODES = 5000
 
