@@ -35,6 +35,17 @@ def zk_ensemble() -> Iterator[ZkEnsemble]:
         ens.stop()
 
 
+@pytest.fixture(scope="module")
+def other_ensemble(request: pytest.FixtureRequest) -> Iterator[ZkEnsemble]:
+    """A 1-member ensemble of the test module's own, a second ensemble beside ``zk_ensemble``."""
+    ens = ZkEnsemble(size=1, name=f"zk-{request.module.__name__.rsplit('.', 1)[-1]}")
+    try:
+        ens.start(timeout=float(os.environ.get("ZK_TEST_START_TIMEOUT", "60")))
+        yield ens
+    finally:
+        ens.stop()
+
+
 @pytest.fixture
 def zk_client(zk_ensemble: ZkEnsemble) -> Iterator[object]:
     """A started kazoo client connected to the session ensemble; stopped and closed afterwards."""

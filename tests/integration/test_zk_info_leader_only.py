@@ -4,32 +4,12 @@ session ensemble of tests/conftest.py, through ansible-playbook."""
 
 from __future__ import annotations
 
-import json
-import pathlib
-import shutil
-import subprocess
-import sys
-import tempfile
-
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
-
-PLAYBOOK = pathlib.Path(__file__).parent / "playbooks" / "zk_info.yml"
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
 
 
 def zk_info(hosts: str) -> dict:
-    playbook = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    command = str(playbook) if playbook.exists() else shutil.which("ansible-playbook") or "ansible-playbook"
-    with tempfile.TemporaryDirectory(prefix="zk-info-") as tmp:
-        result_file = pathlib.Path(tmp, "result.json")
-        extra = {"zk_hosts": hosts, "zk_timeout": 3, "zk_result_file": str(result_file)}
-        extra["ansible_python_interpreter"] = sys.executable
-        vars_file = pathlib.Path(tmp, "vars.json")
-        vars_file.write_text(json.dumps(extra), encoding="utf-8")
-        cmd = [command, "-i", "localhost,", "-c", "local", str(PLAYBOOK), "-e", f"@{vars_file}"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-        if not result_file.exists():
-            raise AssertionError(f"no result (rc={proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-        return json.loads(result_file.read_text(encoding="utf-8"))
+    return run_playbook("zk_info.yml", {"zk_hosts": hosts, "zk_timeout": 3})
 
 
 def test_the_leaders_address_alone_reports_a_healthy_quorum(zk_ensemble: ZkEnsemble) -> None:

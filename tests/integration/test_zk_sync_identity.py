@@ -11,7 +11,6 @@ Uses the session ensemble of ``tests/conftest.py`` (3 members) and a 1-member en
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -21,6 +20,7 @@ import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+from ansible_collections.orchestrator.platform.tests.support.zk_client import delete_recursive, kazoo_client
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
@@ -86,36 +86,15 @@ class Forwarder:
         self._thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def other_ensemble() -> Iterator[ZkEnsemble]:
-    ens = ZkEnsemble(size=1, name="zkident")
-    try:
-        ens.start(timeout=float(os.environ.get("ZK_TEST_START_TIMEOUT", "60")))
-        yield ens
-    finally:
-        ens.stop()
-
-
-def _client(hosts: str) -> KazooClient:
-    c = KazooClient(hosts=hosts, timeout=10)
-    c.start(timeout=20)
-    return c
-
-
 @pytest.fixture
 def zk(zk_ensemble: ZkEnsemble) -> Iterator[KazooClient]:
-    c = _client(zk_ensemble.connect_string)
-    yield c
-    c.stop()
-    c.close()
+    with kazoo_client(zk_ensemble.connect_string, start_timeout=20) as client:
+        yield client
 
 
 def _wipe(c: KazooClient, *paths: str) -> None:
     for path in paths:
-        try:
-            c.delete(path, recursive=True)
-        except NoNodeError:
-            pass
+        delete_recursive(c, path)
 
 
 def _count(c: KazooClient, root: str) -> int:
@@ -192,32 +171,30 @@ def test_the_same_ensemble_through_a_tcp_forwarder_is_refused(zk_ensemble, zk):
 def test_two_different_ensembles_are_still_allowed(zk_ensemble, zk, other_ensemble):
     _wipe(zk, "/diff")
     zk.create("/diff/a", b"1", makepath=True)
-    other = _client(other_ensemble.connect_string)
-    try:
-        _wipe(other, "/diff")
-        res = zs.run(
-            "copy", _side(zk_ensemble.connect_string), _side(other_ensemble.connect_string), {"paths": ["/diff"]}
-        )
-        assert res["changed"] is True and other.get("/diff/a")[0] == b"1"
-        # through a forwarder too: still another ensemble
-        fwd = Forwarder((other_ensemble.members[0].host, other_ensemble.members[0].client_port))
+    with kazoo_client(other_ensemble.connect_string, start_timeout=20) as other:
         try:
-            res = zs.run("verify", _side(zk_ensemble.connect_string), _side(fwd.hostport), {"paths": ["/diff"]})
-            assert res["consistent"] is True
+            _wipe(other, "/diff")
+            res = zs.run(
+                "copy", _side(zk_ensemble.connect_string), _side(other_ensemble.connect_string), {"paths": ["/diff"]}
+            )
+            assert res["changed"] is True and other.get("/diff/a")[0] == b"1"
+            # through a forwarder too: still another ensemble
+            fwd = Forwarder((other_ensemble.members[0].host, other_ensemble.members[0].client_port))
+            try:
+                res = zs.run("verify", _side(zk_ensemble.connect_string), _side(fwd.hostport), {"paths": ["/diff"]})
+                assert res["consistent"] is True
+            finally:
+                fwd.close()
+            assert (
+                wire.same_ensemble(
+                    [(m.host, m.client_port) for m in zk_ensemble.members],
+                    [(m.host, m.client_port) for m in other_ensemble.members],
+                    5.0,
+                )[0]
+                is False
+            )
         finally:
-            fwd.close()
-        assert (
-            wire.same_ensemble(
-                [(m.host, m.client_port) for m in zk_ensemble.members],
-                [(m.host, m.client_port) for m in other_ensemble.members],
-                5.0,
-            )[0]
-            is False
-        )
-    finally:
-        _wipe(other, "/diff")
-        other.stop()
-        other.close()
+            _wipe(other, "/diff")
 
 
 def test_an_undecidable_identity_is_refused(zk_ensemble, zk, monkeypatch):

@@ -21,6 +21,7 @@ import threading
 import time
 
 import pytest
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from mesos_checks import (
     AGENTS,
     MASTER_PORT,
@@ -122,7 +123,7 @@ def test_rolling_restarts_and_upgrade_keep_one_leader_and_the_agents(mesos_ips):
     ips = mesos_ips
     poller = Poller(ips)
     poller.start()
-    time.sleep(1)
+    wait_for(lambda: len(poller.samples) >= 3, 30, "the leader poller's first samples")
     resources = "cpus:1;mem:384;disk:1024;ports:[31000-31099]"
     phases = [
         ("agents' resources changed", PLAYBOOK, ["-e", json.dumps({"mesos_agent_resources": resources})]),

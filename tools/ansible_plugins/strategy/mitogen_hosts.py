@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import ansible_mitogen.loaders
-import ansible_mitogen.strategy
+import ansible_mitogen.strategy  # imports its loaders, which check the ansible-core version
 from ansible.plugins.strategy.linear import StrategyModule as LinearStrategy
 
 CONTROLLER_ONLY = (["localhost"], "localhost")
-# Importing the loaders checks that Mitogen supports this ansible-core.
-assert ansible_mitogen.loaders.strategy_loader
 
 
 class StrategyModule(ansible_mitogen.strategy.StrategyMixin, LinearStrategy):
