@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import http.client
-import importlib.util
 import json
 import os
 import signal
@@ -31,24 +30,16 @@ from ansible_collections.orchestrator.platform.tests.support.ports import free_p
 from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
 
 REPO = Path(__file__).resolve().parents[2]
-DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
+DOUBLE = REPO / "doubles" / "mesos" / "mesos_double"
 REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
 # The interpreter that runs the double; DOUBLE_PYTHON=/usr/bin/python3 checks it on Debian's
 # python3 + python3-kazoo, as the roles install it.
 PYTHON = os.environ.get("DOUBLE_PYTHON") or sys.executable
 
 
-def _load_module() -> Any:
-    spec = importlib.util.spec_from_file_location("mesos_double", DOUBLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mesos_double"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-md = _load_module()
-
+sys.path.insert(0, str(DOUBLE.parent))
+from mesos_double import common, flag_table, resources  # noqa: E402
+from mesos_double import flags as double_flags  # noqa: E402
 
 # ------------------------------------------------------------------------------------------
 # helpers
@@ -171,11 +162,11 @@ def agent_args(
 
 
 def load_flags(personality: str, argv: list[str], env: dict[str, str] | None = None) -> Any:
-    return md.load(f"mesos-{personality}", md.flag_specs(personality), argv, env or {})
+    return double_flags.load(f"mesos-{personality}", flag_table.flag_specs(personality), argv, env or {})
 
 
 def flag_error(personality: str, argv: list[str], env: dict[str, str] | None = None) -> str:
-    with pytest.raises(md.FlagError) as info:
+    with pytest.raises(double_flags.FlagError) as info:
         load_flags(personality, argv, env)
     return str(info.value)
 
@@ -284,7 +275,7 @@ def test_unknown_flag_refuses_to_start_but_unknown_env_is_ignored() -> None:
     assert res.returncode == 0 and "PROTOCOL DOUBLE" in res.stdout and "Usage: mesos-master [options]" in res.stdout
     assert "--[no-]hostname_lookup" in res.stdout and "--zk=VALUE" in res.stdout
     res = run("agent", ["--version"])  # --version wins over the missing --work_dir, as in main.cpp
-    assert res.returncode == 0 and res.stdout.strip() == f"mesos {md.MESOS_VERSION}"
+    assert res.returncode == 0 and res.stdout.strip() == f"mesos {common.MESOS_VERSION}"
 
 
 def test_master_startup_validation(tmp_path: Path) -> None:
@@ -321,7 +312,7 @@ def test_master_startup_validation(tmp_path: Path) -> None:
 
 
 def test_resources_parsing(tmp_path: Path) -> None:
-    text = md.parse_resources("cpus:2;mem:1024;ports:[31000-32000];disk(role1):10", "*")
+    text = resources.parse_resources("cpus:2;mem:1024;ports:[31000-32000];disk(role1):10", "*")
     assert text[0] == {"name": "cpus", "role": "*", "type": "SCALAR", "scalar": {"value": 2.0}}
     assert text[2] == {
         "name": "ports",
@@ -330,19 +321,19 @@ def test_resources_parsing(tmp_path: Path) -> None:
         "ranges": {"range": [{"begin": 31000, "end": 32000}]},
     }
     assert text[3]["role"] == "role1"
-    as_json = md.parse_resources(json.dumps([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}}]), "*")
+    as_json = resources.parse_resources(json.dumps([{"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}}]), "*")
     assert as_json == [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 3}, "role": "*"}]
-    with pytest.raises(md.ResourceError):
-        md.parse_resources("cpus:lots", "*")
-    with pytest.raises(md.ResourceError):
-        md.parse_resources("cpus", "*")
-    filled = md.default_resources(md.parse_resources("mem:512", "*"), str(tmp_path), "*")
+    with pytest.raises(resources.ResourceError):
+        resources.parse_resources("cpus:lots", "*")
+    with pytest.raises(resources.ResourceError):
+        resources.parse_resources("cpus", "*")
+    filled = resources.default_resources(resources.parse_resources("mem:512", "*"), str(tmp_path), "*")
     by_name = {r["name"]: r for r in filled}
     assert by_name["mem"]["scalar"]["value"] == 512
     assert by_name["cpus"]["scalar"]["value"] == float(os.cpu_count() or 1)
     assert by_name["ports"]["ranges"]["range"] == [{"begin": 31000, "end": 32000}]
-    assert md.resources_v0(filled)["ports"] == "[31000-32000]"
-    assert md.attributes_v0(md.parse_attributes("rack:r1;level:2;ids:[1-3]")) == {
+    assert resources.resources_v0(filled)["ports"] == "[31000-32000]"
+    assert resources.attributes_v0(resources.parse_attributes("rack:r1;level:2;ids:[1-3]")) == {
         "rack": "r1",
         "level": 2.0,
         "ids": "[1-3]",
@@ -368,7 +359,7 @@ def standalone(procs: list[Proc], tmp_path: Path) -> Proc:
 def test_standalone_master_http(standalone: Proc) -> None:
     port = standalone.port
     version = get_json(port, "/version")
-    assert version["version"] == md.MESOS_VERSION and version["build_user"] == "orchestrator-platform-double"
+    assert version["version"] == common.MESOS_VERSION and version["build_user"] == "orchestrator-platform-double"
     state = get_json(port, "/master/state")
     assert get_json(port, "/state")["id"] == state["id"]
     assert state["leader"] == state["pid"] == f"master@127.0.0.1:{port}"
@@ -1021,7 +1012,7 @@ def test_registration_retry_of_a_connected_agent_gets_its_id_again(procs: list[P
 
     def register(incarnation: str) -> str:
         status, _unused, body = request(
-            port, "POST", md.DOUBLE_AGENT_PATH + "/register", {"info": info, "pid": pid, "incarnation": incarnation}
+            port, "POST", common.DOUBLE_AGENT_PATH + "/register", {"info": info, "pid": pid, "incarnation": incarnation}
         )
         assert status == 200, body
         return str(json.loads(body)["id"])

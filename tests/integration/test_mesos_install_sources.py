@@ -87,19 +87,23 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
     return proc
 
 
-def double_source(version: str) -> str:
-    """mesos_double.py as a build of ``version`` (the double prints MESOS_VERSION for --version)."""
-    text = (DOUBLE_DIR / "mesos_double.py").read_text(encoding="utf-8")
+def double_module(name: str, version: str) -> str:
+    """A module of the double's package as a build of ``version`` (--version prints MESOS_VERSION)."""
+    text = (DOUBLE_DIR / "mesos_double" / name).read_text(encoding="utf-8")
+    if name != "common.py":
+        return text
     patched, count = re.subn(r'^MESOS_VERSION = "[^"]*"$', f'MESOS_VERSION = "{version}"', text, flags=re.M)
-    assert count == 1, "doubles/mesos/mesos_double.py no longer defines MESOS_VERSION on one line"
+    assert count == 1, "doubles/mesos/mesos_double/common.py no longer defines MESOS_VERSION on one line"
     return patched
 
 
 def install_double(root: Path, version: str, bindir: str) -> None:
     """The double's program and its bin/ entry scripts under ``root`` (entry scripts in ``bindir``)."""
     (root / bindir).mkdir(parents=True)
-    (root / "mesos_double.py").write_text(double_source(version), encoding="utf-8")
-    (root / "mesos_double.py").chmod(0o644)
+    (root / "mesos_double").mkdir()
+    for module in sorted(p.name for p in (DOUBLE_DIR / "mesos_double").glob("*.py")):
+        (root / "mesos_double" / module).write_text(double_module(module, version), encoding="utf-8")
+        (root / "mesos_double" / module).chmod(0o644)
     for name in BINARIES:
         shutil.copy(DOUBLE_DIR / "bin" / name, root / bindir / name)
         (root / bindir / name).chmod(0o755)
@@ -112,7 +116,7 @@ def build_deb(work: Path, version: str) -> Path:
     install_double(lib, version, "bin")
     (root / "usr" / "sbin").mkdir(parents=True)
     for name in BINARIES:
-        # The double's entry scripts find mesos_double.py through readlink -f "$0".
+        # The double's entry scripts find the mesos_double package through readlink -f "$0".
         (root / "usr" / "sbin" / name).symlink_to(f"../lib/mesos-protocol-double/bin/{name}")
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN" / "control").write_text(
@@ -626,7 +630,8 @@ def test_switch_to_tarball(container: Container, server: Server, artefacts: Arte
             == 0
         )
     listing = container.sh(f"cd {TARBALL_DIR}/{top} && find . -type f | sort")[1].split()
-    assert listing == ["./mesos_double.py", "./sbin/mesos-agent", "./sbin/mesos-master"], listing
+    modules = sorted(f"./mesos_double/{p.name}" for p in (DOUBLE_DIR / "mesos_double").glob("*.py"))
+    assert listing == sorted([*modules, "./sbin/mesos-agent", "./sbin/mesos-master"]), listing
     assert answers(container) == dict.fromkeys(BINARIES, artefacts.answer(OLD))
     # One installation at a time: the package of the apt source is removed, with its hold,
     # its repository and its key.

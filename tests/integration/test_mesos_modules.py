@@ -28,7 +28,7 @@ from ansible_collections.orchestrator.platform.tests.support.ports import free_p
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
+DOUBLE = REPO / "doubles" / "mesos" / "mesos_double"
 
 pytestmark = pytest.mark.slow
 

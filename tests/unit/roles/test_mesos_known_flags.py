@@ -15,7 +15,7 @@ double moves (for example into a ``doubles/mesos/`` package).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[3]
-DOUBLE = REPO / "doubles" / "mesos" / "mesos_double.py"
+DOUBLE = REPO / "doubles" / "mesos" / "mesos_double" / "flag_table.py"
 
 # Flags every Mesos binary has that make it print something and exit (stout's --help, and
 # --version which src/master/main.cpp and src/slave/main.cpp add): never a setting of a service,
@@ -37,15 +37,10 @@ ROLES = {"master": "mesos_master", "agent": "mesos_agent"}
 
 
 def _load_double() -> ModuleType:
-    name = "mesos_double_flag_source"  # not "mesos_double": tests/doubles registers that one
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, DOUBLE)
-    assert spec is not None and spec.loader is not None, DOUBLE
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """The double's flag tables (its package imported from doubles/mesos)."""
+    if str(DOUBLE.parents[1]) not in sys.path:
+        sys.path.insert(0, str(DOUBLE.parents[1]))
+    return importlib.import_module("mesos_double.flag_table")
 
 
 def double_flag_specs(personality: str) -> list[Any]:
