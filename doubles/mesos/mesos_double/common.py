@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
+from .channel import AGENT_TO_MASTER
 from .flags import Flags
 
 # --------------------------------------------------------------------------------------------
@@ -46,7 +47,7 @@ AGENT_CAPABILITIES = [
 MASTER_INFO_LABEL = "json.info"  # src/master/constants.hpp MASTER_INFO_JSON_LABEL
 _SEQ_RE = re.compile(r"^json\.info_(\d{10})$")
 # Internal channel between the double's agents and masters (NOT Mesos's libprocess protocol).
-DOUBLE_AGENT_PATH = "/__double__/agent"
+DOUBLE_AGENT_PATH = AGENT_TO_MASTER
 
 
 def log(msg: str, level: str = "I") -> None:
