@@ -2,13 +2,19 @@
 """HTTP plumbing of the Mesos PROTOCOL DOUBLE: server, requests, JSON and v1 API checks.
 
 Follows libprocess's HTTP behaviour where clients see it (src/master/http.cpp, src/common/http.cpp):
-content types, 405 with Allow, v1 request validation and its error texts.
+content types, 405 with Allow, v1 request validation and its error texts, and streaming
+responses (3rdparty/libprocess/src/http.cpp: a `Response::PIPE` body is sent with
+`Transfer-Encoding: chunked`, one chunk per write to the pipe, on a kept-alive HTTP/1.1
+connection; the pipe's reader sees the client close the connection).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import queue
+import select
+import socket
 import threading
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -24,12 +30,60 @@ from .flags import Flags
 # --------------------------------------------------------------------------------------------
 
 
+class Stream:
+    """The writer end of a streamed (chunked) response body: libprocess's `Pipe::Writer`.
+
+    ``write`` queues one chunk (sent and flushed on its own), ``close`` ends the body with the
+    last chunk. The server calls the ``on_close`` callbacks once, from its own thread, when the
+    stream ends for any reason: closed by us, the client closed the connection, or a write
+    failed (libprocess's `Pipe::Reader::readAll` failing; the master's `http.closed()`).
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self.closed = threading.Event()
+
+    def write(self, data: bytes) -> bool:
+        if self.closed.is_set():
+            return False
+        self._queue.put(data)
+        return True
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            if not self.closed.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def _next(self, timeout: float) -> bytes | None:
+        return self._queue.get(timeout=timeout)
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self.closed.is_set():
+                return
+            self.closed.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception as exc:
+                log(f"Stream close callback failed: {exc!r}", "E")
+
+
 @dataclass
 class Response:
     status: int
     body: bytes = b""
     content_type: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Stream | None = None
 
     @staticmethod
     def json(obj: Any, status: int = 200) -> Response:
@@ -78,10 +132,47 @@ def serve(bind_ip: str, port: int, route: Callable[[Request], Response]) -> Serv
                 self.send_header("Content-Type", resp.content_type)
             for key, value in resp.headers.items():
                 self.send_header(key, value)
+            if resp.stream is not None:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self._stream(resp.stream)
+                return
             self.send_header("Content-Length", str(len(resp.body)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(resp.body)
+
+        def _peer_closed(self) -> bool:
+            # A readable socket that yields no data is a connection the client closed.
+            sock = self.connection
+            try:
+                readable, _unused, _unused2 = select.select([sock], [], [], 0)
+                return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+
+        def _stream(self, stream: Stream) -> None:
+            # One chunk per record, flushed at once; the last chunk when the stream is closed.
+            try:
+                self.wfile.flush()
+                while True:
+                    try:
+                        data = stream._next(0.25)
+                    except queue.Empty:
+                        if self._peer_closed():
+                            break
+                        continue
+                    if data is None:
+                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.flush()
+                        break
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+            except OSError:
+                pass
+            finally:
+                self.close_connection = True
+                stream._finish()
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
 
