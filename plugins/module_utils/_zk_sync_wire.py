@@ -7,7 +7,7 @@
 * :func:`poll_select`: a drop-in for kazoo's ``handler.select`` that uses one ``poll()`` call
   instead of creating, filling and closing an epoll object on every call (kazoo's
   ``selector_select``); it roughly doubles kazoo's request rate. It is applied per client
-  instance (:func:`speed_up`), never by editing kazoo.
+  instance (:func:`use_poll_select`), never by editing kazoo.
 * :class:`AddWatch` (ZooKeeper 3.6+ ``addWatch``, persistent recursive watches) and
   :class:`MultiRead` (3.6+ ``multiRead`` of ``getData``/``getChildren``): request classes that
   a kazoo client's connection can send (:func:`call`), and whose encodings the sessions below
@@ -40,7 +40,6 @@ REPLY = struct.Struct("!iqi")  # xid, zxid, err
 MULTI_HEADER = struct.Struct("!iBi")
 STAT = struct.Struct("!qqqqiiiqiiq")
 
-OP_DELETE = 2
 OP_GET_DATA = 4
 OP_GET_ACL = 6
 OP_GET_CHILDREN = 8
@@ -57,7 +56,6 @@ ADD_WATCH_PERSISTENT_RECURSIVE = 1
 
 ERR_NO_NODE = -101
 ERR_NO_AUTH = -102
-ERR_AUTH_FAILED = -115
 
 EVENT_CREATED = 1
 EVENT_DELETED = 2
@@ -107,8 +105,9 @@ def poll_select(rlist: Sequence, wlist: Sequence, xlist: Sequence, timeout: floa
     return rout, wout, []
 
 
-def speed_up(client: object) -> None:
-    """Make one kazoo client use :func:`poll_select` (its connection loop looks it up per call)."""
+def use_poll_select(client: object) -> None:
+    """Make one kazoo client's connection loop use :func:`poll_select` instead of kazoo's
+    per-call epoll selector (the loop looks ``handler.select`` up on every call)."""
     client.handler.select = poll_select  # type: ignore[attr-defined]
 
 

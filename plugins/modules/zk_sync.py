@@ -23,7 +23,7 @@ description:
     O(allow_non_empty_target=true), it already holds this engine's heartbeat (a resumed
     sync), or it already equals the source (a rerun of the same copy, which then changes
     nothing).
-  - The engine is the collection's C(_zk_sync) module_utils; the C(orchestrator.platform.zk_sync)
+  - The engine is the collection's C(_zk_sync_*) module_utils; the C(orchestrator.platform.zk_sync)
     role runs the same code as a long-lived service.
 author:
   - Orchestrator Platform Team (@orchestrator)
@@ -403,7 +403,14 @@ mirror:
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk, _zk_sync
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import option_default
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import ZkSyncError
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_metrics import (
+    HAS_PROMETHEUS,
+    PROMETHEUS_IMPORT_ERROR,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_run import run
 
 
 def connection_spec() -> dict:
@@ -425,20 +432,20 @@ def argument_spec() -> dict:
         "source": dict(conn),
         "target": dict(conn),
         "paths": {"type": "list", "elements": "raw", "required": True},
-        "excludes": {"type": "list", "elements": "str", "default": list(_zk_sync.DEFAULT_EXCLUDES)},
-        "delete_extra": {"type": "bool", "default": True},
-        "allow_non_empty_target": {"type": "bool", "default": False},
+        "excludes": {"type": "list", "elements": "str", "default": option_default("excludes")},
+        "delete_extra": {"type": "bool", "default": option_default("delete_extra")},
+        "allow_non_empty_target": {"type": "bool", "default": option_default("allow_non_empty_target")},
         "duration": {"type": "float"},
         "stop_marker": {"type": "str"},
-        "drain_timeout": {"type": "float", "default": 120},
+        "drain_timeout": {"type": "float", "default": option_default("drain_timeout")},
         "heartbeat_path": {"type": "str"},
-        "heartbeat_interval": {"type": "float", "default": 1.0},
-        "reconcile_interval": {"type": "float", "default": 300},
-        "batch_size": {"type": "int", "default": 2000},
-        "max_batch_bytes": {"type": "int", "default": 16777216},
-        "write_window": {"type": "int", "default": 4},
-        "read_sessions": {"type": "int", "default": 4},
-        "max_differences": {"type": "int", "default": 1000},
+        "heartbeat_interval": {"type": "float", "default": option_default("heartbeat_interval")},
+        "reconcile_interval": {"type": "float", "default": option_default("reconcile_interval")},
+        "batch_size": {"type": "int", "default": option_default("batch_size")},
+        "max_batch_bytes": {"type": "int", "default": option_default("max_batch_bytes")},
+        "write_window": {"type": "int", "default": option_default("write_window")},
+        "read_sessions": {"type": "int", "default": option_default("read_sessions")},
+        "max_differences": {"type": "int", "default": option_default("max_differences")},
         "metrics_port": {"type": "int"},
         "metrics_address": {"type": "str", "default": "127.0.0.1"},
         "fail_on_differences": {"type": "bool", "default": True},
@@ -450,17 +457,17 @@ def main() -> None:
     p = module.params
     if not _zk.HAS_KAZOO:
         module.fail_json(msg=missing_required_lib("kazoo"), exception=_zk.KAZOO_IMPORT_ERROR)
-    if p["metrics_port"] and not _zk_sync.HAS_PROMETHEUS:
+    if p["metrics_port"] and not HAS_PROMETHEUS:
         module.fail_json(
             msg=missing_required_lib("prometheus-client (for metrics_port)"),
-            exception=_zk_sync.PROMETHEUS_IMPORT_ERROR,
+            exception=PROMETHEUS_IMPORT_ERROR,
         )
     opts = {k: p[k] for k in p if k not in ("mode", "source", "target", "metrics_port", "metrics_address")}
     mode = p["mode"]
     if module.check_mode and mode == "mirror":
         mode = "copy"  # check mode reports what the initial copy would change; it mirrors nothing
     try:
-        result = _zk_sync.run(
+        result = run(
             mode,
             p["source"],
             p["target"],
@@ -469,7 +476,7 @@ def main() -> None:
             metrics_port=p["metrics_port"],
             metrics_address=p["metrics_address"],
         )
-    except _zk_sync.ZkSyncError as exc:
+    except ZkSyncError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # anything else: a clear message and the traceback
         module.fail_json(msg=f"zk_sync {mode} failed: {_zk.explain(exc)}", exception=traceback.format_exc())

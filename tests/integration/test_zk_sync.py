@@ -15,8 +15,16 @@ from collections.abc import Iterator
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import (
+    DEFAULT_EXCLUDES,
+    build_config,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import SyncEngine
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import ZkSyncError
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_metrics import Metrics
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_mirror import Mirror
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_nodes import Node
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_tree import read_tree
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
@@ -191,11 +199,11 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     delete_recursive(tgt, "/wide")
     _wide_tree(src, "/wide")
     paths = ["/wide"] + [f"/wide/d{d}/n{n:04d}" for d in range(4) for n in range(520)]  # 80 absent
-    one = zs.SyncEngine(
-        zs.build_config({"paths": ["/wide"], "read_sessions": 1}), side(source_ensemble), side(target_ensemble)
+    one = SyncEngine(
+        build_config({"paths": ["/wide"], "read_sessions": 1}), side(source_ensemble), side(target_ensemble)
     )
-    four = zs.SyncEngine(
-        zs.build_config({"paths": ["/wide"], "read_sessions": 4}), side(source_ensemble), side(target_ensemble)
+    four = SyncEngine(
+        build_config({"paths": ["/wide"], "read_sessions": 4}), side(source_ensemble), side(target_ensemble)
     )
     with one, four:
         assert len(one.src.readers) == 1
@@ -233,7 +241,7 @@ def test_reads_spread_over_sessions_return_what_one_session_returns(source_ensem
     assert verified["verify"]["nodes_compared"] == 1 + 4 * 501
 
 
-def _node_view(node: zs.Node | None) -> tuple | None:
+def _node_view(node: Node | None) -> tuple | None:
     if node is None:
         return None
     return (node.path, node.data, node.acl, sorted(node.children or ()), node.stat)
@@ -293,10 +301,10 @@ def _prepare_mirror_tree(src, tgt, root: str) -> None:
     src.create(f"{root}/seq", b"")
 
 
-def _run_mirror(engine: zs.SyncEngine, result: dict, **kwargs) -> threading.Thread:
+def _run_mirror(engine: SyncEngine, result: dict, **kwargs) -> threading.Thread:
     def target() -> None:
         try:
-            result.update(engine.mirror(**kwargs))
+            result.update(Mirror(engine).run(**kwargs))
         except Exception as exc:  # reported by the test
             result["exception"] = exc
 
@@ -309,10 +317,10 @@ def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, 
     root = "/mirror1"
     _prepare_mirror_tree(src, tgt, root)
     port = free_port()
-    cfg = zs.build_config({"paths": [root], "heartbeat_interval": 0.1, "reconcile_interval": 2.0})
-    metrics = zs.Metrics()
+    cfg = build_config({"paths": [root], "heartbeat_interval": 0.1, "reconcile_interval": 2.0})
+    metrics = Metrics()
     metrics.serve(port)
-    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble), metrics)
+    engine = SyncEngine(cfg, side(source_ensemble), side(target_ensemble), metrics)
     engine.open()
     result: dict = {}
     stop = threading.Event()
@@ -351,15 +359,15 @@ def test_mirror_under_concurrent_changes(source_ensemble, target_ensemble, src, 
     assert result["lag"]["samples"] > 0
     assert result["verify"]["consistent"] is True, result["verify"]["differences"]
     # a fresh verify (new sessions) agrees
-    with zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
+    with SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
         assert again.verify()["consistent"] is True
 
 
 def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, target_ensemble, src, tgt):
     root = "/mirror2"
     _prepare_mirror_tree(src, tgt, root)
-    cfg = zs.build_config({"paths": [root], "heartbeat_interval": 0.2, "reconcile_interval": 0})
-    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
+    cfg = build_config({"paths": [root], "heartbeat_interval": 0.2, "reconcile_interval": 0})
+    engine = SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
     engine.open()
     result: dict = {}
     stop = threading.Event()
@@ -402,7 +410,7 @@ def test_mirror_survives_source_leader_and_target_member_loss(source_ensemble, t
     assert result["verify"]["consistent"] is True, result["verify"]["differences"]
     # the write session's server died under it: it reconnected, then walked everything
     assert result["resyncs"] >= 1, result
-    with zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
+    with SyncEngine(cfg, side(source_ensemble), side(target_ensemble)) as again:
         assert again.verify()["consistent"] is True
 
 
@@ -414,7 +422,7 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
     root = "/mirror3"
     _prepare_mirror_tree(src, tgt, root)
     tgt.create(f"{root}/target_only/child", b"keep me", makepath=True)
-    cfg = zs.build_config(
+    cfg = build_config(
         {
             "paths": [root],
             "delete_extra": False,
@@ -423,7 +431,7 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
             "reconcile_interval": 0.5,
         }
     )
-    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
+    engine = SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
     engine.open()
     result: dict = {}
     try:
@@ -467,8 +475,8 @@ def test_mirror_reconciliation_repairs_what_no_watch_sees_and_keeps_extras(sourc
     got = read_tree(tgt, (root,))
     assert {p: v for p, v in got.items() if not p.startswith(f"{root}/target_only")} == expected
     # the same comparison with delete_extra on names the kept subtree as the only difference
-    strict = zs.build_config({"paths": [root]})
-    with zs.SyncEngine(strict, side(source_ensemble), side(target_ensemble)) as again:
+    strict = build_config({"paths": [root]})
+    with SyncEngine(strict, side(source_ensemble), side(target_ensemble)) as again:
         differences = again.verify()["differences"]
     assert [(d["path"], d["kind"]) for d in differences] == [(f"{root}/target_only", "extra")]
 
@@ -493,110 +501,111 @@ def watching(source_ensemble, target_ensemble, src, tgt, request):
     for i in range(4):  # the counter of q moves to 8
         src.create(f"{root}/q/k{i}", b"")
         src.delete(f"{root}/q/k{i}")
-    cfg = zs.build_config({"paths": [root], "excludes": [*zs.DEFAULT_EXCLUDES, f"{root}/private"]})
-    engine = zs.SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
+    cfg = build_config({"paths": [root], "excludes": [*DEFAULT_EXCLUDES, f"{root}/private"]})
+    engine = SyncEngine(cfg, side(source_ensemble), side(target_ensemble))
     engine.open()
     try:
-        engine.start_watches()
+        mirror = Mirror(engine)
+        mirror.start_watches()
         engine.preflight()
         engine.copy()
-        engine.tgt.open_loop()  # the mirror's own target session, as in mirror()
+        engine.tgt.open_loop()  # the mirror's own target session, as in Mirror.run()
         engine.tgt.wait_connected(30)
         assert not engine.tgt.loop_lost(), "the mirror's target session did not connect"
         tgt.sync(root)  # the tests read the target through another server than the engine's
-        yield engine, root
+        yield mirror, root
     finally:
         engine.close()
 
 
-def _queued(engine: zs.SyncEngine, etype: int, path: str) -> int:
-    """The number of the queued watch event (etype, path), once the engine has read it."""
+def _queued(mirror: Mirror, etype: int, path: str) -> int:
+    """The number of the queued watch event (etype, path), once the mirror has read it."""
     found: list[int] = []
 
     def seen() -> bool:
-        found[:] = [seq for seq, t, p in list(engine.events) if t == etype and p == path]
+        found[:] = [seq for seq, t, p in list(mirror.events) if t == etype and p == path]
         return bool(found)
 
     wait_for(seen, 30, f"event {etype} on {path}")
     return found[0]
 
 
-def _settle(engine: zs.SyncEngine) -> None:
-    engine.apply_events()
-    engine.writer.drain()
-    assert engine.metrics.errors == 0, "a blind multi failed on a race"
-    assert not engine.repairs, f"repairs queued: {list(engine.repairs)}"
-    result = engine.verify()
+def _settle(mirror: Mirror) -> None:
+    mirror.apply_events()
+    mirror.writer.drain()
+    assert mirror.metrics.errors == 0, "a blind multi failed on a race"
+    assert not mirror.repairs, f"repairs queued: {list(mirror.repairs)}"
+    result = mirror.engine.verify()
     assert result["consistent"], result["differences"]
     assert result["cversion_ahead"] == 0
 
 
 def test_mirror_race_created_then_deleted_before_the_read(watching, src, tgt):
     """The read finds a new node already deleted: its "deleted" event must not become a delete."""
-    engine, root = watching
+    mirror, root = watching
     src.create(f"{root}/a", b"1")
-    seq = _queued(engine, wire.EVENT_CREATED, f"{root}/a")
+    seq = _queued(mirror, wire.EVENT_CREATED, f"{root}/a")
     src.delete(f"{root}/a")
-    _queued(engine, wire.EVENT_DELETED, f"{root}/a")  # the engine's server has it: its read will too
-    engine.apply_events(upto=seq)  # a batch that holds the create only
-    engine.writer.drain()
-    assert engine.metrics.errors == 0
-    _settle(engine)  # the next batch: the "deleted" event
-    tgt.sync(root)  # the engine wrote through another server
+    _queued(mirror, wire.EVENT_DELETED, f"{root}/a")  # the mirror's server has it: its read will too
+    mirror.apply_events(upto=seq)  # a batch that holds the create only
+    mirror.writer.drain()
+    assert mirror.metrics.errors == 0
+    _settle(mirror)  # the next batch: the "deleted" event
+    tgt.sync(root)  # the mirror wrote through another server
     assert tgt.exists(f"{root}/a") is None
 
 
 def test_mirror_race_deleted_then_recreated_before_the_read(watching, src, tgt):
     """The read finds a deleted node back (new data and ACL): recreated at once, no NodeExists later."""
-    engine, root = watching
+    mirror, root = watching
     alice = make_digest_acl("alice", "alice-pw", all=True)
     src.delete(f"{root}/y")
     src.create(f"{root}/y", b"new", acl=[alice])
-    seq = _queued(engine, wire.EVENT_DELETED, f"{root}/y")
-    _queued(engine, wire.EVENT_CREATED, f"{root}/y")
-    engine.apply_events(upto=seq)  # a batch that holds the delete only
-    engine.writer.drain()
-    tgt.sync(root)  # the engine wrote through another server
+    seq = _queued(mirror, wire.EVENT_DELETED, f"{root}/y")
+    _queued(mirror, wire.EVENT_CREATED, f"{root}/y")
+    mirror.apply_events(upto=seq)  # a batch that holds the delete only
+    mirror.writer.drain()
+    tgt.sync(root)  # the mirror wrote through another server
     assert tgt.get(f"{root}/y")[0] == b"new"
     assert [(a.id.scheme, a.id.id) for a in tgt.get_acls(f"{root}/y")[0]] == [("digest", alice.id.id)]
-    _settle(engine)  # the next batch: the "created" event
+    _settle(mirror)  # the next batch: the "created" event
 
 
 def test_mirror_race_counter_of_a_parent_deleted_in_the_same_batch(watching, src, tgt):
     """Child events of a parent deleted in the same batch need no filler (it would fail: NoNode)."""
-    engine, root = watching
+    mirror, root = watching
     src.create(f"{root}/p/c", b"")
     src.delete(f"{root}/p/c")
     src.delete(f"{root}/p")
-    _queued(engine, wire.EVENT_DELETED, f"{root}/p")
-    _settle(engine)
-    tgt.sync(root)  # the engine wrote through another server
+    _queued(mirror, wire.EVENT_DELETED, f"{root}/p")
+    _settle(mirror)
+    tgt.sync(root)  # the mirror wrote through another server
     assert tgt.exists(f"{root}/p") is None
 
 
 def test_mirror_race_counter_of_an_excluded_parent(watching, src, tgt):
     """Children of an excluded node move its counter: nothing to keep on the target (no filler)."""
-    engine, root = watching
+    mirror, root = watching
     src.create(f"{root}/private", b"")
     src.create(f"{root}/private/x", b"")
-    _queued(engine, wire.EVENT_CREATED, f"{root}/private/x")
-    _settle(engine)
-    tgt.sync(root)  # the engine wrote through another server
+    _queued(mirror, wire.EVENT_CREATED, f"{root}/private/x")
+    _settle(mirror)
+    tgt.sync(root)  # the mirror wrote through another server
     assert tgt.exists(f"{root}/private") is None
 
 
 def test_mirror_race_counter_of_a_recreated_parent(watching, src, tgt):
     """A parent deleted and recreated: only the new node's child events count for its counter."""
-    engine, root = watching
+    mirror, root = watching
     assert tgt.exists(f"{root}/q").cversion == 8
     src.create(f"{root}/q/old", b"")
     src.delete(f"{root}/q/old")
     src.delete(f"{root}/q")
     src.create(f"{root}/q", b"")
     src.create(f"{root}/q/k", b"")
-    _queued(engine, wire.EVENT_CREATED, f"{root}/q/k")
-    _settle(engine)  # one batch: old child events, recreation, new child
-    tgt.sync(root)  # the engine wrote through another server
+    _queued(mirror, wire.EVENT_CREATED, f"{root}/q/k")
+    _settle(mirror)  # one batch: old child events, recreation, new child
+    tgt.sync(root)  # the mirror wrote through another server
     assert tgt.exists(f"{root}/q").cversion == src.exists(f"{root}/q").cversion == 1
     assert src.create(f"{root}/q/s-", sequence=True) == tgt.create(f"{root}/q/s-", sequence=True)
 
@@ -671,10 +680,10 @@ def test_redacted_digest_acl_is_refused(source_ensemble, target_ensemble, src, t
     delete_recursive(tgt, "/redact")
     src.create("/redact", b"r")
     src.create("/redact/n", b"n", acl=[make_digest_acl("carol", "pw", read=True), ACL(1, Id("world", "anyone"))])
-    cfg = zs.build_config({"paths": ["/redact"]})
-    with zs.SyncEngine(cfg, side(source_ensemble, None), side(target_ensemble)) as engine:
+    cfg = build_config({"paths": ["/redact"]})
+    with SyncEngine(cfg, side(source_ensemble, None), side(target_ensemble)) as engine:
         engine.preflight()
-        with pytest.raises(zs.ZkSyncError, match=r"/redact/n: ZooKeeper hid the digest ACL id 'carol:x'"):
+        with pytest.raises(ZkSyncError, match=r"/redact/n: ZooKeeper hid the digest ACL id 'carol:x'"):
             engine.copy()
 
 
@@ -692,8 +701,8 @@ def test_copy_mirror_and_verify_over_tls(tls):
         for k in range(30):
             c.create(f"/tls_src/k{k}", b"%d" % k)
         c.create("/tls_src/big", os.urandom(300_000))  # answers larger than one TLS record
-        cfg = zs.build_config({"paths": [{"source": "/tls_src", "target": "/tls_dst"}], "heartbeat_interval": 0.2})
-        engine = zs.SyncEngine(cfg, params, dict(params))
+        cfg = build_config({"paths": [{"source": "/tls_src", "target": "/tls_dst"}], "heartbeat_interval": 0.2})
+        engine = SyncEngine(cfg, params, dict(params))
         engine.open()
         result: dict = {}
         try:

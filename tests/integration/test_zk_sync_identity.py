@@ -17,8 +17,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import build_config
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import SyncEngine
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
+    ZkSyncError,
+    ZkSyncLoop,
+    ZkSyncUnavailable,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_mirror import Mirror
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_run import run
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
 from ansible_collections.orchestrator.platform.tests.support.zk_client import delete_recursive, kazoo_client
 from kazoo.client import KazooClient
@@ -110,8 +118,8 @@ def _side(hosts: str) -> dict:
 
 
 def _refused(source: str, target: str, opts: dict, mode: str = "copy") -> str:
-    with pytest.raises(zs.ZkSyncError) as info:
-        zs.run(mode, _side(source), _side(target), opts)
+    with pytest.raises(ZkSyncError) as info:
+        run(mode, _side(source), _side(target), opts)
     return str(info.value)
 
 
@@ -174,14 +182,14 @@ def test_two_different_ensembles_are_still_allowed(zk_ensemble, zk, other_ensemb
     with kazoo_client(other_ensemble.connect_string, start_timeout=20) as other:
         try:
             _wipe(other, "/diff")
-            res = zs.run(
+            res = run(
                 "copy", _side(zk_ensemble.connect_string), _side(other_ensemble.connect_string), {"paths": ["/diff"]}
             )
             assert res["changed"] is True and other.get("/diff/a")[0] == b"1"
             # through a forwarder too: still another ensemble
             fwd = Forwarder((other_ensemble.members[0].host, other_ensemble.members[0].client_port))
             try:
-                res = zs.run("verify", _side(zk_ensemble.connect_string), _side(fwd.hostport), {"paths": ["/diff"]})
+                res = run("verify", _side(zk_ensemble.connect_string), _side(fwd.hostport), {"paths": ["/diff"]})
                 assert res["consistent"] is True
             finally:
                 fwd.close()
@@ -204,10 +212,10 @@ def test_an_undecidable_identity_is_refused(zk_ensemble, zk, monkeypatch):
     _wipe(zk, "/undecided")
     zk.create("/undecided/a", b"1", makepath=True)
     opts = {"paths": [{"source": "/undecided", "target": "/undecided/copy"}]}
-    monkeypatch.setattr(zs.wire, "same_ensemble", lambda *a, **k: (None, "no server answered (test)"))
-    with pytest.raises(zs.ZkSyncUnavailable, match=r"cannot tell whether source and target are one ensemble"):
-        zs.run("copy", _side(members[0]), _side(members[1]), opts)
-    monkeypatch.setattr(zs.wire, "same_ensemble", lambda *a, **k: (False, "session unknown (test)"))
+    monkeypatch.setattr(wire, "same_ensemble", lambda *a, **k: (None, "no server answered (test)"))
+    with pytest.raises(ZkSyncUnavailable, match=r"cannot tell whether source and target are one ensemble"):
+        run("copy", _side(members[0]), _side(members[1]), opts)
+    monkeypatch.setattr(wire, "same_ensemble", lambda *a, **k: (False, "session unknown (test)"))
     msg = _refused(members[0], members[1], opts)
     assert "same transaction" in msg and "localSessionsEnabled" in msg, msg
     assert zk.exists("/undecided/copy") is None
@@ -215,7 +223,7 @@ def test_an_undecidable_identity_is_refused(zk_ensemble, zk, monkeypatch):
 
 def _fooled(monkeypatch) -> None:
     """As if the start-up check had been fooled: the mirror starts on one ensemble."""
-    monkeypatch.setattr(zs.SyncEngine, "check_identity", lambda self: None)
+    monkeypatch.setattr(SyncEngine, "check_identity", lambda self: None)
 
 
 def test_a_mirror_feeding_itself_into_a_subpath_stops(zk_ensemble, zk, monkeypatch):
@@ -224,17 +232,18 @@ def test_a_mirror_feeding_itself_into_a_subpath_stops(zk_ensemble, zk, monkeypat
     zk.create("/selfloop/a", b"1", makepath=True)
     zk.create("/selfloop/sub", b"")
     members = [m.hostport for m in zk_ensemble.members]
-    cfg = zs.build_config({"paths": [{"source": "/selfloop", "target": "/selfloop/sub"}], "heartbeat_interval": 0.1})
-    engine = zs.SyncEngine(cfg, _side(members[0]), _side(",".join(members[1:])))
+    cfg = build_config({"paths": [{"source": "/selfloop", "target": "/selfloop/sub"}], "heartbeat_interval": 0.1})
+    engine = SyncEngine(cfg, _side(members[0]), _side(",".join(members[1:])))
+    mirror = Mirror(engine)
     started = time.monotonic()
     try:
         engine.open()
-        with pytest.raises(zs.ZkSyncLoop, match=r"own writes arrive on its source") as info:
-            engine.mirror(duration=30, copy_first=False, drain_timeout=5)
+        with pytest.raises(ZkSyncLoop, match=r"own writes arrive on its source") as info:
+            mirror.run(duration=30, copy_first=False, drain_timeout=5)
     finally:
         engine.close()
     assert time.monotonic() - started < 20, "the loop was not noticed in time"
-    assert engine.run_id in str(info.value)
+    assert mirror.run_id in str(info.value)
     assert _count(zk, "/selfloop") < 20, "the tree kept growing"
 
 
@@ -245,13 +254,13 @@ def test_a_mirror_rewriting_its_own_heartbeat_stops(zk_ensemble, zk, monkeypatch
     _wipe(zk, "/samepath")
     zk.create("/samepath/a", b"1", makepath=True)
     members = [m.hostport for m in zk_ensemble.members]
-    cfg = zs.build_config({"paths": ["/samepath"], "allow_non_empty_target": True, "heartbeat_interval": 0.2})
-    engine = zs.SyncEngine(cfg, _side(members[0]), _side(",".join(members[1:])))
+    cfg = build_config({"paths": ["/samepath"], "allow_non_empty_target": True, "heartbeat_interval": 0.2})
+    engine = SyncEngine(cfg, _side(members[0]), _side(",".join(members[1:])))
     try:
         engine.open()
         engine.preflight()
-        with pytest.raises(zs.ZkSyncLoop, match=r"heartbeat /samepath/zk_sync_heartbeat is at version"):
-            engine.mirror(duration=30, drain_timeout=5)
+        with pytest.raises(ZkSyncLoop, match=r"heartbeat /samepath/zk_sync_heartbeat is at version"):
+            Mirror(engine).run(duration=30, drain_timeout=5)
     finally:
         engine.close()
     assert zk.get("/samepath/zk_sync_heartbeat")[1].version < 50

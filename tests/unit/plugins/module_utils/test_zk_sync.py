@@ -9,14 +9,31 @@ import struct
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import (
+    DEFAULT_EXCLUDES,
+    PathMap,
+    build_config,
+    check_ensembles,
+    overlapping_paths,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import Pair, SyncEngine
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import ZkSyncError
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_metrics import Metrics
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_mirror import Mirror
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_nodes import Node, check_redacted
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_service import (
+    service_connection,
+    service_main,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_sessions import EnsembleSessions
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_writes import FILLER_NAME, Op
 
 
 def test_build_config_defaults():
-    cfg = zs.build_config({"paths": ["/mesos", {"source": "/marathon", "target": "/new/marathon"}]})
+    cfg = build_config({"paths": ["/mesos", {"source": "/marathon", "target": "/new/marathon"}]})
     assert [(m.source, m.target) for m in cfg.paths] == [("/mesos", "/mesos"), ("/marathon", "/new/marathon")]
-    assert cfg.excludes == list(zs.DEFAULT_EXCLUDES)
+    assert cfg.excludes == list(DEFAULT_EXCLUDES)
     assert cfg.heartbeat_path == "/mesos/zk_sync_heartbeat"
     assert cfg.delete_extra is True
     assert cfg.allow_non_empty_target is False
@@ -43,33 +60,32 @@ def test_build_config_defaults():
     ],
 )
 def test_build_config_names_the_field(opts, message):
-    with pytest.raises(zs.ZkSyncError, match=message):
-        zs.build_config(opts)
+    with pytest.raises(ZkSyncError, match=message):
+        build_config(opts)
 
 
 def test_path_map_round_trip():
-    m = zs.PathMap("/marathon", "/new/marathon")
+    m = PathMap("/marathon", "/new/marathon")
     assert m.to_target("/marathon") == "/new/marathon"
     assert m.to_target("/marathon/state/x") == "/new/marathon/state/x"
     assert m.to_source("/new/marathon/state/x") == "/marathon/state/x"
     assert m.covers("/marathon/a") and m.covers("/marathon") and not m.covers("/marathonx")
-    root = zs.PathMap("/", "/copy")
+    root = PathMap("/", "/copy")
     assert root.to_target("/a/b") == "/copy/a/b"
-    assert zs.PathMap("/copy", "/").to_target("/copy/a") == "/a"
+    assert PathMap("/copy", "/").to_target("/copy/a") == "/a"
 
 
 def test_chroot_and_bad_hosts_are_refused_before_connecting():
-    cfg = zs.build_config({"paths": [{"source": "/a", "target": "/a/copy"}]})
-    zs.check_ensembles("h1:2181,h2:2181", "h2:2181", cfg)  # identity is asked of the servers later
-    with pytest.raises(zs.ZkSyncError, match=r"^target.hosts: a chroot"):
-        zs.check_ensembles("h1:2181", "h3:2181/chroot", cfg)
-    with pytest.raises(zs.ZkSyncError, match=r"^source.hosts: "):
-        zs.check_ensembles("", "h3:2181", cfg)
+    check_ensembles("h1:2181,h2:2181", "h2:2181")  # identity is asked of the servers later
+    with pytest.raises(ZkSyncError, match=r"^target.hosts: a chroot"):
+        check_ensembles("h1:2181", "h3:2181/chroot")
+    with pytest.raises(ZkSyncError, match=r"^source.hosts: "):
+        check_ensembles("", "h3:2181")
 
 
 def test_overlapping_paths_are_the_ones_identity_matters_for():
     def pairs(paths):
-        return [(i, p.source, q.target) for i, p, q in zs.overlapping_paths(zs.build_config({"paths": paths}))]
+        return [(i, p.source, q.target) for i, p, q in overlapping_paths(build_config({"paths": paths}))]
 
     assert pairs([{"source": "/a", "target": "/a/copy"}]) == [(0, "/a", "/a/copy")]
     assert pairs(["/mesos"]) == [(0, "/mesos", "/mesos")]  # same path: fine between two ensembles only
@@ -79,32 +95,32 @@ def test_overlapping_paths_are_the_ones_identity_matters_for():
 
 def _node(data=b"x", acl=(("world", "anyone", 31),), cversion=0, ephemeral=0):
     stat = (1, 1, 0, 0, 0, cversion, 0, ephemeral, len(data or b""), 0, 1)
-    return zs.Node("/p", data, stat, acl, [])
+    return Node("/p", data, stat, acl, [])
 
 
 def test_diff_kinds():
-    engine = zs.SyncEngine.__new__(zs.SyncEngine)
-    engine.cfg = zs.build_config({"paths": ["/p"]})
-    pair = zs.Pair("/p", "/p", _node(), _node())
+    engine = SyncEngine.__new__(SyncEngine)
+    engine.cfg = build_config({"paths": ["/p"]})
+    pair = Pair("/p", "/p", _node(), _node())
     assert engine.diff(pair) == []
-    assert engine.diff(zs.Pair("/p", "/p", _node(), None)) == ["missing"]
-    assert engine.diff(zs.Pair("/p", "/p", None, _node())) == ["extra"]
-    assert engine.diff(zs.Pair("/p", "/p", None, _node(ephemeral=5))) == []
-    assert engine.diff(zs.Pair("/p", "/p", _node(data=None), _node(data=b""))) == ["data"]  # null is not empty
-    assert engine.diff(zs.Pair("/p", "/p", _node(acl=(("world", "anyone", 1),)), _node())) == ["acl"]
-    assert engine.diff(zs.Pair("/p", "/p", _node(cversion=4), _node(cversion=3))) == ["cversion"]
-    assert engine.diff(zs.Pair("/p", "/p", _node(cversion=4), _node(cversion=5))) == []
+    assert engine.diff(Pair("/p", "/p", _node(), None)) == ["missing"]
+    assert engine.diff(Pair("/p", "/p", None, _node())) == ["extra"]
+    assert engine.diff(Pair("/p", "/p", None, _node(ephemeral=5))) == []
+    assert engine.diff(Pair("/p", "/p", _node(data=None), _node(data=b""))) == ["data"]  # null is not empty
+    assert engine.diff(Pair("/p", "/p", _node(acl=(("world", "anyone", 1),)), _node())) == ["acl"]
+    assert engine.diff(Pair("/p", "/p", _node(cversion=4), _node(cversion=3))) == ["cversion"]
+    assert engine.diff(Pair("/p", "/p", _node(cversion=4), _node(cversion=5))) == []
     # with delete_extra off, what only the target has is the user's to keep: no difference
-    engine.cfg = zs.build_config({"paths": ["/p"], "delete_extra": False})
-    assert engine.diff(zs.Pair("/p", "/p", None, _node())) == []
-    assert engine.diff(zs.Pair("/p", "/p", _node(), None)) == ["missing"]
+    engine.cfg = build_config({"paths": ["/p"], "delete_extra": False})
+    assert engine.diff(Pair("/p", "/p", None, _node())) == []
+    assert engine.diff(Pair("/p", "/p", _node(), None)) == ["missing"]
 
 
 def test_redacted_digest_acl_is_detected():
     node = _node(acl=(("digest", "carol:x", 1),))
-    with pytest.raises(zs.ZkSyncError, match=r"source /p: ZooKeeper hid the digest ACL id 'carol:x'"):
-        zs._check_redacted(node, "source")
-    zs._check_redacted(_node(acl=(("digest", "carol:V55/p2T0OpjQ+low3NVAH4aLvm0=", 1),)), "source")
+    with pytest.raises(ZkSyncError, match=r"source /p: ZooKeeper hid the digest ACL id 'carol:x'"):
+        check_redacted(node, "source")
+    check_redacted(_node(acl=(("digest", "carol:V55/p2T0OpjQ+low3NVAH4aLvm0=", 1),)), "source")
 
 
 def test_multiread_encoding_round_trip():
@@ -166,7 +182,7 @@ def test_reply_counts_events_seen_before_the_answer():
 
 
 def test_lag_summary_percentiles():
-    m = zs.Metrics()
+    m = Metrics()
     assert m.lag_summary()["samples"] == 0
     for ms in range(1, 101):
         m.lag(ms / 1000.0)
@@ -175,16 +191,16 @@ def test_lag_summary_percentiles():
 
 
 def test_filler_ops_come_in_create_delete_pairs():
-    op = zs.Op("filler", "/p", pairs=3)
+    op = Op("filler", "/p", pairs=3)
     reqs = op.requests()
     assert [type(r).__name__ for r in reqs] == ["Create", "Delete"] * 3
-    assert {r.path for r in reqs} == {"/p/" + zs.FILLER_NAME}
+    assert {r.path for r in reqs} == {"/p/" + FILLER_NAME}
 
 
 class _ScriptedClient:
     """A kazoo client stand-in answering each request at once from scripted rounds."""
 
-    def __init__(self, side: zs.Side, rounds: list[tuple[list, dict]]) -> None:
+    def __init__(self, side: EnsembleSessions, rounds: list[tuple[list, dict]]) -> None:
         self.side = side
         self.rounds = rounds  # per read round: multiRead items, {path: GetACL answer or exception}
         self.round = -1
@@ -213,8 +229,8 @@ def _acl_answer(czxid: int, ident: str = "anyone") -> tuple:
     return [security.ACL(31, security.Id("world", ident))], states.ZnodeStat(*_stat(czxid))
 
 
-def _side_with(rounds: list[tuple[list, dict]]) -> zs.Side:
-    s = zs.Side("source", {"hosts": "h:2181"})
+def _side_with(rounds: list[tuple[list, dict]]) -> EnsembleSessions:
+    s = EnsembleSessions("source", {"hosts": "h:2181"})
     s.client = _ScriptedClient(s, rounds)
     return s
 
@@ -253,33 +269,35 @@ def test_read_ordered_seen_is_per_answer():
     assert seens == [10, 10]  # the ACL answer came later (11) but the data is as of 10
 
 
-def _bare_engine() -> zs.SyncEngine:
-    engine = zs.SyncEngine.__new__(zs.SyncEngine)
-    engine.events = collections.deque()
+def _bare_mirror() -> Mirror:
+    engine = SyncEngine.__new__(SyncEngine)
     engine.ephemerals = set()
-    engine._reads = collections.deque()
-    return engine
+    mirror = Mirror.__new__(Mirror)
+    mirror.engine = engine
+    mirror.events = collections.deque()
+    mirror._reads = collections.deque()
+    return mirror
 
 
 def test_target_had_follows_the_last_read_when_it_reflected_the_event():
-    engine = _bare_engine()
+    mirror = _bare_mirror()
     created, deleted = wire.EVENT_CREATED, wire.EVENT_DELETED
     # nothing read yet: the first event tells what was there before it
-    assert engine._target_had("/a", 5, created) is False
-    assert engine._target_had("/a", 5, deleted) is True
-    engine.ephemerals.add("/e")
-    assert engine._target_had("/e", 5, deleted) is False  # source ephemerals are never copied
+    assert mirror._target_had("/a", 5, created) is False
+    assert mirror._target_had("/a", 5, deleted) is True
+    mirror.engine.ephemerals.add("/e")
+    assert mirror._target_had("/e", 5, deleted) is False  # source ephemerals are never copied
     # a read (answered after event 7) found /a gone, with events 6 and 7 still queued
-    engine.events.extend([(6, deleted, "/a"), (7, created, "/b")])
-    engine._remember_reads({"/a": (False, 7), "/b": (True, 7)}, 7)
-    assert engine._target_had("/a", 6, deleted) is False  # created and deleted before the read
-    assert engine._target_had("/b", 7, created) is True  # created by that read's batch already
-    assert engine._target_had("/a", 8, deleted) is True  # a later event: the event type rules
+    mirror.events.extend([(6, deleted, "/a"), (7, created, "/b")])
+    mirror._remember_reads({"/a": (False, 7), "/b": (True, 7)}, 7)
+    assert mirror._target_had("/a", 6, deleted) is False  # created and deleted before the read
+    assert mirror._target_had("/b", 7, created) is True  # created by that read's batch already
+    assert mirror._target_had("/a", 8, deleted) is True  # a later event: the event type rules
     # once no queued event predates a read, it is forgotten
-    engine.events.clear()
-    engine.events.append((9, created, "/c"))
-    engine._remember_reads({"/c": (True, 8)}, 8)
-    assert not engine._reads
+    mirror.events.clear()
+    mirror.events.append((9, created, "/c"))
+    mirror._remember_reads({"/c": (True, 8)}, 8)
+    assert not mirror._reads
 
 
 @pytest.mark.parametrize(
@@ -301,24 +319,24 @@ def test_target_had_follows_the_last_read_when_it_reflected_the_event():
     ],
 )
 def test_excludes_match_like_fnmatchcase(path):
-    excludes = [*zs.DEFAULT_EXCLUDES, "/a/priv", "/a/x?y/*", "/a/[ab]c"]
-    engine = zs.SyncEngine(zs.build_config({"paths": ["/a"], "excludes": excludes}), {"hosts": "h1"}, {"hosts": "h2"})
+    excludes = [*DEFAULT_EXCLUDES, "/a/priv", "/a/x?y/*", "/a/[ab]c"]
+    engine = SyncEngine(build_config({"paths": ["/a"], "excludes": excludes}), {"hosts": "h1"}, {"hosts": "h2"})
     try:
 
         def slow(p):
             return any(fnmatch.fnmatchcase(p, pat) for pat in excludes)
 
         assert engine.excluded(path) == slow(path)
-        assert engine._excluded_or_below(path) == (slow(path) or any(slow(a) for a in _zk.parent_paths(path)))
-        assert engine._excluded_or_below(path) == engine._excluded_or_below(path)  # remembered
+        assert engine.excluded_or_below(path) == (slow(path) or any(slow(a) for a in _zk.parent_paths(path)))
+        assert engine.excluded_or_below(path) == engine.excluded_or_below(path)  # remembered
     finally:
         engine.close()
 
 
 def test_service_connection_fills_the_module_defaults_and_keeps_what_is_given():
     conf = {"source": {"hosts": "a:2181", "timeout": 10.0}, "target": {"hosts": "b:2181"}}
-    source = zs.service_connection(conf, "source")
-    target = zs.service_connection(conf, "target")
+    source = service_connection(conf, "source")
+    target = service_connection(conf, "target")
     assert source["hosts"] == "a:2181" and source["timeout"] == 10.0
     assert target["timeout"] == 5.0 and target["auth_scheme"] == "digest" and target["use_ssl"] is False
     # Every key the client needs is there, so _zk.client_kwargs() cannot fail on a missing one.
@@ -335,14 +353,14 @@ def test_service_connection_fills_the_module_defaults_and_keeps_what_is_given():
     ],
 )
 def test_service_connection_refuses_what_the_service_cannot_use(conf, message):
-    with pytest.raises(zs.ZkSyncError, match=message):
-        zs.service_connection(conf, "source")
+    with pytest.raises(ZkSyncError, match=message):
+        service_connection(conf, "source")
 
 
 def test_service_exits_2_with_one_line_on_bad_options(tmp_path, caplog):
     config = tmp_path / "zk-sync.json"
     config.write_text('{"source": {"hosts": "127.0.0.1:1"}, "target": {"hosts": "127.0.0.1:1"}, "options": {}}')
-    assert zs.service_main([str(config)]) == 2
+    assert service_main([str(config)]) == 2
     assert any(r.levelname == "ERROR" and r.getMessage().startswith("paths: ") for r in caplog.records), caplog.text
 
 
@@ -357,5 +375,5 @@ def test_service_exits_1_when_no_server_answers_so_that_systemd_retries(tmp_path
         f'{{"source": {{"hosts": "127.0.0.1:{dead}", "timeout": 0.5}}, "target": {{"hosts": "127.0.0.2:{dead}"}},'
         ' "options": {"paths": ["/a"]}}'
     )
-    assert zs.service_main([str(config)]) == 1
+    assert service_main([str(config)]) == 1
     assert any("cannot connect" in r.getMessage() and "retries" in r.getMessage() for r in caplog.records), caplog.text

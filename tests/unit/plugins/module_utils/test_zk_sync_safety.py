@@ -9,56 +9,67 @@ import struct
 import threading
 
 import pytest
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync as zs
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import build_config
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import SyncEngine
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
+    LOG,
+    MultiFailed,
+    ZkSyncLoop,
+    describe_error,
+)
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_mirror import Mirror
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_nodes import Node
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_service import service_main
+from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_writes import Op, describe_failed_op
 from kazoo import exceptions as kexc
 
 
-def _engine(paths: list) -> zs.SyncEngine:
-    return zs.SyncEngine(zs.build_config({"paths": paths}), {"hosts": "h1"}, {"hosts": "h2"})
+def _mirror(paths: list) -> Mirror:
+    return Mirror(SyncEngine(build_config({"paths": paths}), {"hosts": "h1"}, {"hosts": "h2"}))
 
 
-def _node(path: str, data: bytes, version: int = 0) -> zs.Node:
-    return zs.Node(path, data, (1, 1, 0, 0, version, 0, 0, 0, len(data), 0, 1), (), [])
+def _node(path: str, data: bytes, version: int = 0) -> Node:
+    return Node(path, data, (1, 1, 0, 0, version, 0, 0, 0, len(data), 0, 1), (), [])
 
 
 def test_a_copy_of_the_heartbeat_elsewhere_on_the_source_is_a_loop():
-    engine = _engine([{"source": "/a", "target": "/a/sub"}])
+    mirror = _mirror([{"source": "/a", "target": "/a/sub"}])
     try:
-        payload = engine.heartbeat_payload()
-        assert json.loads(payload)["run"] == engine.run_id
-        engine.check_own_writes("/a/zk_sync_heartbeat", _node("/a/zk_sync_heartbeat", payload))  # its own: fine
-        engine.check_own_writes("/a/x", _node("/a/x", b'{"ts": 1, "run": "another run"}'))  # another run's: fine
-        with pytest.raises(zs.ZkSyncLoop, match=r"/a/sub/zk_sync_heartbeat holds this mirror's heartbeat"):
-            engine.check_own_writes("/a/sub/zk_sync_heartbeat", _node("/a/sub/zk_sync_heartbeat", payload))
+        payload = mirror.heartbeat_payload()
+        assert json.loads(payload)["run"] == mirror.run_id
+        mirror.check_own_writes("/a/zk_sync_heartbeat", _node("/a/zk_sync_heartbeat", payload))  # its own: fine
+        mirror.check_own_writes("/a/x", _node("/a/x", b'{"ts": 1, "run": "another run"}'))  # another run's: fine
+        with pytest.raises(ZkSyncLoop, match=r"/a/sub/zk_sync_heartbeat holds this mirror's heartbeat"):
+            mirror.check_own_writes("/a/sub/zk_sync_heartbeat", _node("/a/sub/zk_sync_heartbeat", payload))
     finally:
-        engine.close()
+        mirror.engine.close()
 
 
 def test_a_heartbeat_rewritten_more_often_than_this_run_set_it_is_a_loop():
-    engine = _engine(["/a"])
+    mirror = _mirror(["/a"])
     try:
         hb = "/a/zk_sync_heartbeat"
-        engine._hb_version, engine._hb_sets = 7, 0
-        engine.check_own_writes(hb, _node(hb, b"{}", version=7))
-        engine._hb_sets = 2  # two sets sent: versions up to 9 are this run's own
-        engine.check_own_writes(hb, _node(hb, b"{}", version=9))
-        with pytest.raises(zs.ZkSyncLoop, match=r"is at version 10, but this mirror set it only 2 time\(s\)"):
-            engine.check_own_writes(hb, _node(hb, b"{}", version=10))
+        mirror._hb_version, mirror._hb_sets = 7, 0
+        mirror.check_own_writes(hb, _node(hb, b"{}", version=7))
+        mirror._hb_sets = 2  # two sets sent: versions up to 9 are this run's own
+        mirror.check_own_writes(hb, _node(hb, b"{}", version=9))
+        with pytest.raises(ZkSyncLoop, match=r"is at version 10, but this mirror set it only 2 time\(s\)"):
+            mirror.check_own_writes(hb, _node(hb, b"{}", version=10))
     finally:
-        engine.close()
+        mirror.engine.close()
 
 
 def test_the_service_exits_4_on_a_feedback_loop_and_the_unit_does_not_restart_it(tmp_path, monkeypatch, caplog):
     def looping(self):
-        raise zs.ZkSyncLoop("the mirror's own writes arrive on its source: test")
+        raise ZkSyncLoop("the mirror's own writes arrive on its source: test")
 
-    monkeypatch.setattr(zs.SyncEngine, "open", looping)
+    monkeypatch.setattr(SyncEngine, "open", looping)
     config = tmp_path / "zk-sync.json"
     config.write_text(
         '{"source": {"hosts": "127.0.0.1:1"}, "target": {"hosts": "127.0.0.1:2"}, "options": {"paths": ["/a"]}}'
     )
-    assert zs.service_main([str(config)]) == 4
+    assert service_main([str(config)]) == 4
     assert any("own writes arrive on its source" in r.getMessage() for r in caplog.records), caplog.text
     unit = (
         __import__("pathlib").Path(__file__).resolve().parents[4] / "roles/zk_sync/templates/zk-sync.service.j2"
@@ -77,25 +88,25 @@ def test_the_service_exits_4_on_a_feedback_loop_and_the_unit_does_not_restart_it
     ],
 )
 def test_every_error_names_its_cause(exc, text):
-    assert zs.describe_error(exc) == text
+    assert describe_error(exc) == text
 
 
 def test_a_failed_write_batch_is_logged_with_its_cause(caplog):
     """The issue saw ``a write batch failed (): ...``: kazoo's exceptions have no message."""
-    engine = _engine(["/a"])
+    mirror = _mirror(["/a"])
     try:
-        ops = [zs.Op("create", "/a/x", b"1"), zs.Op("set", "/a/y", b"2")]
+        ops = [Op("create", "/a/x", b"1"), Op("set", "/a/y", b"2")]
         result = [kexc.RolledBackError(), kexc.NoNodeError()]
-        failed = zs.MultiFailed(result[1], zs._failed_op(ops, result))
-        caplog.set_level("INFO", logger=zs.LOG.name)
-        engine._mirror_fail(ops, failed)
-        engine._mirror_fail(ops, kexc.ConnectionLoss())
+        failed = MultiFailed(result[1], describe_failed_op(ops, result))
+        caplog.set_level("INFO", logger=LOG.name)
+        mirror._mirror_fail(ops, failed)
+        mirror._mirror_fail(ops, kexc.ConnectionLoss())
         lines = [r.getMessage() for r in caplog.records if "write batch failed" in r.getMessage()]
         assert lines[0].startswith("a write batch failed (NoNodeError at set /a/y (op 1 of 2"), lines
         assert lines[1].startswith("a write batch failed (ConnectionLoss)"), lines
         assert all("()" not in line for line in lines)
     finally:
-        engine.close()
+        mirror.engine.close()
 
 
 class _Server:
