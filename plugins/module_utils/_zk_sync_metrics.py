@@ -64,7 +64,7 @@ class Metrics:
         self._prom["state"].state(self.state)
         try:
             self._server = prometheus_client.start_http_server(port, addr=address, registry=reg)
-        except OSError as exc:
+        except OSError as exc:  # the bind: EADDRINUSE, EACCES (a port below 1024), a bad address
             raise ZkSyncError(f"metrics_port: cannot listen on {address}:{port}: {exc}") from exc
 
     def close(self) -> None:

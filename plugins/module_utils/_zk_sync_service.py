@@ -29,6 +29,7 @@ from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_err
     ZkSyncError,
     ZkSyncLoop,
     ZkSyncUnavailable,
+    describe_error,
 )
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_metrics import Metrics
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_mirror import Mirror
@@ -61,7 +62,9 @@ def service_main(argv: list[str] | None = None) -> int:
     try:
         # Bad settings end with one line naming the field and exit 2, as the module's errors do;
         # the unit does not restart on 2 (RestartPreventExitStatus): the same settings would
-        # fail the same way. An ensemble that does not answer yet exits 1 and is retried.
+        # fail the same way. A metrics port the service cannot bind (EADDRINUSE, EACCES) is one
+        # of them (Metrics.serve says so as a ZkSyncError). An ensemble that does not answer yet
+        # exits 1 and is retried, as does any other OSError (a connection reset, a network down).
         cfg = build_config(conf.get("options") or {})
         sides = {side: service_connection(conf, side) for side in ("source", "target")}
         if conf.get("metrics_port"):
@@ -89,9 +92,9 @@ def service_main(argv: list[str] | None = None) -> int:
     except ZkSyncError as exc:
         LOG.error("%s", exc)
         return 2
-    except OSError as exc:  # the metrics port in use, for one
-        LOG.error("metrics_port: %s", exc)
-        return 2
+    except OSError as exc:  # not a setting: may pass by itself
+        LOG.error("%s (the unit retries)", describe_error(exc))
+        return 1
     finally:
         if engine is not None:
             engine.close()
