@@ -331,11 +331,15 @@ def framework_info(
     framework_id: str | None = None,
     failover_timeout: float | None = None,
     checkpoint: bool | None = None,
-    roles: Sequence[str] | None = None,
+    roles: Sequence[str] | None = ("*",),
     capabilities: Sequence[str] = ("MULTI_ROLE",),
     hostname: str | None = None,
 ) -> dict[str, Any]:
-    """FrameworkInfo (``user`` and ``name`` required; ``roles`` needs the MULTI_ROLE capability)."""
+    """FrameworkInfo (``user`` and ``name`` required).
+
+    ``roles`` is read only with the MULTI_ROLE capability (mesos.proto): a MULTI_ROLE framework
+    without roles gets no offers, hence the default ``["*"]``.
+    """
     info: dict[str, Any] = {"user": user, "name": name}
     if framework_id:
         info["id"] = ident(framework_id)
@@ -615,6 +619,7 @@ class Scheduler:
         self.heartbeats = 0
         self.last_heartbeat: float | None = None
         self.acknowledged: list[tuple[str, str]] = []  # (task id, uuid)
+        self.used_offers: set[str] = set()  # offers answered (ACCEPT/DECLINE answered 202)
         self.errors: list[str] = []  # reader/acknowledgement problems, in order
         self.protocol_error: ProtocolError | None = None
         self.subscription: Subscription | None = None
@@ -881,12 +886,22 @@ class Scheduler:
         pred: Callable[[dict[str, Any]], object] | None = None,
         what: str = "an offer",
     ) -> list[dict[str, Any]]:
-        """Offers of the first OFFERS event (from ``since``) that has one matching ``pred``, not rescinded."""
+        """Usable offers of the first OFFERS event (from ``since``) with one matching ``pred``.
+
+        Usable: from the current subscription (offers do not survive a re-subscription,
+        docs/reconciliation.md "Offer Reconciliation"), not rescinded, not yet accepted or declined.
+        """
 
         def matching(event: Event) -> list[dict[str, Any]]:
-            if event.type != "OFFERS":
+            if event.type != "OFFERS" or self.subscription is None or event.subscription != self.subscription.number:
                 return []
-            return [o for o in event.offers if (pred is None or pred(o)) and not self.rescinded(o["id"]["value"])]
+            return [
+                o
+                for o in event.offers
+                if (pred is None or pred(o))
+                and o["id"]["value"] not in self.used_offers
+                and not self.rescinded(o["id"]["value"])
+            ]
 
         event = self.wait(matching, timeout, what, since=since)
         return matching(event)
@@ -962,7 +977,10 @@ class Scheduler:
         accept: dict[str, Any] = {"offer_ids": [ident(o) for o in offer_ids], "operations": list(operations)}
         if refuse_seconds is not None:
             accept["filters"] = {"refuse_seconds": float(refuse_seconds)}
-        return self.call({"type": "ACCEPT", "accept": accept}, expect=expect)
+        answer = self.call({"type": "ACCEPT", "accept": accept}, expect=expect)
+        if answer.status == 202:
+            self.used_offers.update(offer_ids)
+        return answer
 
     def launch(self, offer: dict[str, Any], tasks: Sequence[dict[str, Any]], **kwargs: Any) -> Answer:
         """ACCEPT one offer with one LAUNCH of ``tasks``."""
@@ -974,7 +992,10 @@ class Scheduler:
         decline: dict[str, Any] = {"offer_ids": [ident(o) for o in offer_ids]}
         if refuse_seconds is not None:
             decline["filters"] = {"refuse_seconds": float(refuse_seconds)}
-        return self.call({"type": "DECLINE", "decline": decline}, expect=expect)
+        answer = self.call({"type": "DECLINE", "decline": decline}, expect=expect)
+        if answer.status == 202:
+            self.used_offers.update(offer_ids)
+        return answer
 
     def revive(self, roles: Sequence[str] | None = None, *, expect: int | None = 202) -> Answer:
         body: dict[str, Any] = {"type": "REVIVE"}
@@ -1013,6 +1034,47 @@ class Scheduler:
                 item["agent_id"] = ident(agent_id)
             items.append(item)
         return self.call({"type": "RECONCILE", "reconcile": {"tasks": items}}, expect=expect)
+
+    def reconcile_until(
+        self, tasks: Sequence[tuple[str, str | None]], timeout: float, *, first_wait: float = 1.0
+    ) -> dict[str, dict[str, Any]]:
+        """docs/reconciliation.md "Algorithm": reconcile the tasks still unanswered, with a
+        truncated exponential backoff, until each has an update that arrived after the start;
+        the latest such TaskStatus per task. (Implicit reconciliation: ``reconcile()``.)"""
+        if not tasks:
+            raise ValueError("reconcile_until needs the tasks to reconcile")
+        start = self.mark()
+        deadline = time.monotonic() + timeout
+        remaining = {t for t, _a in tasks}
+        agents = dict(tasks)
+        answers: dict[str, dict[str, Any]] = {}
+        wait = first_wait
+        while True:
+            self.reconcile([(t, agents[t]) for t in sorted(remaining)])
+            round_end = min(deadline, time.monotonic() + wait)
+            while remaining and time.monotonic() < round_end:
+                try:
+                    event = self.wait(
+                        lambda e: e.type == "UPDATE" and e.task_id in remaining,
+                        max(0.01, round_end - time.monotonic()),
+                        "reconciliation answers",
+                        since=start,
+                    )
+                except AssertionError:
+                    if self.protocol_error is not None:
+                        raise
+                    break
+                remaining.discard(event.task_id or "")
+            for e in self.events[start:]:
+                if e.type == "UPDATE" and e.task_id is not None:
+                    answers[e.task_id] = e.status
+            if not remaining:
+                return answers
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"no reconciliation answer for {sorted(remaining)} in {timeout}s; {self.describe()}"
+                )
+            wait = min(wait * 2, 8.0)
 
     def teardown(self, *, expect: int | None = 202) -> Answer:
         return self.call({"type": "TEARDOWN"}, expect=expect)

@@ -1,0 +1,601 @@
+"""Tasks on the Mesos protocol double, driven by a scheduler client written from the Mesos docs.
+
+Three masters (quorum 2) of ``doubles/mesos`` elect a leader through the real loopback ZooKeeper
+ensemble (session fixture ``zk_ensemble``); two agents run with ``--containerizers=docker,mesos``
+on the host's Docker engine, each with its own ``--work_dir``. Frameworks are
+``tests/support/mesos_scheduler.Scheduler``: the v1 scheduler HTTP API as
+``docs/scheduler-http-api.md`` and the protos describe it (RecordIO over a chunked stream,
+``Mesos-Stream-Id``, 202 for calls, 307 to the leader, acknowledgements). Expected behaviour is
+upstream's: the docs named in each test and, where the docs are silent, the Mesos source
+(``src/master/http.cpp``, ``src/master/validation.cpp``, ``src/common/validation.cpp``,
+``src/slave/containerizer/docker.cpp``, ``src/docker/docker.cpp``) - never the double's code.
+
+Tasks run the image of ``tools/build-task-image`` (busybox). Containers are checked from the
+host: ``mesos-<ContainerID>`` in ``docker ps``, limits in the cgroup (v1) files. Waits are on
+scheduler events (the reader thread wakes the waiter per event), or on a real condition with a
+deadline where no event can come (a disconnected framework). Only containers named after the
+ContainerIDs these tests' tasks reported are removed at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.orchestrator.platform.tests.support import mesos_scheduler as ms
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import run_playbook
+from ansible_collections.orchestrator.platform.tests.support.mesos_cluster import (
+    REPO,
+    Cluster,
+    any_container,
+    cgroup_int,
+    container_name,
+    docker,
+    http,
+    remove_containers,
+    running_container,
+)
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.slow
+
+IMAGE = "orchestrator-platform/task-busybox:1"
+MIB = 1024 * 1024
+# src/slave/slave.cpp: the command (docker) executor's allowance added to the container
+# (DEFAULT_EXECUTOR_CPUS 0.1, DEFAULT_EXECUTOR_MEM 32 MB, src/slave/constants.hpp).
+EXECUTOR_CPUS = 0.1
+EXECUTOR_MEM = 32
+# src/slave/containerizer/docker.cpp, src/docker/docker.cpp: shares = cpus * 1024 (at least 2),
+# memory at least 32 MB.
+CPU_SHARES_PER_CPU = 1024
+# Ends at once on SIGTERM (the trap interrupts `wait`): a task that stops promptly.
+RUN_FOREVER = "trap 'exit 0' TERM; sleep 100000 & wait"
+AGENT_RESOURCES = "cpus:2;mem:1536;disk:4096;ports:[31000-31099]"
+LAUNCH_TIMEOUT = 120  # ACCEPT -> TASK_RUNNING on a loaded 2-core machine (docker run included)
+
+CREATED: set[str] = set()  # container names of the tasks these tests launched
+
+
+def remember_containers(sched: ms.Scheduler) -> None:
+    for e in sched.events:
+        cid = e.status.get("container_status", {}).get("container_id", {}).get("value")
+        if cid:
+            CREATED.add(container_name(cid))
+
+
+# ------------------------------------------------------------------------------------------
+# fixtures
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def task_image() -> str:
+    proc = subprocess.run(
+        [str(REPO / "tools" / "build-task-image")], check=False, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, f"tools/build-task-image failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def cluster(zk_ensemble: Any, tmp_path_factory: pytest.TempPathFactory, task_image: str) -> Iterator[Cluster]:
+    c = Cluster(zk_ensemble.connect_string, tmp_path_factory.mktemp("mesos-wl"))
+    try:
+        c.start_masters()
+        for _ in range(2):
+            agent = c.add_agent(AGENT_RESOURCES)
+            c.wait_agent(agent)
+        yield c
+    finally:
+        c.stop()
+        remove_containers(CREATED)
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def scheduler(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Callable[..., ms.Scheduler]]:
+    """Subscribed schedulers; torn down (TEARDOWN, then the connection dropped) after the test."""
+    made: list[ms.Scheduler] = []
+
+    def make(*, subscribe: bool = True, **info: Any) -> ms.Scheduler:
+        info.setdefault("failover_timeout", 300.0)
+        info.setdefault("checkpoint", True)
+        name = f"wl-{request.node.name[:40]}-{next(_names)}"
+        sched = ms.Scheduler(cluster.master_hostports, ms.framework_info(name, **info))
+        made.append(sched)
+        if subscribe:
+            sched.subscribe(timeout=60)
+        return sched
+
+    yield make
+    for sched in made:
+        remember_containers(sched)
+        if sched.connected:
+            try:
+                sched.teardown(expect=None)
+            except OSError:
+                pass
+        sched.close()
+
+
+def new_task_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def fits(cpus: float, mem: float) -> Callable[[dict[str, Any]], bool]:
+    return lambda o: ms.offer_scalar(o, "cpus") >= cpus and ms.offer_scalar(o, "mem") >= mem
+
+
+def launch_running(
+    sched: ms.Scheduler,
+    image: str,
+    prefix: str,
+    *,
+    cpus: float = 0.1,
+    mem: float = 32,
+    command: str = RUN_FOREVER,
+    agent_id: str | None = None,
+    **task: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Launch one docker task on the first fitting offer; (task info, its TASK_RUNNING status)."""
+    task_id = new_task_id(prefix)
+    since = sched.mark()
+
+    def pred(o: dict[str, Any]) -> bool:
+        return fits(cpus, mem)(o) and (agent_id is None or o["agent_id"]["value"] == agent_id)
+
+    offers = sched.wait_offers(LAUNCH_TIMEOUT, since=0, pred=pred, what=f"an offer for {task_id}")
+    offer = offers[0]
+    info = ms.docker_task(task_id, offer["agent_id"]["value"], image, cpus=cpus, mem=mem, command=command, **task)
+    sched.launch(offer, [info])
+    status = sched.wait_update(task_id, {"TASK_RUNNING", *ms.TERMINAL_STATES, "TASK_LOST"}, LAUNCH_TIMEOUT, since=since)
+    remember_containers(sched)
+    assert status["state"] == "TASK_RUNNING", f"{task_id}: {status}"
+    return info, status
+
+
+def container_id_of(status: dict[str, Any]) -> str:
+    cid = status.get("container_status", {}).get("container_id", {}).get("value")
+    assert cid, f"TaskStatus without container_status.container_id (mesos.proto ContainerStatus): {status}"
+    return cid
+
+
+def no_terminal_update(sched: ms.Scheduler, task_id: str, since: int) -> None:
+    bad = [s for s in sched.updates(task_id, since) if s.get("state") in ms.TERMINAL_STATES | {"TASK_LOST"}]
+    assert not bad, f"{task_id} was disturbed: {bad}"
+
+
+def state_task(cluster: Cluster, framework_id: str, task_id: str) -> dict | None:
+    for fw in cluster.state().get("frameworks") or []:
+        if fw.get("id") == framework_id:
+            for t in fw.get("tasks") or []:
+                if t.get("id") == task_id:
+                    return t
+    return None
+
+
+# ------------------------------------------------------------------------------------------
+# launching
+# ------------------------------------------------------------------------------------------
+
+
+def test_subscribe_stream_follows_the_docs(cluster: Cluster, scheduler: Callable[..., ms.Scheduler]) -> None:
+    """docs/scheduler-http-api.md: subscribing through a non-leader gets 307 to the leader; the
+    stream is chunked RecordIO with a Mesos-Stream-Id; SUBSCRIBED comes first and carries a
+    heartbeat interval; HEARTBEATs follow; offers name this framework."""
+    leader = cluster.wait_leader()
+    standby = next(m for m in cluster.masters if m is not leader)
+    sched = ms.Scheduler([standby.hostport], ms.framework_info("wl-redirect", failover_timeout=60))
+    try:
+        subscribed = sched.subscribe(timeout=60)
+        assert sched.master == leader.hostport
+        assert subscribed.index == 0
+        assert sched.stream_id and len(sched.stream_id) == 36, sched.stream_id  # a UUID string
+        interval = sched.heartbeat_interval
+        assert interval is not None and interval > 0
+        offers = sched.wait_offers(LAUNCH_TIMEOUT)
+        assert all(o["framework_id"]["value"] == sched.framework_id for o in offers)
+        assert all(o["hostname"] and o["agent_id"]["value"] for o in offers)
+        sched.decline([o["id"]["value"] for o in offers], refuse_seconds=60)
+        sched.wait(lambda e: e.type == "HEARTBEAT", interval * 2 + 5, "a HEARTBEAT")
+        # A call sent to a standby is redirected to the leader (307, Location //leader).
+        answer = sched.call({"type": "REVIVE"}, master=standby.hostport, expect=307)
+        assert ms.redirect_target(answer.location or "", standby.hostport) == leader.hostport
+        sched.teardown()
+        why = sched.wait_ended(30)
+        assert "closed" in why or "ended" in why, why
+    finally:
+        sched.close()
+
+
+def test_launch_task_container_and_cgroup_limits(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """ACCEPT(LAUNCH) -> TASK_STARTING/RUNNING acknowledged; the container ``mesos-<ContainerID>``
+    runs with the task's memory limit and CPU weight in its cgroup (the docker executor's
+    allowance may be added, as upstream's containerizer does once the executor registered)."""
+    sched = scheduler()
+    cpus, mem = 0.5, 96
+    since = sched.mark()
+    info, running = launch_running(sched, task_image, "limits", cpus=cpus, mem=mem)
+    task_id = info["task_id"]["value"]
+    assert running["agent_id"]["value"] == info["agent_id"]["value"]
+    assert running.get("source") in ("SOURCE_EXECUTOR", "SOURCE_AGENT"), running
+    assert running.get("uuid"), "a TASK_RUNNING from the executor is sent reliably (has a uuid)"
+    base64.b64decode(running["uuid"], validate=True)
+    states = [s["state"] for s in sched.updates(task_id, since)]
+    assert states[-1] == "TASK_RUNNING" and set(states) <= {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"}, states
+    # Every update with a uuid was acknowledged (202), none without.
+    wait_for(
+        lambda: all((task_id, s["uuid"]) in sched.acknowledged for s in sched.updates(task_id, since) if s.get("uuid")),
+        10,
+        "acknowledgements",
+    )
+    assert not sched.errors, sched.errors
+
+    cid = container_id_of(running)
+    docker_id = running_container(container_name(cid))
+    assert docker_id, f"no running container {container_name(cid)}: {docker('ps', '-a').stdout}"
+    limit = cgroup_int("memory", docker_id, "memory.limit_in_bytes")
+    shares = cgroup_int("cpu", docker_id, "cpu.shares")
+    assert limit in (mem * MIB, (mem + EXECUTOR_MEM) * MIB), f"memory.limit_in_bytes {limit}"
+    assert shares in (int(cpus * CPU_SHARES_PER_CPU), int((cpus + EXECUTOR_CPUS) * CPU_SHARES_PER_CPU)), shares
+
+    # The leader's state lists the task as running on that agent, and mesos_master_info reports it.
+    task = state_task(cluster, sched.framework_id or "", task_id)
+    assert task and task["state"] == "TASK_RUNNING" and task["slave_id"] == info["agent_id"]["value"], task
+    result = run_playbook(
+        "mesos_master_info.yml", {"mesos_masters": cluster.master_hostports, "mesos_zk": cluster.zk_url}
+    )
+    assert not result.get("failed"), result
+    ours = next(f for f in result["frameworks"]["list"] if f["id"] == sched.framework_id)
+    assert ours["active"] is True and ours["connected"] is True and ours["tasks_running"] == 1, ours
+    assert ours["tasks"] == {"TASK_RUNNING": 1}, ours
+    assert result["tasks_running"] >= 1 and result["tasks"].get("TASK_RUNNING", 0) >= 1
+    assert result["problems"] == [], result["problems"]
+
+    # KILL (no kill policy): TASK_KILLED, the container stops.
+    sched.kill(task_id, info["agent_id"]["value"])
+    killed = sched.wait_update(task_id, ms.TERMINAL_STATES, 60, since=since)
+    assert killed["state"] == "TASK_KILLED", killed
+    wait_for(lambda: running_container(container_name(cid)) is None, 30, "the container to stop")
+
+
+def test_health_check_failing_kills_and_reports_unhealthy(
+    scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """docs/health-checks.md: a failing COMMAND health check sends TASK_RUNNING healthy=false
+    (reason REASON_TASK_HEALTH_CHECK_STATUS_UPDATED) and, after consecutive_failures, the task is
+    killed; a passing one reports healthy=true."""
+    sched = scheduler()
+    since = sched.mark()
+    bad_hc = ms.command_health_check("exit 1", delay=0, interval=1, timeout=10, consecutive_failures=2, grace_period=0)
+    good_hc = ms.command_health_check("true", delay=0, interval=1, timeout=10, consecutive_failures=2, grace_period=0)
+    bad, _ = launch_running(sched, task_image, "unhealthy", health_check=bad_hc)
+    good, _ = launch_running(sched, task_image, "healthy", health_check=good_hc)
+    bad_id, good_id = bad["task_id"]["value"], good["task_id"]["value"]
+
+    unhealthy = sched.wait_update(bad_id, "TASK_RUNNING", 60, since=since, pred=lambda s: s.get("healthy") is False)
+    assert unhealthy.get("reason") == "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", unhealthy
+    end = sched.wait_update(bad_id, ms.TERMINAL_STATES, 60, since=since)
+    assert end["state"] == "TASK_KILLED", end
+    assert end.get("healthy") is False, f"the terminal update says the task was unhealthy: {end}"
+    healthy = sched.wait_update(good_id, "TASK_RUNNING", 60, since=since, pred=lambda s: s.get("healthy") is True)
+    assert healthy.get("reason") == "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", healthy
+    no_terminal_update(sched, good_id, since)
+
+
+def sandbox_stdout(cluster: Cluster, container_id: str) -> str:
+    """The task's stdout in its sandbox (src/slave/paths.cpp: .../runs/<ContainerID>/stdout)."""
+    for agent in cluster.agents:
+        for path in Path(agent.work_dir).glob(f"slaves/*/frameworks/*/executors/*/runs/{container_id}/stdout"):
+            return path.read_text(errors="replace")
+    return ""
+
+
+def task_output(cluster: Cluster, container_id: str) -> str:
+    name = container_name(container_id)
+    if any_container(name) is not None:
+        logs = docker("logs", name, check=False)
+        return logs.stdout + logs.stderr
+    return sandbox_stdout(cluster, container_id)
+
+
+def test_kill_with_grace_period_sigterm_then_sigkill(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """KillPolicy (mesos.proto): SIGTERM, then SIGKILL after the grace period (``docker stop
+    --time`` for docker tasks). The task traps TERM, says so, and goes on: only SIGKILL ends it."""
+    sched = scheduler(capabilities=("MULTI_ROLE", "TASK_KILLING_STATE"))
+    since = sched.mark()
+    command = "trap 'echo got-TERM' TERM; echo started; while :; do sleep 0.2; done"
+    info, running = launch_running(sched, task_image, "grace", command=command, kill_grace=30)
+    task_id = info["task_id"]["value"]
+    cid = container_id_of(running)
+    wait_for(lambda: "started" in task_output(cluster, cid), 30, "the task's first output")
+    grace = 4.0
+    sent = time.monotonic()
+    sched.kill(task_id, info["agent_id"]["value"], grace_seconds=grace)  # overrides the task's 30 s
+    killing = sched.wait_update(task_id, {"TASK_KILLING", *ms.TERMINAL_STATES}, 30, since=since)
+    assert killing["state"] == "TASK_KILLING", f"TASK_KILLING_STATE framework: {killing}"
+    killed = sched.wait_update(task_id, ms.TERMINAL_STATES, grace + 60, since=since)
+    took = time.monotonic() - sent
+    assert killed["state"] == "TASK_KILLED", killed
+    assert took >= grace - 0.5, f"killed after {took:.1f}s, before the {grace}s grace period"
+    assert took < grace + 30, f"killed only after {took:.1f}s (grace {grace}s)"
+    out = task_output(cluster, cid)
+    assert "got-TERM" in out, f"no SIGTERM seen by the task before SIGKILL: {out[-500:]!r}"
+    assert running_container(container_name(cid)) is None
+
+
+# ------------------------------------------------------------------------------------------
+# bad input
+# ------------------------------------------------------------------------------------------
+
+
+def test_bad_input_answered_clearly_nothing_else_disturbed(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    sched = scheduler()
+    since = sched.mark()
+    bystander, running = launch_running(sched, task_image, "bystander")
+    by_id = bystander["task_id"]["value"]
+    by_cid = container_id_of(running)
+    master = sched.master or ""
+    fid = ms.ident(sched.framework_id or "")
+
+    # src/master/http.cpp Master::Http::scheduler, in its order.
+    answer = ms.post(master, b"{not json", stream_id=sched.stream_id)
+    assert answer.status == 400 and answer.body.startswith("Failed to parse body into JSON"), answer
+    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=sched.stream_id, content_type=None)
+    assert answer.status == 400 and "Expecting 'Content-Type' to be present" in answer.body, answer
+    answer = ms.post(master, {"type": "ACCEPT", "framework_id": fid}, stream_id=sched.stream_id)
+    assert answer.status == 400 and "Expecting 'accept' to be present" in answer.body, answer
+    answer = ms.post(master, {"type": "KILL", "kill": {"task_id": ms.ident(by_id)}}, stream_id=sched.stream_id)
+    assert answer.status == 400 and "Expecting 'framework_id' to be present" in answer.body, answer
+    answer = ms.post(master, {"type": "NOT_A_CALL", "framework_id": fid}, stream_id=sched.stream_id)
+    assert answer.status == 400 and answer.body, answer
+    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid})
+    assert answer.status == 400 and "should include the 'Mesos-Stream-Id' header" in answer.body, answer
+    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=str(uuid.uuid4()))
+    assert answer.status == 400 and "didn't match the stream ID" in answer.body, answer
+    answer = ms.post(
+        master, {"type": "REVIVE", "framework_id": ms.ident("no-such-framework")}, stream_id=sched.stream_id
+    )
+    assert answer.status == 400 and "Framework cannot be found" in answer.body, answer
+    answer = ms.post(master, sched.subscribe_body(), stream_id=sched.stream_id)
+    assert answer.status == 400 and "should not include the 'Mesos-Stream-Id' header" in answer.body, answer
+
+    # Resources beyond the offer: TASK_ERROR from the master (src/master/validation.cpp).
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, pred=fits(0.1, 32))[0]
+    too_big = new_task_id("too-big")
+    cpus = ms.offer_scalar(offer, "cpus") + 1
+    sched.launch(
+        offer, [ms.docker_task(too_big, offer["agent_id"]["value"], task_image, cpus=cpus, command=RUN_FOREVER)]
+    )
+    err = sched.wait_update(too_big, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+    assert err["state"] == "TASK_ERROR" and err.get("reason") == "REASON_TASK_INVALID", err
+    assert err.get("source") == "SOURCE_MASTER" and "more than available" in err.get("message", ""), err
+
+    # A negative health check interval: TASK_ERROR (src/common/validation.cpp validateHealthCheck).
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, since=since, pred=fits(0.1, 32))[0]
+    bad_hc = new_task_id("bad-hc")
+    hc = ms.command_health_check("true", interval=-1)
+    sched.launch(
+        offer, [ms.docker_task(bad_hc, offer["agent_id"]["value"], task_image, command=RUN_FOREVER, health_check=hc)]
+    )
+    err = sched.wait_update(bad_hc, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+    assert err["state"] == "TASK_ERROR" and err.get("reason") == "REASON_TASK_INVALID", err
+    assert "Expecting 'interval_seconds' to be non-negative" in err.get("message", ""), err
+
+    # An offer that does not exist: the task is lost (REASON_INVALID_OFFERS; no PARTITION_AWARE).
+    ghost = new_task_id("ghost-offer")
+    agent_id = bystander["agent_id"]["value"]
+    sched.accept([f"no-such-offer-{uuid.uuid4().hex[:6]}"], [ms.launch([ms.docker_task(ghost, agent_id, task_image)])])
+    lost = sched.wait_update(ghost, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+    assert lost["state"] == "TASK_LOST" and lost.get("reason") == "REASON_INVALID_OFFERS", lost
+
+    # An image that cannot be pulled: TASK_FAILED with the pull error (no registry here).
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, since=since, pred=fits(0.1, 32))[0]
+    nopull = new_task_id("no-pull")
+    image = f"orchestrator-platform/no-such-image-{uuid.uuid4().hex[:6]}:1"
+    sched.launch(offer, [ms.docker_task(nopull, offer["agent_id"]["value"], image, command=RUN_FOREVER)])
+    failed = sched.wait_update(nopull, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 180, since=since)
+    assert failed["state"] == "TASK_FAILED", failed
+    assert failed.get("reason") == "REASON_CONTAINER_LAUNCH_FAILED", failed
+    assert "pull" in failed.get("message", "") and image in failed.get("message", ""), failed
+
+    # The bystander never noticed: no update, still running (explicit reconciliation), container up.
+    no_terminal_update(sched, by_id, since)
+    answers = sched.reconcile_until([(by_id, agent_id)], 60)
+    assert answers[by_id]["state"] == "TASK_RUNNING", answers
+    assert answers[by_id].get("reason") == "REASON_RECONCILIATION", answers
+    assert "uuid" not in answers[by_id], "reconciliation answers are not acknowledged (no uuid)"
+    assert running_container(container_name(by_cid)) is not None
+    assert not sched.errors, sched.errors
+
+
+# ------------------------------------------------------------------------------------------
+# several frameworks, offers
+# ------------------------------------------------------------------------------------------
+
+
+def test_two_frameworks_both_get_offers(scheduler: Callable[..., ms.Scheduler], task_image: str) -> None:
+    """Each framework gets offers; DECLINE with a filter passes the resources on; SUPPRESS and
+    REVIVE are accepted; both can run tasks side by side."""
+    first, second = scheduler(), scheduler()
+    seen: dict[str, set[str]] = {first.framework_id or "": set(), second.framework_id or "": set()}
+    deadline = time.monotonic() + LAUNCH_TIMEOUT
+    marks = {id(first): 0, id(second): 0}
+    while not all(seen.values()):
+        assert time.monotonic() < deadline, f"offers seen per framework: {seen}"
+        for sched in (first, second):
+            if seen[sched.framework_id or ""]:
+                continue
+            try:
+                event = sched.wait(lambda e: e.type == "OFFERS", 2, "offers", since=marks[id(sched)])
+            except AssertionError:
+                continue
+            marks[id(sched)] = event.index + 1
+            ids = [o["id"]["value"] for o in event.offers]
+            seen[sched.framework_id or ""].update(o["agent_id"]["value"] for o in event.offers)
+            sched.decline(ids, refuse_seconds=1)
+    first.suppress()
+    first.revive()
+    a, _ = launch_running(first, task_image, "fw1")
+    b, _ = launch_running(second, task_image, "fw2")
+    assert a["task_id"] != b["task_id"]
+
+
+# ------------------------------------------------------------------------------------------
+# failures: agent restart, master failover, scheduler failover (these restart processes)
+# ------------------------------------------------------------------------------------------
+
+
+def test_agent_restart_recovers_running_task(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """A checkpointing framework's task survives an agent restart (SIGTERM, same --work_dir):
+    same container, same agent ID, still RUNNING for the master and in reconciliation."""
+    sched = scheduler(checkpoint=True)
+    agent = cluster.agents[0]
+    before = cluster.wait_agent(agent)
+    since = sched.mark()
+    info, running = launch_running(sched, task_image, "recover", agent_id=before["id"])
+    task_id = info["task_id"]["value"]
+    cid = container_id_of(running)
+    docker_id = running_container(container_name(cid))
+    assert docker_id
+
+    agent.stop()
+    wait_for(lambda: cluster.agent_record(agent) is None, 30, "the master to see the agent gone")
+    agent.start()
+    after = cluster.wait_agent(agent)
+    assert after["id"] == before["id"], (before["id"], after["id"])
+    assert running_container(container_name(cid)) == docker_id, "the task's container was replaced or stopped"
+    answers = sched.reconcile_until([(task_id, before["id"])], 60)
+    assert answers[task_id]["state"] == "TASK_RUNNING", answers
+    no_terminal_update(sched, task_id, since)
+    task = state_task(cluster, sched.framework_id or "", task_id)
+    assert task and task["state"] == "TASK_RUNNING", task
+
+
+def test_leader_killed_tasks_keep_running_framework_resubscribes(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """docs/high-availability-framework-guide.md: the leading master dies; tasks keep running;
+    the scheduler re-subscribes with the same FrameworkID to the new leader and reconciles."""
+    sched = scheduler(failover_timeout=600)
+    since = sched.mark()
+    info, running = launch_running(sched, task_image, "ha")
+    task_id, agent_id = info["task_id"]["value"], info["agent_id"]["value"]
+    cid = container_id_of(running)
+    framework_id = sched.framework_id
+    old = cluster.wait_leader()
+    assert sched.master == old.hostport
+    old.kill()
+    try:
+        why = sched.wait_ended(30)
+        assert why, why
+        new = cluster.wait_leader(60)
+        assert new is not old
+        for agent in cluster.agents:
+            cluster.wait_agent(agent, 90)
+        resubscribed = sched.subscribe(timeout=60)
+        assert sched.framework_id == framework_id
+        assert resubscribed.body["subscribed"]["framework_id"]["value"] == framework_id
+        assert sched.master == new.hostport
+        answers = sched.reconcile_until([(task_id, agent_id)], 90)
+        assert answers[task_id]["state"] == "TASK_RUNNING", answers
+        # Implicit reconciliation answers for it too (docs/reconciliation.md).
+        mark = sched.mark()
+        sched.reconcile()
+        implicit = sched.wait_update(
+            task_id, "TASK_RUNNING", 30, since=mark, pred=lambda s: s.get("reason") == "REASON_RECONCILIATION"
+        )
+        assert "uuid" not in implicit
+        no_terminal_update(sched, task_id, since)
+        assert running_container(container_name(cid)) is not None
+    finally:
+        old.start()
+        cluster.wait_leader()
+
+
+def framework_record(cluster: Cluster, framework_id: str) -> tuple[str, dict] | None:
+    state = cluster.state()
+    for key in ("frameworks", "completed_frameworks"):
+        for fw in state.get(key) or []:
+            if fw.get("id") == framework_id:
+                return key, fw
+    return None
+
+
+def test_failover_timeout_expiry_kills_tasks(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """docs/scheduler-http-api.md "Disconnections": a scheduler that drops its connection is
+    disconnected; its tasks run on for failover_timeout, then the master removes the framework
+    and kills its tasks; re-subscribing afterwards is refused ("Framework has been removed")."""
+    timeout = 8.0
+    sched = scheduler(failover_timeout=timeout)
+    info, running = launch_running(sched, task_image, "orphan")
+    task_id = info["task_id"]["value"]
+    cid = container_id_of(running)
+    framework_id = sched.framework_id or ""
+    sched.close()
+    dropped = time.monotonic()
+
+    def disconnected() -> dict | None:
+        found = framework_record(cluster, framework_id)
+        return found[1] if found and found[0] == "frameworks" and found[1].get("connected") is False else None
+
+    fw = wait_for(disconnected, timeout, "the master to mark the framework disconnected")
+    assert fw.get("active") is False, fw
+    if time.monotonic() - dropped < timeout - 1:
+        assert running_container(container_name(cid)) is not None, "tasks must outlive the scheduler for a while"
+
+    wait_for(lambda: running_container(container_name(cid)) is None, timeout + 60, "the task's container to stop")
+    assert time.monotonic() - dropped >= timeout - 1, "killed before the failover timeout"
+    found = wait_for(
+        lambda: (r := framework_record(cluster, framework_id)) and r[0] == "completed_frameworks" and r,
+        30,
+        "the framework among completed_frameworks",
+    )
+    states = {t.get("id"): t.get("state") for t in found[1].get("completed_tasks") or []}
+    assert states.get(task_id) == "TASK_KILLED", found[1]
+
+    with pytest.raises(ms.SubscribeError, match="Framework has been removed"):
+        sched.subscribe(timeout=30)
+
+
+def test_teardown_kills_tasks_and_closes_the_stream(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """TEARDOWN (docs/scheduler-http-api.md): tasks killed, framework removed, connections closed."""
+    sched = scheduler()
+    info, running = launch_running(sched, task_image, "teardown")
+    cid = container_id_of(running)
+    framework_id = sched.framework_id or ""
+    sched.teardown()
+    sched.wait_ended(30)
+    wait_for(lambda: running_container(container_name(cid)) is None, 60, "the task's container to stop")
+    found = wait_for(
+        lambda: (r := framework_record(cluster, framework_id)) and r[0] == "completed_frameworks" and r,
+        30,
+        "the framework among completed_frameworks",
+    )
+    assert info["task_id"]["value"] in {t.get("id") for t in found[1].get("completed_tasks") or []}
+    answer = ms.post(
+        sched.master or "", {"type": "REVIVE", "framework_id": ms.ident(framework_id)}, stream_id=sched.stream_id
+    )
+    assert answer.status in (400, 403), answer
+    assert http(cluster.wait_leader().hostport, "/health")[0] == 200
