@@ -25,8 +25,6 @@ import socket
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.basic import missing_required_lib
-
 KAZOO_IMPORT_ERROR = None
 try:
     from kazoo import exceptions as kazoo_exceptions
@@ -657,11 +655,15 @@ def zookeeper_required_together() -> list[list[str]]:
     return [["auth_username", "auth_password"], ["certfile", "keyfile"]]
 
 
-def require_kazoo(module) -> None:
+def missing_library(params: dict) -> tuple[str, str | None] | None:
+    """The Python library these connection parameters need and lack, with its import error
+    (for the module's ``missing_required_lib``), or None. No ``ansible`` import here: the
+    zk_sync service imports this file without ansible-core."""
     if not HAS_KAZOO:
-        module.fail_json(msg=missing_required_lib("kazoo"), exception=KAZOO_IMPORT_ERROR)
-    if module.params.get("auth_username") and module.params.get("auth_scheme") == "sasl" and not HAS_PURESASL:
-        module.fail_json(msg=missing_required_lib("pure-sasl (for auth_scheme=sasl)"), exception=PURESASL_IMPORT_ERROR)
+        return "kazoo", KAZOO_IMPORT_ERROR
+    if params.get("auth_username") and params.get("auth_scheme") == "sasl" and not HAS_PURESASL:
+        return "pure-sasl (for auth_scheme=sasl)", PURESASL_IMPORT_ERROR
+    return None
 
 
 def client_kwargs(params: dict) -> dict:

@@ -237,7 +237,7 @@ diff:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 
 MULTI_BATCH = 1000
@@ -456,7 +456,9 @@ def main() -> None:
         path, data, acl = validate(params)
     except _zk.ZkError as exc:
         module.fail_json(msg=str(exc))
-    _zk.require_kazoo(module)
+    missing = _zk.missing_library(module.params)
+    if missing is not None:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
     client = None
     try:
         client = _zk.connect(params)
