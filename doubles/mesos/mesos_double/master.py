@@ -2,7 +2,9 @@
 """The master personality of the Mesos PROTOCOL DOUBLE (not Apache Mesos).
 
 Follows src/master/master.cpp (election, agent (re-)registration, pings, removal),
-src/master/http.cpp (endpoints, redirects), src/master/maintenance.cpp and src/master/main.cpp.
+src/master/http.cpp (endpoints, redirects) and src/master/main.cpp. Its other parts are mixed
+in: maintenance.py (maintenance), scheduler.py (the v1 scheduler API, framework lifecycle),
+allocator.py (offers), master_tasks.py (ACCEPT, tasks, status updates).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+from .allocator import AllocatorMixin, Bag
 from .common import (
     DOUBLE_AGENT_PATH,
     DOUBLE_BANNER,
@@ -31,8 +34,11 @@ from .common import (
     resolve_ip,
 )
 from .flags import FlagError, Flags, numify_int, parse_duration
+from .frameworks import TERMINAL_STATES, Framework, task_v0
 from .maintenance import MaintenanceMixin, machine_key
+from .master_tasks import TaskMixin
 from .resources import attributes_v0, resources_v0
+from .scheduler import SchedulerMixin
 from .web import (
     Request,
     Response,
@@ -82,7 +88,7 @@ REDIRECTING = {
 }
 
 
-class Master(MaintenanceMixin):
+class Master(TaskMixin, AllocatorMixin, SchedulerMixin, MaintenanceMixin):
     def __init__(self, flags: Flags) -> None:
         self.flags = flags
         self.start_time = time.time()
@@ -137,6 +143,17 @@ class Master(MaintenanceMixin):
         self._contend_lock = threading.Lock()
         self.url: ZkUrl | None = None
         self.log_replicas = 0
+        # The scheduler side (scheduler.py, allocator.py, master_tasks.py).
+        self.frameworks: dict[str, Framework] = {}
+        self.completed_frameworks: list[Framework] = []
+        self.next_framework = 0
+        self.offers: dict[str, dict] = {}
+        self.offer_times: dict[str, float] = {}
+        self.next_offer = 0
+        self.task_counters = dict.fromkeys(
+            ("finished", "failed", "killed", "lost", "error", "dropped", "gone", "gone_by_operator"), 0
+        )
+        self._allocate_now = threading.Event()
 
     # ---- start-up, as src/master/main.cpp orders its checks ---------------------------------
     def validate(self) -> None:
@@ -224,6 +241,8 @@ class Master(MaintenanceMixin):
             log("Elected as the leading master (standalone)!")
         serve(self.bind_ip, self.port, self.route)
         threading.Thread(target=self._ping_checker, daemon=True).start()
+        threading.Thread(target=self.allocation_loop, daemon=True).start()
+        threading.Thread(target=self._framework_timers, daemon=True).start()
         if self.url is not None:
             self._start_zk()
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
@@ -342,6 +361,13 @@ class Master(MaintenanceMixin):
     def elected(self) -> bool:
         return self.leader is not None and self.leader.get("id") == self.id
 
+    def _framework_timers(self) -> None:
+        # Framework::heartbeat's HEARTBEAT events and Master::frameworkFailoverTimeout.
+        while True:
+            time.sleep(0.2)
+            self.heartbeats()
+            self.check_failover_timeouts()
+
     def _ping_checker(self) -> None:
         # Agents that stop pinging for agent_ping_timeout * max_agent_ping_timeouts are marked
         # unreachable and removed (master.cpp SlaveObserver), simplified to a timer.
@@ -356,8 +382,11 @@ class Master(MaintenanceMixin):
                 for agent_id, agent in list(self.agents.items()):
                     if now - agent["last_ping"] > limit:
                         log(f"Agent {agent_id} failed health check; marking unreachable")
-                        del self.agents[agent_id]
                         self.unreachable[agent_id] = time.time()
+                        self.agent_tasks_lost(
+                            agent_id, agent["info"]["hostname"], "health check timed out", self.unreachable[agent_id]
+                        )
+                        del self.agents[agent_id]
                         self.counters["slave_unreachable_scheduled"] += 1
                         self.counters["slave_unreachable_completed"] += 1
 
@@ -366,6 +395,7 @@ class Master(MaintenanceMixin):
         # sent from here), master/slave_removals counts it, and so does the reason's counter
         # (master/slave_removals/reason_*) when the caller gives one.
         log(f"Removing agent {agent_id}: {cause}")
+        self.agent_tasks_lost(agent_id, self.agents[agent_id]["info"]["hostname"], cause, None)
         del self.agents[agent_id]
         self.counters["slave_removals"] += 1
         if reason is not None:
@@ -447,6 +477,7 @@ class Master(MaintenanceMixin):
                 }
                 self.unreachable.pop(agent_id, None)
                 log(f"{'Re-registered' if reregistered else 'Registered'} agent {agent_id} at {body['pid']}")
+                self.agent_reregistered_tasks(agent_id, body.get("tasks") or [], body.get("frameworks") or [])
                 return Response.json({"id": agent_id, "master_id": self.id})
             agent_id = body.get("id")
             agent = self.agents.get(agent_id or "")
@@ -460,18 +491,33 @@ class Master(MaintenanceMixin):
                 agent["last_ping"] = time.monotonic()
                 if not agent["connected"]:
                     agent["connected"] = agent["active"] = True
+                    self.trigger_allocation()
                 return Response.json({"ok": True})
             if action == "disconnect":
-                # Master::exited: a disconnected agent is deactivated, kept until health checks fail.
+                # Master::exited: a disconnected agent is deactivated (its offers rescinded),
+                # kept until health checks fail.
                 agent["connected"] = agent["active"] = False
+                self.rescind_agent_offers(agent_id)
                 log(f"Agent {agent_id} disconnected")
                 return Response.json({"ok": True})
+            if action == "status_update":
+                self.agent_status_update(agent_id, body)
+                return Response.json({})
         return Response.text(404, "")
 
     # ---- models ---------------------------------------------------------------------------------
     def agent_v0(self, agent_id: str, agent: dict) -> dict:
         info = agent["info"]
         resources = info["resources"]
+        used_bag, offered_bag = Bag(), Bag()
+        for framework in self.frameworks.values():
+            for task in framework.tasks.values():
+                if task["agent_id"]["value"] == agent_id and task["state"] not in TERMINAL_STATES:
+                    used_bag = used_bag + Bag(task["resources"])
+        for offer in self.offers.values():
+            if offer["agent_id"]["value"] == agent_id:
+                offered_bag = offered_bag + Bag(offer["resources"])
+        used, offered = used_bag.to_list("*"), offered_bag.to_list("*")
         model = {
             "id": agent_id,
             "pid": agent["pid"],
@@ -479,8 +525,8 @@ class Master(MaintenanceMixin):
             "port": info["port"],
             "registered_time": agent["registered_time"],
             "resources": resources_v0(resources),
-            "used_resources": resources_v0([]),
-            "offered_resources": resources_v0([]),
+            "used_resources": resources_v0(used),
+            "offered_resources": resources_v0(offered),
             "reserved_resources": {},
             "unreserved_resources": resources_v0(resources),
             "attributes": attributes_v0(info.get("attributes", [])),
@@ -490,8 +536,8 @@ class Master(MaintenanceMixin):
             "capabilities": agent["capabilities"],
             "reserved_resources_full": {},
             "unreserved_resources_full": resources,
-            "used_resources_full": [],
-            "offered_resources_full": [],
+            "used_resources_full": used,
+            "offered_resources_full": offered,
         }
         if agent["reregistered_time"] is not None:
             model["reregistered_time"] = agent["reregistered_time"]
@@ -532,8 +578,9 @@ class Master(MaintenanceMixin):
                 "flags": self.flags.as_strings(),
                 "slaves": agents,
                 "recovered_slaves": [],
-                "frameworks": [],
-                "completed_frameworks": [],
+                "frameworks": [f.v0(self.agents) for f in self.frameworks.values()],
+                "completed_frameworks": [f.v0(self.agents) for f in self.completed_frameworks],
+                "orphan_tasks": [],
                 "unregistered_frameworks": [],
             }
             if self.elected_time is not None and self.elected():
@@ -566,36 +613,22 @@ class Master(MaintenanceMixin):
                 "master/slaves_disconnected": float(len(self.agents) - connected),
                 "master/slaves_unreachable": float(len(self.unreachable)),
                 **{f"master/{name}": float(count) for name, count in self.counters.items()},
-                "master/frameworks_active": 0.0,
-                "master/frameworks_inactive": 0.0,
-                "master/frameworks_connected": 0.0,
-                "master/frameworks_disconnected": 0.0,
-                "master/outstanding_offers": 0.0,
+                "master/frameworks_active": float(sum(1 for f in self.frameworks.values() if f.active)),
+                "master/frameworks_inactive": float(sum(1 for f in self.frameworks.values() if not f.active)),
+                "master/frameworks_connected": float(sum(1 for f in self.frameworks.values() if f.connected)),
+                "master/frameworks_disconnected": float(sum(1 for f in self.frameworks.values() if not f.connected)),
+                "master/outstanding_offers": float(len(self.offers)),
                 "master/event_queue_messages": 0.0,
                 "master/event_queue_dispatches": 0.0,
                 "master/event_queue_http_requests": 0.0,
             }
-            for state in (
-                "staging",
-                "starting",
-                "running",
-                "killing",
-                "finished",
-                "failed",
-                "killed",
-                "lost",
-                "error",
-                "dropped",
-                "unreachable",
-                "gone",
-                "gone_by_operator",
-            ):
-                m[f"master/tasks_{state}"] = 0.0
+            m.update(self.task_metrics())
+            used = self.used_resources()
             for kind in ("cpus", "mem", "disk", "gpus"):
                 total = sum(r["scalar"]["value"] for r in res if r["name"] == kind and r["type"] == "SCALAR")
                 m[f"master/{kind}_total"] = total
-                m[f"master/{kind}_used"] = 0.0
-                m[f"master/{kind}_percent"] = 0.0
+                m[f"master/{kind}_used"] = used.scalar(kind)
+                m[f"master/{kind}_percent"] = used.scalar(kind) / total if total else 0.0
                 m[f"master/{kind}_revocable_total"] = 0.0
                 m[f"master/{kind}_revocable_used"] = 0.0
                 m[f"master/{kind}_revocable_percent"] = 0.0
@@ -649,9 +682,16 @@ class Master(MaintenanceMixin):
                     }
                 )
         if path in ("/frameworks", "/frameworks.json"):
-            return Response.json({"frameworks": [], "completed_frameworks": [], "unregistered_frameworks": []})
+            with self.lock:
+                return Response.json(
+                    {
+                        "frameworks": [f.v0(self.agents) for f in self.frameworks.values()],
+                        "completed_frameworks": [f.v0(self.agents) for f in self.completed_frameworks],
+                        "unregistered_frameworks": [],
+                    }
+                )
         if path in ("/tasks", "/tasks.json"):
-            return Response.json({"tasks": []})
+            return Response.json({"tasks": self.tasks_v0()})
         if path in ("/roles", "/roles.json"):
             return Response.json({"roles": []})
         if path == "/state-summary":
@@ -674,6 +714,8 @@ class Master(MaintenanceMixin):
             with self.lock:
                 error = self.machines_transition(ids, down=path == "/machine/down")
             return error or Response(200)
+        if path == "/api/v1/scheduler":
+            return self.scheduler_api(req)
         if path == "/api/v1":
             return self.api(req)
         return Response(404)
@@ -701,13 +743,17 @@ class Master(MaintenanceMixin):
                     "start_time": self.start_time,
                     **({"elected_time": self.elected_time} if self.elected_time else {}),
                 }
+            elif kind == "GET_TASKS":
+                result = self.v1_tasks()
+            elif kind == "GET_FRAMEWORKS":
+                result = self.v1_frameworks()
             elif kind == "GET_AGENTS":
                 result = self.v1_agents()
             elif kind == "GET_STATE":
                 result = {
-                    "get_tasks": {},
+                    "get_tasks": self.v1_tasks(),
                     "get_executors": {},
-                    "get_frameworks": {},
+                    "get_frameworks": self.v1_frameworks(),
                     "get_agents": self.v1_agents(),
                 }
             elif kind == "GET_MAINTENANCE_STATUS":
@@ -729,6 +775,17 @@ class Master(MaintenanceMixin):
             else:
                 return Response.text(501, f"Call type {kind} is not implemented by the Mesos protocol double")
         return Response.json({"type": kind, kind.lower(): drop_empty(result)})
+
+    def tasks_v0(self) -> list[dict]:
+        # ReadOnlyHandler::tasks: the tasks of every known and completed framework, newest first,
+        # at most `limit` (default 100).
+        with self.lock:
+            tasks: list[dict] = []
+            for framework in [*self.frameworks.values(), *self.completed_frameworks]:
+                tasks += [*framework.tasks.values(), *framework.unreachable_tasks.values(), *framework.completed_tasks]
+            models = [task_v0(t) for t in tasks]
+        models.sort(key=lambda t: t["statuses"][-1]["timestamp"] if t["statuses"] else 0.0, reverse=True)
+        return models[:100]
 
     def v1_agents(self) -> dict:
         return {
