@@ -38,6 +38,7 @@ sys.path.insert(0, HERE)
 
 import zk_sync as bench  # noqa: E402  # the benchmark's helpers (ensembles, tree, CPU from /proc)
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions  # noqa: E402
 
 CHUNK = 2000  # nodes per pipelined exchange, as the copy's reads (Side._fetch_on)
 MULTI_OPS = 800  # ops per multiRead, as the mirror's reads (Side.read_ordered)
@@ -93,7 +94,7 @@ def thread_cpu(pid: int) -> collections.Counter[str]:
     return ticks
 
 
-def read_all(session: wire.WireSession, paths: list[str], make: Callable[[list[str]], Requests]) -> None:
+def read_all(session: wire_sessions.WireSession, paths: list[str], make: Callable[[list[str]], Requests]) -> None:
     for i in range(0, len(paths), CHUNK):
         for err, _body in session.call_many(make(paths[i : i + CHUNK])):
             if err:
@@ -117,7 +118,7 @@ def main() -> int:
         c.close()
         member = ens.members[0]
         host, port = member.hostport.rsplit(":", 1)
-        session = wire.WireSession([(host, int(port))], [("digest", f"{bench.SUPER[0]}:{bench.SUPER[1]}")])
+        session = wire_sessions.WireSession([(host, int(port))], [("digest", f"{bench.SUPER[0]}:{bench.SUPER[1]}")])
         session.connect()
         pids = [m.pid for m in ens.members]
         print(f"{len(paths):,} nodes read through one pipelined session on member {member.myid} ({member.mode()})")

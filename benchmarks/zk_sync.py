@@ -48,6 +48,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire  # noqa: E402
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions  # noqa: E402
 from kazoo.client import KazooClient  # noqa: E402
 from kazoo.protocol.serialization import Create, Delete, GetData, SetData, Transaction  # noqa: E402
 from kazoo.security import OPEN_ACL_UNSAFE, make_digest_acl  # noqa: E402
@@ -400,7 +401,7 @@ def relay_phase(spec: dict) -> dict:
     path = spec["path"]
     auth = [("digest", f"{SUPER[0]}:{SUPER[1]}")]
     relayed = [0]
-    tgt = wire.LoopSession(_zk.split_hosts(spec["target"]), auth=auth, timeout=10.0)
+    tgt = wire_sessions.LoopSession(_zk.split_hosts(spec["target"]), auth=auth, timeout=10.0)
 
     def written(err: int, _body: bytes) -> None:
         if not err:
@@ -415,7 +416,7 @@ def relay_phase(spec: dict) -> dict:
         if etype == wire.EVENT_CHANGED and changed == path:
             src.submit(wire.OP_GET_DATA, wire.get_data_payload(changed), got)
 
-    src = wire.LoopSession(_zk.split_hosts(spec["source"]), on_event, auth=auth, timeout=10.0)
+    src = wire_sessions.LoopSession(_zk.split_hosts(spec["source"]), on_event, auth=auth, timeout=10.0)
     src.connect()
     tgt.connect()
     (err, _body, _seen) = src.wait(src.send([(wire.OP_ADD_WATCH, wire.AddWatch(path).serialize())]), 10.0)[0]
@@ -430,7 +431,7 @@ def relay_phase(spec: dict) -> dict:
     threading.Thread(target=until_stdin_closes, daemon=True).start()
     print("started", flush=True)
     while not stop.is_set():
-        wire.pump_any([src, tgt], 0.05)
+        wire_sessions.pump_any([src, tgt], 0.05)
         if src.lost.is_set() or tgt.lost.is_set():
             raise RuntimeError("the relay lost a session")
     src.close()

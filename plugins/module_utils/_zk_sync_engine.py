@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import (
     PathMap,
     SyncConfig,
@@ -125,7 +125,7 @@ class SyncEngine:
         Whether the two connect strings reach one ensemble is asked of the servers, not read
         from the addresses (DNS names, proxies, NAT and members missing from a list all hide
         it): a session opened on a source server is resumed on a target server
-        (:func:`wire.same_ensemble`), which takes it over only when its ensemble created it.
+        (:func:`wire_sessions.same_ensemble`), which takes it over only when its ensemble created it.
         Decisive both ways for ZooKeeper's (default) global sessions, it writes nothing, and
         costs two handshakes. With ``localSessionsEnabled`` a session is known to its server
         only, so "unknown" is cross-checked: a source root that the target also holds, created
@@ -136,7 +136,7 @@ class SyncEngine:
         if not overlaps:
             return
         timeout = max(self.src.session_timeout(), self.tgt.session_timeout())
-        same, why = wire.same_ensemble(
+        same, why = wire_sessions.same_ensemble(
             self.src.servers, self.tgt.servers, timeout, self.src.ssl_context, self.tgt.ssl_context
         )
         if same is None:

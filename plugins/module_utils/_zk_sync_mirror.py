@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import Pair, SyncEngine
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
     LOG,
@@ -160,7 +161,7 @@ class Mirror:
     def pump(self, timeout: float = 0.0) -> None:
         """Read what arrived on both loop sessions (watch events are queued, write answers
         settled), waiting up to ``timeout`` for the first of it."""
-        wire.pump_any([self.src.loop, self.tgt.loop], timeout)
+        wire_sessions.pump_any([self.src.loop, self.tgt.loop], timeout)
 
     def apply_events(  # noqa: PLR0912,PLR0915  # the hot path
         self, upto: int | None = None, limit: int = 5000, read: list[str] | None = None

@@ -20,6 +20,7 @@ from typing import cast
 
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import SERVICE_TIMEOUT
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
     LOG,
@@ -60,9 +61,9 @@ class EnsembleSessions:
     * ``client``: a kazoo session (:func:`_zk.connect`, retrying forever), with kazoo's
       selector replaced (:func:`wire.use_poll_select`). The copy's writes and the heartbeat
       go through it.
-    * ``readers``: ``read_sessions`` pipelined :class:`wire.WireSession` s spread over the
+    * ``readers``: ``read_sessions`` pipelined :class:`wire_sessions.WireSession` s spread over the
       servers, for the bulk reads of the copy and verify walks (:meth:`fetch`).
-    * ``loop``: the mirror's own :class:`wire.LoopSession` (:meth:`open_loop`), read by the
+    * ``loop``: the mirror's own :class:`wire_sessions.LoopSession` (:meth:`open_loop`), read by the
       mirror loop itself: on the source the watch and the reads its events cause, on the
       target the mirror's writes and the repairs' reads (:meth:`submit`, :meth:`read_ordered`).
     """
@@ -74,12 +75,12 @@ class EnsembleSessions:
         self.client = None
         # pipelined read sessions, spread over the servers: a server answers one session's
         # requests one after another (a getACL each, per node), so bulk reads scale with sessions
-        self.readers: list[wire.WireSession] = []
+        self.readers: list[wire_sessions.WireSession] = []
         self._read_pool: ThreadPoolExecutor | None = None
         self._fetch_lock = threading.Lock()
-        # the session the mirror loop reads itself (see wire.LoopSession): the source's watch
+        # the session the mirror loop reads itself (see wire_sessions.LoopSession): the source's watch
         # and the reads it causes, the target's writes and the repairs' reads
-        self.loop: wire.LoopSession | None = None
+        self.loop: wire_sessions.LoopSession | None = None
         self.event_seq = 0
         self.servers: list[tuple[str, int]] = []
         self.auth: list[tuple[str, str]] = []
@@ -111,7 +112,7 @@ class EnsembleSessions:
         self.servers, self.auth, self.ssl_context = servers, auth, ctx
         for i in range(self.read_sessions):
             first = i % len(servers)  # each session starts (and reconnects) at another server
-            reader = wire.WireSession(
+            reader = wire_sessions.WireSession(
                 servers[first:] + servers[:first],
                 auth,
                 timeout=self.session_timeout(),
@@ -132,11 +133,11 @@ class EnsembleSessions:
     def session_timeout(self) -> float:
         return float(self.params.get("timeout") or SERVICE_TIMEOUT)
 
-    def open_loop(self, on_event: Callable[[int, str], None] | None = None) -> wire.LoopSession:
+    def open_loop(self, on_event: Callable[[int, str], None] | None = None) -> wire_sessions.LoopSession:
         """The mirror loop's own session (not connected yet); from now on :meth:`submit` and
         :meth:`read_ordered` use it instead of the kazoo session."""
         if self.loop is None:
-            self.loop = wire.LoopSession(
+            self.loop = wire_sessions.LoopSession(
                 self.servers,
                 on_event,
                 self.counter,
@@ -228,13 +229,13 @@ class EnsembleSessions:
                 out.extend(nodes)
             return out
 
-    def _fetch_on(self, reader: wire.WireSession, paths: list[str]) -> list[Node | None]:
+    def _fetch_on(self, reader: wire_sessions.WireSession, paths: list[str]) -> list[Node | None]:
         out: list[Node | None] = []
         for start in range(0, len(paths), 2000):
             out.extend(self._fetch_chunk(reader, paths[start : start + 2000]))
         return out
 
-    def _fetch_chunk(self, reader: wire.WireSession, paths: list[str]) -> list[Node | None]:
+    def _fetch_chunk(self, reader: wire_sessions.WireSession, paths: list[str]) -> list[Node | None]:
         # The getACLs go first and ONE multiRead last: ZooKeeper 3.8 was seen to leave a
         # request unanswered when it followed a multiRead in the same pipeline.
         reqs: list[tuple[int, bytes]] = [(wire.OP_GET_ACL, wire.path_payload(p)) for p in paths]

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import build_config
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import SyncEngine
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
@@ -194,7 +194,7 @@ def test_two_different_ensembles_are_still_allowed(zk_ensemble, zk, other_ensemb
             finally:
                 fwd.close()
             assert (
-                wire.same_ensemble(
+                wire_sessions.same_ensemble(
                     [(m.host, m.client_port) for m in zk_ensemble.members],
                     [(m.host, m.client_port) for m in other_ensemble.members],
                     5.0,
@@ -212,10 +212,10 @@ def test_an_undecidable_identity_is_refused(zk_ensemble, zk, monkeypatch):
     _wipe(zk, "/undecided")
     zk.create("/undecided/a", b"1", makepath=True)
     opts = {"paths": [{"source": "/undecided", "target": "/undecided/copy"}]}
-    monkeypatch.setattr(wire, "same_ensemble", lambda *a, **k: (None, "no server answered (test)"))
+    monkeypatch.setattr(wire_sessions, "same_ensemble", lambda *a, **k: (None, "no server answered (test)"))
     with pytest.raises(ZkSyncUnavailable, match=r"cannot tell whether source and target are one ensemble"):
         run("copy", _side(members[0]), _side(members[1]), opts)
-    monkeypatch.setattr(wire, "same_ensemble", lambda *a, **k: (False, "session unknown (test)"))
+    monkeypatch.setattr(wire_sessions, "same_ensemble", lambda *a, **k: (False, "session unknown (test)"))
     msg = _refused(members[0], members[1], opts)
     assert "same transaction" in msg and "localSessionsEnabled" in msg, msg
     assert zk.exists("/undecided/copy") is None

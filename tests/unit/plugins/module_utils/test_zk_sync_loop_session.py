@@ -15,6 +15,7 @@ import time
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 
 
 class Peer:
@@ -83,11 +84,11 @@ def peer():
     p.close()
 
 
-def _session(peer: Peer, seen: list) -> wire.LoopSession:  # the owner reads, as the mirror loop does
+def _session(peer: Peer, seen: list) -> wire_sessions.LoopSession:  # the owner reads, as the mirror loop does
     def on_event(etype: int, path: str) -> None:
         seen.append((etype, path))
 
-    session = wire.LoopSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
+    session = wire_sessions.LoopSession([peer.address], on_event, lambda: len(seen), timeout=5.0)
     session.connect()
     peer.accepted.join(5.0)
     assert peer.connect_sync == wire.OP_SYNC
@@ -143,7 +144,7 @@ def test_a_closed_connection_marks_the_watches_lost(peer):
 
 def test_the_keeper_reads_and_pings_while_the_owner_is_busy(monkeypatch):
     peer = Peer(session_timeout_ms=600)  # a ping is due after 200 ms of silence
-    monkeypatch.setattr(wire.LoopSession, "KEEPER_IDLE", 0.05)
+    monkeypatch.setattr(wire_sessions.LoopSession, "KEEPER_IDLE", 0.05)
     seen: list = []
     session = _session(peer, seen)
     try:
@@ -199,10 +200,10 @@ def test_pump_any_reads_the_session_that_has_something(peer):
         peer.send(answer(xid, STAT_BODY))
         deadline = time.monotonic() + 5
         while not reply.ready() and time.monotonic() < deadline:
-            wire.pump_any([quiet, None, busy], 1.0)
+            wire_sessions.pump_any([quiet, None, busy], 1.0)
         assert reply.ready()
         started = time.monotonic()
-        wire.pump_any([quiet, busy], 0.2)  # nothing more to read: it waits, then returns
+        wire_sessions.pump_any([quiet, busy], 0.2)  # nothing more to read: it waits, then returns
         assert time.monotonic() - started >= 0.15
     finally:
         busy.close()
@@ -230,7 +231,7 @@ def test_a_broken_connection_fails_every_request_in_flight(peer):
 
 def test_a_server_that_answers_nothing_not_even_pings_is_taken_for_dead(monkeypatch):
     peer = Peer(session_timeout_ms=600)  # pings after 200 ms of silence, dead after 400 ms
-    monkeypatch.setattr(wire.LoopSession, "KEEPER_IDLE", 0.05)
+    monkeypatch.setattr(wire_sessions.LoopSession, "KEEPER_IDLE", 0.05)
     session = _session(peer, [])
     try:
         reply = session.submit(wire.OP_SYNC, wire.path_payload("/"), _decode_stat)

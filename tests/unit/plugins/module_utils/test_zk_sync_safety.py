@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire as wire
+from ansible_collections.orchestrator.platform.plugins.module_utils import _zk_sync_wire_sessions as wire_sessions
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_config import build_config
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_engine import SyncEngine
 from ansible_collections.orchestrator.platform.plugins.module_utils._zk_sync_errors import (
@@ -154,14 +155,14 @@ def test_same_ensemble_is_the_session_known_on_both_sides():
     shared: set[int] = set()
     a, b, other = _Server(shared), _Server(shared), _Server(set())
     try:
-        same, why = wire.same_ensemble([a.addr], [b.addr], 2.0)
+        same, why = wire_sessions.same_ensemble([a.addr], [b.addr], 2.0)
         assert same is True and "resumed the session 0x1234" in why
-        same, why = wire.same_ensemble([a.addr], [other.addr], 2.0)
+        same, why = wire_sessions.same_ensemble([a.addr], [other.addr], 2.0)
         assert same is False and "does not know the session" in why
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()
-        same, why = wire.same_ensemble([a.addr], [dead], 1.0)
+        same, why = wire_sessions.same_ensemble([a.addr], [dead], 1.0)
         assert same is None and "no server of the second ensemble answered" in why
     finally:
         for s in (a, b, other):
