@@ -616,9 +616,16 @@ def summarize_state(state: dict) -> dict:
             }
         )
     tasks_running = 0
+    all_tasks: dict[str, int] = {}
     fw_out = []
     for f in frameworks:
-        running = sum(1 for t in f.get("tasks") or [] if isinstance(t, dict) and t.get("state") == "TASK_RUNNING")
+        # Full<Framework> (src/master/readonly_handler.cpp): "tasks" holds the framework's
+        # non-terminal tasks, "unreachable_tasks" those on unreachable agents,
+        # "completed_tasks" the terminal ones (bounded by --max_completed_tasks_per_framework).
+        states = task_states([*(f.get("tasks") or []), *(f.get("unreachable_tasks") or [])])
+        for task_state, count in states.items():
+            all_tasks[task_state] = all_tasks.get(task_state, 0) + count
+        running = states.get("TASK_RUNNING", 0)
         tasks_running += running
         fw_out.append(
             {
@@ -626,10 +633,18 @@ def summarize_state(state: dict) -> dict:
                 "name": f.get("name"),
                 "active": bool(f.get("active")),
                 "connected": f.get("connected"),
+                "recovered": f.get("recovered"),
                 "role": f.get("role"),
+                "roles": f.get("roles"),
+                "user": f.get("user"),
+                "checkpoint": f.get("checkpoint"),
+                "failover_timeout": f.get("failover_timeout"),
                 "tasks_running": running,
+                "tasks": states,
+                "completed_tasks": len(f.get("completed_tasks") or []),
             }
         )
+    completed = [f for f in state.get("completed_frameworks") or [] if isinstance(f, dict)]
     active = sum(1 for a in agents if a["active"])
     return {
         "cluster": state.get("cluster"),
@@ -651,10 +666,23 @@ def summarize_state(state: dict) -> dict:
             "total": len(fw_out),
             "active": sum(1 for f in fw_out if f["active"]),
             "inactive": sum(1 for f in fw_out if not f["active"]),
+            "connected": sum(1 for f in fw_out if f["connected"] is True),
+            "disconnected": sum(1 for f in fw_out if f["connected"] is False),
+            "completed": len(completed),
             "list": fw_out,
         },
         "tasks_running": tasks_running,
+        "tasks": dict(sorted(all_tasks.items())),
     }
+
+
+def task_states(tasks: list) -> dict[str, int]:
+    """How many of ``tasks`` (``/master/state`` task objects) are in each state, by state name."""
+    counts: dict[str, int] = {}
+    for t in tasks:
+        if isinstance(t, dict) and isinstance(t.get("state"), str):
+            counts[t["state"]] = counts.get(t["state"], 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def select_metrics(snapshot: dict, names: list[str] | tuple[str, ...]) -> dict:

@@ -18,7 +18,8 @@ description:
   - Reports every master's health (C(/health)), version (C(/version)), whether it considers
     itself elected (C(master/elected) of its C(/metrics/snapshot)) and which leader it names.
   - From the leader, reports the elected time, agents (active, inactive, resources total and
-    used), frameworks, running tasks (C(/master/state)) and selected C(/metrics/snapshot) values.
+    used), frameworks (id, name, active, connected, roles, failover timeout, their tasks counted by
+    state), tasks counted by state (C(/master/state)) and selected C(/metrics/snapshot) values.
   - Never changes anything. Also callable as C(orchestrator.platform.mesos_master_status).
 author:
   - Orchestrator Platform Team (@orchestrator)
@@ -223,16 +224,108 @@ agents:
       elements: dict
 frameworks:
   description:
-    - Frameworks registered with the leader - C(total), C(active), C(inactive), and C(list) (C(id), C(name),
-      C(active), C(connected), C(role), C(tasks_running) of each).
-    - Null without a leader.
+    - Frameworks registered with the leader (C(frameworks) of its C(/master/state)); null without a leader.
+    - A framework whose scheduler disconnected stays listed, with RV(frameworks.list[].connected=false) and
+      RV(frameworks.list[].active=false), until it re-subscribes or its C(failover_timeout) expires; then the
+      master removes it (counted in RV(frameworks.completed)) and kills its tasks.
   returned: always
   type: dict
+  contains:
+    total:
+      description: Registered frameworks.
+      type: int
+      sample: 2
+    active:
+      description: Active frameworks (subscribed and not deactivated).
+      type: int
+      sample: 2
+    inactive:
+      description: Registered frameworks that are not active.
+      type: int
+      sample: 0
+    connected:
+      description: Frameworks whose scheduler is connected.
+      type: int
+      sample: 2
+    disconnected:
+      description: Frameworks whose scheduler is disconnected (within their failover timeout).
+      type: int
+      sample: 0
+    completed:
+      description: Frameworks the leader removed (torn down, or failover timeout expired) that it still remembers.
+      type: int
+      sample: 1
+    list:
+      description: One entry per registered framework.
+      type: list
+      elements: dict
+      contains:
+        id:
+          description: FrameworkID.
+          type: str
+          sample: 6f5c1a3e-2b4d-4c1e-9f0a-5b7d9e8c1a2b-0001
+        name:
+          description: Framework name.
+          type: str
+          sample: marathon
+        active:
+          description: Whether the framework is active.
+          type: bool
+          sample: true
+        connected:
+          description: Whether its scheduler is connected; null when the master does not say.
+          type: bool
+          sample: true
+        recovered:
+          description: Whether the framework is only known from agents after a master failover (not re-subscribed yet).
+          type: bool
+          sample: false
+        role:
+          description: The framework's (legacy, single) role; null when the master reports C(roles) instead.
+          type: str
+          sample: "*"
+        roles:
+          description: The framework's roles (MULTI_ROLE frameworks); null when the master reports C(role) instead.
+          type: list
+          elements: str
+          sample: ["*"]
+        user:
+          description: User the framework's tasks run as.
+          type: str
+          sample: root
+        checkpoint:
+          description: Whether the framework checkpoints (its tasks survive an agent restart).
+          type: bool
+          sample: true
+        failover_timeout:
+          description: Seconds the master keeps the framework and its tasks after its scheduler disconnects.
+          type: float
+          sample: 604800.0
+        tasks_running:
+          description: Its tasks in C(TASK_RUNNING).
+          type: int
+          sample: 3
+        tasks:
+          description: Its non-terminal tasks (including those on unreachable agents) counted by state.
+          type: dict
+          sample: {TASK_RUNNING: 3, TASK_STAGING: 1}
+        completed_tasks:
+          description: Terminal tasks the master still lists for it (bounded by C(--max_completed_tasks_per_framework)).
+          type: int
+          sample: 12
 tasks_running:
   description: Tasks in C(TASK_RUNNING) state over all frameworks (from C(/master/state)); null without a leader.
   returned: always
   type: int
   sample: 4
+tasks:
+  description:
+    - Non-terminal tasks of all registered frameworks counted by state (from C(/master/state)); null without a leader.
+    - Tasks of frameworks the master does not know yet after a failover (C(orphan_tasks) of old releases)
+      are not counted.
+  returned: always
+  type: dict
+  sample: {TASK_RUNNING: 4, TASK_STARTING: 1}
 metrics:
   description: The selected C(/metrics/snapshot) values of the leader (null for a name the master does not have);
     null without a leader.
@@ -388,6 +481,7 @@ def leader_facts(client: MesosClient, leader_url: str, names: list[str], problem
         "agents": state["agents"],
         "frameworks": state["frameworks"],
         "tasks_running": state["tasks_running"],
+        "tasks": state["tasks"],
         "metrics": select_metrics(snapshot, names),
     }
 
@@ -425,6 +519,7 @@ def gather(client: MesosClient, params: dict) -> dict:
         "agents": None,
         "frameworks": None,
         "tasks_running": None,
+        "tasks": None,
         "metrics": None,
         "problems": problems,
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.orchestrator.platform.tests.support import mesos_scheduler as ms
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import LOCAL, run_module, run_playbook
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
@@ -217,7 +218,8 @@ def test_leader_found_both_ways_and_equal(cluster: Cluster) -> None:
     assert result["metrics"]["registrar/log/recovered"] == 1.0
     assert result["elected_time"] is not None
     assert result["agents"]["total"] == 0 and result["frameworks"]["total"] == 0
-    assert result["tasks_running"] == 0
+    assert result["frameworks"]["completed"] == 0 and result["frameworks"]["list"] == []
+    assert result["tasks_running"] == 0 and result["tasks"] == {}
     assert result["problems"] == []
 
 
@@ -384,6 +386,51 @@ def test_maintenance_hostnames_in_other_capitals_are_the_same_machine(cluster: C
     res = maintenance(cluster, [task], mesos_state="up")
     assert not res.get("failed") and [r["path"] for r in res["requests"]] == ["/master/machine/up"], res
     assert schedule_of(leader) == {} and status_of(leader) == {}
+
+
+# ------------------------------------------------------------------------------------------
+# mesos_master_info: frameworks (a scheduler written from the docs subscribes; no agents here)
+# ------------------------------------------------------------------------------------------
+
+
+def test_frameworks_reported_connected_disconnected_and_removed(cluster: Cluster) -> None:
+    sched = ms.Scheduler(cluster.urls, ms.framework_info("info-fw", failover_timeout=120, checkpoint=True))
+    try:
+        sched.subscribe(timeout=60)
+        result = info(cluster)
+        assert not result.get("failed"), result
+        ours = next(f for f in result["frameworks"]["list"] if f["id"] == sched.framework_id)
+        assert ours["name"] == "info-fw" and ours["active"] is True and ours["connected"] is True, ours
+        assert ours["roles"] == ["*"] and ours["checkpoint"] is True and ours["failover_timeout"] == 120, ours
+        assert ours["tasks_running"] == 0 and ours["tasks"] == {}, ours
+        assert result["frameworks"]["connected"] >= 1 and result["tasks"] == {} and result["tasks_running"] == 0
+
+        # The scheduler fails (connection dropped, no TEARDOWN): still registered, disconnected.
+        sched.close()
+        result = wait_for(
+            lambda: (
+                (r := info(cluster))
+                and any(f["id"] == sched.framework_id and f["connected"] is False for f in r["frameworks"]["list"])
+                and r
+            ),
+            30,
+            "the framework reported disconnected",
+        )
+        ours = next(f for f in result["frameworks"]["list"] if f["id"] == sched.framework_id)
+        assert ours["active"] is False, ours
+        assert result["frameworks"]["disconnected"] >= 1
+
+        # Back with the same FrameworkID, then TEARDOWN: removed, counted as completed.
+        sched.subscribe(timeout=60)
+        sched.teardown()
+        result = wait_for(
+            lambda: (r := info(cluster)) and all(f["id"] != sched.framework_id for f in r["frameworks"]["list"]) and r,
+            30,
+            "the framework gone after TEARDOWN",
+        )
+        assert result["frameworks"]["completed"] >= 1, result["frameworks"]
+    finally:
+        sched.close()
 
 
 # ------------------------------------------------------------------------------------------

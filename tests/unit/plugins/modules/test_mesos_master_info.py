@@ -170,3 +170,82 @@ def test_secret_not_in_result(fake, capsys) -> None:
     assert not failed, result
     assert "s3cret-value" not in json.dumps(result)
     assert all(r["headers"].get("authorization", "").startswith("Basic ") for r in leader.requests)
+
+
+def test_frameworks_and_task_counts(fake, capsys) -> None:
+    """Frameworks and tasks as Full<Framework> (src/master/readonly_handler.cpp) writes them:
+    non-terminal ``tasks``, ``unreachable_tasks``, ``completed_tasks``; removed frameworks in
+    ``completed_frameworks``."""
+    leader, _follower = cluster(fake)
+    _status, _headers, state = leader.routes[("GET", "/master/state")]
+    state["frameworks"] = [
+        {
+            "id": "M-0000",
+            "name": "marathon",
+            "active": True,
+            "connected": True,
+            "recovered": False,
+            "roles": ["*"],
+            "user": "root",
+            "checkpoint": True,
+            "failover_timeout": 604800.0,
+            "tasks": [{"id": "a", "state": "TASK_RUNNING"}, {"id": "b", "state": "TASK_STAGING"}],
+            "unreachable_tasks": [{"id": "c", "state": "TASK_UNREACHABLE"}],
+            "completed_tasks": [{"id": "d", "state": "TASK_KILLED"}, {"id": "e", "state": "TASK_FINISHED"}],
+        },
+        {
+            "id": "M-0001",
+            "name": "batch",
+            "active": False,
+            "connected": False,
+            "role": "batch",
+            "failover_timeout": 60.0,
+            "tasks": [{"id": "f", "state": "TASK_RUNNING"}, {"id": "g", "state": "TASK_RUNNING"}],
+        },
+    ]
+    state["completed_frameworks"] = [{"id": "M-OLD", "name": "gone", "active": False, "connected": False}]
+    # The leader's metric agrees with the state (3 running): no problem reported.
+    leader.routes[("GET", "/metrics/snapshot")][2]["master/tasks_running"] = 3.0
+    failed, result = run_module(mesos_master_info.main, {"masters": [leader.base], "retries": 0}, capsys)
+    assert not failed, result
+    fws = result["frameworks"]
+    assert (fws["total"], fws["active"], fws["inactive"]) == (2, 1, 1)
+    assert (fws["connected"], fws["disconnected"], fws["completed"]) == (1, 1, 1)
+    first, second = fws["list"]
+    assert first == {
+        "id": "M-0000",
+        "name": "marathon",
+        "active": True,
+        "connected": True,
+        "recovered": False,
+        "role": None,
+        "roles": ["*"],
+        "user": "root",
+        "checkpoint": True,
+        "failover_timeout": 604800.0,
+        "tasks_running": 1,
+        "tasks": {"TASK_RUNNING": 1, "TASK_STAGING": 1, "TASK_UNREACHABLE": 1},
+        "completed_tasks": 2,
+    }
+    assert second["connected"] is False and second["active"] is False and second["role"] == "batch"
+    assert second["tasks"] == {"TASK_RUNNING": 2} and second["completed_tasks"] == 0
+    assert result["tasks_running"] == 3
+    assert result["tasks"] == {"TASK_RUNNING": 3, "TASK_STAGING": 1, "TASK_UNREACHABLE": 1}
+    assert result["problems"] == []
+
+
+def test_running_tasks_disagreeing_with_the_metric_is_a_problem(fake, capsys) -> None:
+    leader, _follower = cluster(fake)
+    leader.routes[("GET", "/metrics/snapshot")][2]["master/tasks_running"] = 5.0
+    failed, result = run_module(mesos_master_info.main, {"masters": [leader.base], "retries": 0}, capsys)
+    assert not failed, result
+    assert result["tasks_running"] == 1
+    assert any("master/tasks_running says 5" in p for p in result["problems"]), result["problems"]
+
+
+def test_no_leader_means_no_task_counts(fake, capsys) -> None:
+    alone = master(fake, False)
+    alone.routes[("GET", "/master/redirect")] = (503, {}, b"No leader elected")
+    failed, result = run_module(mesos_master_info.main, {"masters": [alone.base], "retries": 0}, capsys)
+    assert not failed, result
+    assert result["frameworks"] is None and result["tasks"] is None and result["tasks_running"] is None
