@@ -73,7 +73,7 @@ def validate_id(value: str) -> str | None:
         return "ID must not be greater than 255 characters"
     if value in (".", ".."):
         return f"'{value}' is disallowed"
-    if any(ord(c) < 32 or c == "/" for c in value):
+    if any(ord(c) < 32 or ord(c) == 127 or c in "/\\" for c in value):
         return f"'{value}' contains invalid characters"
     return None
 

@@ -1,0 +1,675 @@
+"""The v1 scheduler HTTP API of the Mesos protocol double's master, driven like a framework would.
+
+Each test pins behaviour of upstream apache/mesos (docs/scheduler-http-api.md,
+src/master/http.cpp Master::Http::scheduler, src/master/master.cpp, src/master/validation.cpp,
+docs/reconciliation.md, docs/high-availability-framework-guide.md) against a master double
+subprocess (standalone, in-memory registry) and agent doubles. The client below is this file's
+own: a raw socket that checks the framing byte by byte (HTTP/1.1 chunked, one RecordIO record
+per chunk). Every wait polls a condition with a deadline.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import (
+    Proc,
+    agent_args,
+    get_json,
+    master_args,
+    procs,  # noqa: F401 - the fixture, used by name
+    request,
+    v1,
+    wait_for,
+)
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+
+# ------------------------------------------------------------------------------------------
+# a tiny scheduler client
+# ------------------------------------------------------------------------------------------
+
+
+class EventStream:
+    """One SUBSCRIBE connection: status, headers, and the events read by a thread."""
+
+    def __init__(self, port: int, call: dict, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(call).encode()
+        head = {
+            "Host": f"127.0.0.1:{port}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.sock.sendall(
+            b"POST /api/v1/scheduler HTTP/1.1\r\n"
+            + b"".join(f"{k}: {v}\r\n".encode() for k, v in head.items())
+            + b"\r\n"
+            + body
+        )
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                raise AssertionError(f"connection closed before the headers: {self.buf!r}")
+            self.buf += data
+        raw, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = raw.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.strip().lower(): v.strip() for k, _s, v in (ln.partition(":") for ln in lines[1:])}
+        self.events: list[dict] = []
+        self.errors: list[str] = []
+        self.ended: str | None = None
+        self.cond = threading.Condition()
+        if self.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+        else:
+            self.body = self.buf
+            self.sock.close()
+
+    @property
+    def stream_id(self) -> str:
+        return self.headers["mesos-stream-id"]
+
+    def _more(self) -> bool:
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            data = b""
+        self.buf += data
+        return bool(data)
+
+    def _read(self) -> None:
+        # HTTP/1.1 chunked transfer coding; each chunk must be exactly one RecordIO record.
+        try:
+            while True:
+                while b"\r\n" not in self.buf:
+                    if not self._more():
+                        self._end("connection closed")
+                        return
+                size_line, self.buf = self.buf.split(b"\r\n", 1)
+                size = int(size_line, 16)
+                while len(self.buf) < size + 2:
+                    if not self._more():
+                        self._end("connection closed inside a chunk")
+                        return
+                chunk, crlf, self.buf = self.buf[:size], self.buf[size : size + 2], self.buf[size + 2 :]
+                if crlf != b"\r\n":
+                    self.errors.append(f"chunk not followed by CRLF: {crlf!r}")
+                if size == 0:
+                    self._end("last chunk")
+                    return
+                length, newline, record = chunk.partition(b"\n")
+                if not newline or not length.isdigit() or int(length) != len(record):
+                    self.errors.append(f"chunk is not one RecordIO record: {chunk[:80]!r}")
+                    continue
+                with self.cond:
+                    self.events.append(json.loads(record))
+                    self.cond.notify_all()
+        except Exception as exc:
+            self._end(f"reader failed: {exc!r}")
+
+    def _end(self, why: str) -> None:
+        with self.cond:
+            self.ended = why
+            self.cond.notify_all()
+
+    def wait(self, pred: Callable[[dict], bool], what: str, timeout: float = 20.0) -> dict:
+        def found() -> dict | None:
+            with self.cond:
+                return next((e for e in self.events if pred(e)), None)
+
+        return wait_for(found, timeout, what, details=lambda: f"events: {self.types()} ended: {self.ended}")
+
+    def wait_type(self, kind: str, timeout: float = 20.0, after: int = 0) -> dict:
+        def found() -> dict | None:
+            with self.cond:
+                return next((e for e in self.events[after:] if e["type"] == kind), None)
+
+        return wait_for(found, timeout, kind, details=lambda: f"events: {self.types()} ended: {self.ended}")
+
+    def types(self) -> list[str]:
+        with self.cond:
+            return [e["type"] for e in self.events]
+
+    def updates(self, task_id: str) -> list[dict]:
+        with self.cond:
+            return [
+                e["update"]["status"]
+                for e in self.events
+                if e["type"] == "UPDATE" and e["update"]["status"]["task_id"]["value"] == task_id
+            ]
+
+    def close(self) -> None:
+        # shutdown() first: a plain close() while the reader thread sits in recv() sends no FIN.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+class Framework:
+    """A subscribed framework: its stream plus calls carrying its id and stream id."""
+
+    def __init__(self, port: int, info: dict | None = None, **kwargs: Any) -> None:
+        self.port = port
+        self.info = {"user": "nobody", "name": "test-framework", **(info or {})}
+        self.stream = self.subscribe(**kwargs)
+
+    def subscribe(self, **kwargs: Any) -> EventStream:
+        call: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": self.info, **kwargs}}
+        if "id" in self.info:
+            call["framework_id"] = self.info["id"]
+        stream = EventStream(self.port, call)
+        assert stream.status == 200, stream.body
+        subscribed = stream.wait_type("SUBSCRIBED")
+        self.id = subscribed["subscribed"]["framework_id"]["value"]
+        self.info["id"] = {"value": self.id}
+        return stream
+
+    def call(self, kind: str, body: dict | None = None, stream_id: str | None = None) -> tuple[int, str]:
+        payload: dict[str, Any] = {"type": kind, "framework_id": {"value": self.id}}
+        if body is not None:
+            payload[kind.lower()] = body
+        return scheduler_call(self.port, payload, {"Mesos-Stream-Id": stream_id or self.stream.stream_id})
+
+    def offers(self, after: int = 0, timeout: float = 20.0) -> list[dict]:
+        return self.stream.wait_type("OFFERS", timeout, after)["offers"]["offers"]
+
+
+def scheduler_call(port: int, payload: Any, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    status, _unused, body = request(
+        port, "POST", "/api/v1/scheduler", data, {"Content-Type": "application/json", **(headers or {})}
+    )
+    return status, body.decode()
+
+
+def launch(offer: dict, task_id: str, cpus: float = 0.5, mem: float = 64, **extra: Any) -> dict:
+    task = {
+        "name": task_id,
+        "task_id": {"value": task_id},
+        "agent_id": offer["agent_id"],
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+        ],
+        "command": {"value": "sleep 1000"},
+        **extra,
+    }
+    return {"offer_ids": [offer["id"]], "operations": [{"type": "LAUNCH", "launch": {"task_infos": [task]}}]}
+
+
+PARTITION_AWARE = {"capabilities": [{"type": "PARTITION_AWARE"}]}
+
+# ------------------------------------------------------------------------------------------
+# fixtures
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def master(procs: list[Proc], tmp_path: Path) -> Proc:  # noqa: F811 - the imported fixture
+    port = free_port()
+    proc = Proc("master", master_args(port, tmp_path, "--registry=in_memory")).wait_http()
+    procs.append(proc)
+    return proc
+
+
+def start_agent(master: Proc, procs: list[Proc], work_dir: Path, **kwargs: Any) -> str:  # noqa: F811
+    """An agent double registered with ``master``; returns its agent id."""
+    port = free_port()
+    agent = Proc("agent", agent_args(port, f"127.0.0.1:{master.port}", work_dir, **kwargs)).wait_http()
+    procs.append(agent)
+
+    def registered() -> str | None:
+        for slave in get_json(master.port, "/master/slaves")["slaves"]:
+            if slave["port"] == port:
+                return str(slave["id"])
+        return None
+
+    return wait_for(registered, 15, "agent registration")
+
+
+def metrics(master: Proc) -> dict:
+    return get_json(master.port, "/metrics/snapshot")
+
+
+# ------------------------------------------------------------------------------------------
+# SUBSCRIBE, the stream, request checks
+# ------------------------------------------------------------------------------------------
+
+
+def test_subscribe_opens_a_recordio_stream_with_heartbeats(master: Proc) -> None:
+    fw = Framework(master.port)
+    stream = fw.stream
+    # http.cpp: 200, the accepted content type, a stream id, chunked (Response::PIPE).
+    assert stream.headers["content-type"] == "application/json"
+    assert stream.headers["transfer-encoding"] == "chunked"
+    assert len(stream.stream_id) == 36
+    subscribed = stream.events[0]
+    assert subscribed["type"] == "SUBSCRIBED"
+    master_info = v1(master.port, {"type": "GET_MASTER"})[1]["get_master"]["master_info"]
+    assert subscribed["subscribed"] == {
+        "framework_id": {"value": f"{master_info['id']}-0000"},
+        "heartbeat_interval_seconds": 15.0,
+        "master_info": master_info,
+    }
+    # Framework::heartbeat: the first HEARTBEAT right after SUBSCRIBED.
+    stream.wait_type("HEARTBEAT")
+    assert stream.types()[:2] == ["SUBSCRIBED", "HEARTBEAT"] and stream.errors == []
+    # The framework is registered, active and connected; a second one gets the next id.
+    state = get_json(master.port, "/master/state")
+    (model,) = state["frameworks"]
+    assert (model["id"], model["name"], model["user"], model["active"], model["connected"]) == (
+        fw.id,
+        "test-framework",
+        "nobody",
+        True,
+        True,
+    )
+    assert model["role"] == "*" and model["tasks"] == [] and model["recovered"] is False
+    assert state["completed_frameworks"] == [] and state["unregistered_frameworks"] == []
+    assert Framework(master.port).id == f"{master_info['id']}-0001"
+    m = metrics(master)
+    assert (m["master/frameworks_active"], m["master/frameworks_connected"]) == (2.0, 2.0)
+    frameworks = v1(master.port, {"type": "GET_FRAMEWORKS"})[1]["get_frameworks"]["frameworks"]
+    assert {f["framework_info"]["id"]["value"] for f in frameworks} == {fw.id, f"{master_info['id']}-0001"}
+    assert all(f["active"] and f["connected"] and "registered_time" in f for f in frameworks)
+
+
+def test_request_checks_answer_as_upstream(master: Proc) -> None:
+    port = master.port
+    sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
+    status, headers, body = request(port, "GET", "/api/v1/scheduler")
+    assert (status, headers["Allow"], body) == (405, "POST", b"Expecting one of { 'POST' }, but received 'GET'")
+    assert request(port, "POST", "/api/v1/scheduler", sub)[:3:2] == (400, b"Expecting 'Content-Type' to be present")
+    status, _unused, body = request(port, "POST", "/api/v1/scheduler", sub, {"Content-Type": "text/plain"})
+    assert (status, body) == (415, b"Expecting 'Content-Type' of application/json or application/x-protobuf")
+    status, text = scheduler_call(port, b"{nope")
+    assert status == 400 and text.startswith("Failed to parse body into JSON: ")
+    # stout's protobuf::parse: required fields and JSON types.
+    assert scheduler_call(port, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {}}}) == (
+        400,
+        "Failed to convert JSON into Call protobuf: Missing required fields: subscribe.framework_info.user, "
+        "subscribe.framework_info.name",
+    )
+    assert scheduler_call(port, {"type": "NOPE"}) == (
+        400,
+        "Failed to convert JSON into Call protobuf: Failed to find enum for 'NOPE'",
+    )
+    assert scheduler_call(port, {"type": "DECLINE", "framework_id": {"value": "x"}, "decline": {"offer_ids": 1}}) == (
+        400,
+        "Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'offer_ids'",
+    )
+    # validation::scheduler::call::validate
+    assert scheduler_call(port, {}) == (400, "Failed to validate scheduler::Call: Expecting 'type' to be present")
+    assert scheduler_call(port, {"type": "SUBSCRIBE"}) == (
+        400,
+        "Failed to validate scheduler::Call: Expecting 'subscribe' to be present",
+    )
+    with_id = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n", "id": {"value": "a"}}}}
+    assert scheduler_call(port, with_id) == (
+        400,
+        "Failed to validate scheduler::Call: 'framework_id' differs from 'subscribe.framework_info.id'",
+    )
+    assert scheduler_call(port, {"type": "TEARDOWN"}) == (
+        400,
+        "Failed to validate scheduler::Call: Expecting 'framework_id' to be present",
+    )
+    assert scheduler_call(port, {"type": "ACCEPT", "framework_id": {"value": "x"}}) == (
+        400,
+        "Failed to validate scheduler::Call: Expecting 'accept' to be present",
+    )
+    # SUBSCRIBE: Accept, and no stream id of its own.
+    status, _unused, body = request(
+        port, "POST", "/api/v1/scheduler", sub, {"Content-Type": "application/json", "Accept": "text/html"}
+    )
+    assert (status, body) == (406, b"Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'")
+    refused = EventStream(port, sub, {"Mesos-Stream-Id": "x"})
+    assert (refused.status, refused.body) == (
+        400,
+        b"Subscribe calls should not include the 'Mesos-Stream-Id' header",
+    )
+    # Other calls: the framework, then the stream id.
+    assert scheduler_call(port, {"type": "REVIVE", "framework_id": {"value": "nope"}}) == (
+        400,
+        "Framework cannot be found",
+    )
+    fw = Framework(port)
+    assert scheduler_call(port, {"type": "REVIVE", "framework_id": {"value": fw.id}}) == (
+        400,
+        "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+    )
+    assert fw.call("REVIVE", stream_id="other") == (
+        400,
+        f"The stream ID 'other' included in this request didn't match the stream ID currently associated with "
+        f"framework ID {fw.id}",
+    )
+    ack = {"agent_id": {"value": "a"}, "task_id": {"value": "t"}, "uuid": "YWJj"}
+    assert fw.call("ACKNOWLEDGE", ack) == (400, "Failed to validate scheduler::Call: Not a valid UUID")
+    assert fw.call("REVIVE") == (202, "")
+    # Nothing of this disturbed the framework.
+    assert fw.stream.ended is None and fw.stream.errors == []
+
+
+def test_subscription_refusals_are_error_events(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # Master::subscribe refuseSubscription: 200, an ERROR event, the stream closed.
+    def refused(info: dict) -> str:
+        stream = EventStream(master.port, {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
+        assert stream.status == 200
+        error = stream.wait_type("ERROR")
+        wait_for(lambda: stream.ended == "last chunk", 10, "the stream's end")
+        return str(error["error"]["message"])
+
+    base = {"user": "u", "name": "n"}
+    assert (
+        refused({**base, "role": "a", "capabilities": [{"type": "MULTI_ROLE"}]})
+        == "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+    )
+    assert refused({**base, "roles": ["a"]}) == (
+        "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+    )
+    assert refused({**base, "role": "-x"}) == (
+        "'FrameworkInfo.role' is not a valid role: Role component '-x' is invalid because it starts with a dash"
+    )
+    assert refused({**base, "roles": ["a", "a"], "capabilities": [{"type": "MULTI_ROLE"}]}) == (
+        "'FrameworkInfo.roles' contains duplicate items: { a }"
+    )
+    assert get_json(master.port, "/master/state")["frameworks"] == []
+    # --no-root_submissions
+    port = free_port()
+    strict = Proc("master", master_args(port, tmp_path, "--registry=in_memory", "--no-root_submissions")).wait_http()
+    procs.append(strict)
+    stream = EventStream(port, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "root", "name": "n"}}})
+    assert stream.wait_type("ERROR")["error"]["message"] == (
+        "User 'root' is not allowed to run frameworks without --root_submissions set"
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# offers
+# ------------------------------------------------------------------------------------------
+
+
+def test_offers_declines_suppress_and_revive(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    agent_id = start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(master.port)
+    (offer,) = fw.offers()
+    slave = get_json(master.port, "/master/slaves")["slaves"][0]
+    assert offer["agent_id"] == {"value": agent_id} and offer["framework_id"] == {"value": fw.id}
+    assert offer["id"]["value"].startswith(
+        v1(master.port, {"type": "GET_MASTER"})[1]["get_master"]["master_info"]["id"]
+    )
+    assert offer["hostname"] == "127.0.0.1" and offer["allocation_info"] == {"role": "*"}
+    assert offer["url"] == {
+        "scheme": "http",
+        "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": slave["port"]},
+        "path": "/slave(1)",
+    }
+    assert {"name": "rack", "type": "TEXT", "text": {"value": "r1"}} in offer["attributes"]
+    by_name = {r["name"]: r for r in offer["resources"]}
+    assert by_name["cpus"] == {
+        "name": "cpus",
+        "role": "*",
+        "type": "SCALAR",
+        "scalar": {"value": 2.0},
+        "allocation_info": {"role": "*"},
+    }
+    assert by_name["ports"]["ranges"] == {"range": [{"begin": 31000, "end": 32000}]}
+    assert metrics(master)["master/outstanding_offers"] == 1.0
+    state = get_json(master.port, "/master/state")
+    assert state["frameworks"][0]["offers"][0]["id"] == offer["id"]["value"]
+    assert state["slaves"][0]["offered_resources"]["cpus"] == 2.0
+    # DECLINE with a short filter: the resources come back in a new offer.
+    seen = len(fw.stream.events)
+    assert fw.call("DECLINE", {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 0.5}}) == (202, "")
+    (again,) = fw.offers(after=seen)
+    assert again["id"] != offer["id"] and again["agent_id"] == offer["agent_id"]
+    # Declining an offer twice: the second is ignored (no longer valid), nothing else happens.
+    seen = len(fw.stream.events)
+    assert fw.call("DECLINE", {"offer_ids": [again["id"]], "filters": {"refuse_seconds": 3600}}) == (202, "")
+    assert fw.call("DECLINE", {"offer_ids": [again["id"]]}) == (202, "")
+    wait_for(lambda: metrics(master)["master/outstanding_offers"] == 0.0, 10, "the offer to go")
+    # REVIVE drops the filter: offered again.
+    assert fw.call("REVIVE") == (202, "")
+    (revived,) = fw.offers(after=seen)
+    # SUPPRESS, then a decline without filter: no offer until REVIVE.
+    assert fw.call("SUPPRESS") == (202, "")
+    seen = len(fw.stream.events)
+    assert fw.call("DECLINE", {"offer_ids": [revived["id"]], "filters": {"refuse_seconds": 0}}) == (202, "")
+    deadline = time.monotonic() + 2.5  # two and a half allocation intervals
+    while time.monotonic() < deadline:
+        assert "OFFERS" not in fw.stream.types()[seen:]
+        time.sleep(0.1)  # the poll interval of a negative check
+    assert fw.call("REVIVE") == (202, "")
+    fw.offers(after=seen)
+
+
+def test_two_frameworks_both_get_offers(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # DRF: with two agents each framework gets one; a declined agent goes to the other one.
+    a1 = start_agent(master, procs, tmp_path / "a1")
+    first = Framework(master.port, {"name": "first"})
+    (offer,) = first.offers()
+    assert offer["agent_id"]["value"] == a1
+    second = Framework(master.port, {"name": "second"})
+    seen = len(second.stream.events)
+    assert first.call("DECLINE", {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 3600}}) == (202, "")
+    (taken,) = second.offers(after=seen)
+    assert taken["agent_id"]["value"] == a1
+    a2 = start_agent(master, procs, tmp_path / "a2")
+    (other,) = first.offers(after=1 + first.stream.types().index("OFFERS"))
+    assert other["agent_id"]["value"] == a2
+
+
+def test_offers_are_rescinded_when_the_agent_goes(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(master.port)
+    (offer,) = fw.offers()
+    procs[-1].kill(15)  # SIGTERM: the agent tells its master it disconnects
+    rescind = fw.stream.wait_type("RESCIND")
+    assert rescind["rescind"] == {"offer_id": offer["id"]}
+    assert metrics(master)["master/outstanding_offers"] == 0.0
+    # ACCEPT of the rescinded offer: TASK_LOST, REASON_INVALID_OFFERS (TASK_DROPPED when partition-aware).
+    assert fw.call("ACCEPT", launch(offer, "late")) == (202, "")
+    (status,) = fw.stream.wait(lambda e: e["type"] == "UPDATE", "UPDATE") and fw.stream.updates("late")
+    assert (status["state"], status["reason"], status["source"]) == (
+        "TASK_LOST",
+        "REASON_INVALID_OFFERS",
+        "SOURCE_MASTER",
+    )
+    assert status["message"] == f"Task launched with invalid offers: Offer {offer['id']['value']} is no longer valid"
+    assert "uuid" not in status
+    assert metrics(master)["master/tasks_lost"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------
+# ACCEPT validation
+# ------------------------------------------------------------------------------------------
+
+
+def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    agent_id = start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(master.port, PARTITION_AWARE)
+    (offer,) = fw.offers()
+
+    def status_of(task_id: str) -> dict:
+        # The latest update about the task.
+        wait_for(lambda: fw.stream.updates(task_id), 20, task_id)
+        return fw.stream.updates(task_id)[-1]
+
+    # Too many resources, a bad agent id, no command: TASK_ERROR with validation.cpp's messages.
+    big = launch(offer, "big", cpus=5)
+    assert fw.call("ACCEPT", big) == (202, "")
+    status = status_of("big")
+    assert (status["state"], status["reason"]) == ("TASK_ERROR", "REASON_TASK_INVALID")
+    assert status["message"] == (
+        "Total resources cpus(allocated: *):5; mem(allocated: *):64 required by task and its executor is more than "
+        "available cpus(allocated: *):2; mem(allocated: *):1024; disk(allocated: *):2048; "
+        "ports(allocated: *):[31000-32000]"
+    )
+    assert status["agent_id"] == {"value": agent_id} and "uuid" not in status
+    (offer,) = fw.offers(after=len(fw.stream.events) - 1, timeout=30)
+    tasks = [
+        launch(offer, "wrong-agent", agent_id={"value": "elsewhere"}),
+        launch(offer, "no-command", command=None),
+        launch(offer, "slash/id"),
+        launch(offer, "docker-no-info", container={"type": "DOCKER"}),
+    ]
+    infos = [t["operations"][0]["launch"]["task_infos"][0] for t in tasks]
+    del infos[1]["command"]
+    both = {
+        "offer_ids": [offer["id"], offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": infos}}],
+    }
+    assert fw.call("ACCEPT", both) == (202, "")
+    status = status_of("wrong-agent")
+    # A duplicated offer id: the whole ACCEPT is invalid; partition-aware -> TASK_DROPPED.
+    assert (status["state"], status["reason"], status["message"]) == (
+        "TASK_DROPPED",
+        "REASON_INVALID_OFFERS",
+        f"Task launched with invalid offers: Duplicate offer {offer['id']['value']} in offer list",
+    )
+    assert metrics(master)["master/tasks_dropped"] == 4.0
+    (offer,) = fw.offers(after=len(fw.stream.events) - 1, timeout=30)
+    ok = {**infos[0], "agent_id": offer["agent_id"], "task_id": {"value": "ok"}}
+    for info in infos:
+        info["agent_id"] = offer["agent_id"]
+    infos[0]["agent_id"] = {"value": "elsewhere"}
+    dup = {**ok}
+    accept = {
+        "offer_ids": [offer["id"]],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [*infos, ok, dup]}}],
+    }
+    assert fw.call("ACCEPT", accept) == (202, "")
+    wait_for(lambda: len(fw.stream.updates("docker-no-info")) == 2, 20, "the second round of updates")
+    assert (
+        status_of("wrong-agent")["message"] == f"Task uses invalid agent elsewhere while agent {agent_id} is expected"
+    )
+    assert status_of("no-command")["message"] == (
+        "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
+    )
+    assert status_of("slash/id")["message"] == "'slash/id' contains invalid characters"
+    assert status_of("docker-no-info")["message"] == (
+        "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo"
+    )
+    # The valid task is launched (STAGING at the master), its duplicate is refused.
+    wait_for(lambda: fw.stream.updates("ok"), 10, "the duplicate's TASK_ERROR")
+    assert fw.stream.updates("ok")[0]["message"] == "Task has duplicate ID: ok"
+    tasks_now = get_json(master.port, "/master/tasks")["tasks"]
+    assert [(t["id"], t["slave_id"], t["framework_id"]) for t in tasks_now] == [("ok", agent_id, fw.id)]
+    assert v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]["tasks"][0]["task_id"] == {"value": "ok"}
+    assert metrics(master)["master/tasks_error"] == 6.0
+
+
+# ------------------------------------------------------------------------------------------
+# reconciliation, kill of unknown tasks
+# ------------------------------------------------------------------------------------------
+
+
+def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    agent_id = start_agent(master, procs, tmp_path / "a1")
+    plain = Framework(master.port)
+    aware = Framework(master.port, PARTITION_AWARE)
+    tasks = [
+        {"task_id": {"value": "on-agent"}, "agent_id": {"value": agent_id}},
+        {"task_id": {"value": "nowhere"}},
+    ]
+    for fw, expected in ((plain, ("TASK_LOST", "TASK_LOST")), (aware, ("TASK_GONE", "TASK_UNKNOWN"))):
+        assert fw.call("RECONCILE", {"tasks": tasks}) == (202, "")
+        on_agent = fw.stream.wait(lambda e: e["type"] == "UPDATE", "UPDATE")["update"]["status"]
+        wait_for(lambda fw=fw: fw.stream.updates("nowhere"), 10, "the second answer")
+        nowhere = fw.stream.updates("nowhere")[0]
+        assert (on_agent["state"], nowhere["state"]) == expected
+        assert on_agent["message"] == "Reconciliation: Task is unknown to the agent"
+        assert nowhere["message"] == "Reconciliation: Task is unknown"
+        for status in (on_agent, nowhere):
+            assert status["reason"] == "REASON_RECONCILIATION" and status["source"] == "SOURCE_MASTER"
+            assert "uuid" not in status
+        assert "agent_id" not in nowhere
+        # KILL of an unknown task is a reconciliation of it (Master::kill).
+        assert fw.call("KILL", {"task_id": {"value": "ghost"}}) == (202, "")
+        wait_for(lambda fw=fw: fw.stream.updates("ghost"), 10, "the kill's reconciliation")
+        assert fw.stream.updates("ghost")[0]["state"] == expected[1]
+
+
+# ------------------------------------------------------------------------------------------
+# framework failover, removal, teardown
+# ------------------------------------------------------------------------------------------
+
+
+def test_framework_failover_and_removal(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(master.port, {"failover_timeout": 3600})
+    fw.offers()
+    # A second subscription with the same id takes over: the old stream hears it and ends.
+    old = fw.stream
+    fw.stream = fw.subscribe()
+    assert old.wait_type("ERROR")["error"]["message"] == "Framework failed over"
+    wait_for(lambda: old.ended is not None, 10, "the old stream's end")
+    assert fw.stream.events[0]["subscribed"]["framework_id"] == {"value": fw.id}
+    assert fw.call("REVIVE", stream_id=old.stream_id)[0] == 400
+    fw.offers()  # the failed-over framework is offered again
+    # The scheduler goes away: disconnected, kept for its failover_timeout.
+    fw.stream.close()
+    wait_for(lambda: metrics(master)["master/frameworks_disconnected"] == 1.0, 10, "disconnection")
+    model = get_json(master.port, "/master/state")["frameworks"][0]
+    assert (model["active"], model["connected"], model["offers"]) == (False, False, [])
+    assert scheduler_call(master.port, {"type": "REVIVE", "framework_id": {"value": fw.id}}) == (
+        403,
+        "Framework is not subscribed",
+    )
+    fw.stream = fw.subscribe()
+    assert metrics(master)["master/frameworks_connected"] == 1.0
+    model = get_json(master.port, "/master/state")["frameworks"][0]
+    assert model["id"] == fw.id and "reregistered_time" in model
+    # A short failover_timeout runs out: the framework is removed and cannot come back.
+    brief = Framework(master.port, {"name": "brief", "failover_timeout": 0.5})
+    brief.stream.close()
+    wait_for(
+        lambda: [f["id"] for f in get_json(master.port, "/master/state")["completed_frameworks"]] == [brief.id],
+        10,
+        "removal after the failover timeout",
+    )
+    completed = get_json(master.port, "/master/frameworks")["completed_frameworks"][0]
+    assert completed["active"] is False and completed["unregistered_time"] > 0
+    stream = EventStream(
+        master.port,
+        {"type": "SUBSCRIBE", "framework_id": brief.info["id"], "subscribe": {"framework_info": brief.info}},
+    )
+    assert stream.wait_type("ERROR")["error"]["message"] == "Framework has been removed"
+    # TEARDOWN: 202, the stream ends, the framework is completed.
+    assert fw.call("TEARDOWN") == (202, "")
+    wait_for(lambda: fw.stream.ended is not None, 10, "the stream to end")
+    state = get_json(master.port, "/master/state")
+    assert state["frameworks"] == [] and {f["id"] for f in state["completed_frameworks"]} == {fw.id, brief.id}
+    assert metrics(master)["master/outstanding_offers"] == 0.0
+
+
+def test_the_endpoint_is_also_under_master(master: Proc) -> None:
+    # libprocess: the master process's own path /master/api/v1/scheduler, /api/v1/scheduler by delegation.
+    call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
+    body = json.dumps(call).encode()
+    conn = http.client.HTTPConnection("127.0.0.1", master.port, timeout=10)
+    try:
+        conn.request(
+            "POST",
+            "/master/api/v1/scheduler",
+            body,
+            {"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("Mesos-Stream-Id")
+        length = int(resp.readline())
+        assert json.loads(resp.read(length))["type"] == "SUBSCRIBED"
+    finally:
+        conn.close()
