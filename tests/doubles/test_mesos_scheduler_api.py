@@ -673,3 +673,119 @@ def test_the_endpoint_is_also_under_master(master: Proc) -> None:
         assert json.loads(resp.read(length))["type"] == "SUBSCRIBED"
     finally:
         conn.close()
+
+
+# ------------------------------------------------------------------------------------------
+# master failover: frameworks re-subscribe, agents bring their tasks (channel `register`)
+# ------------------------------------------------------------------------------------------
+
+
+def agent_channel(master: Proc, action: str, body: dict) -> Any:
+    """What an agent double sends over the double's channel (doubles/mesos/mesos_double/channel.py)."""
+    status, _unused, answer = request(master.port, "POST", f"/__double__/agent/{action}", body)
+    assert status == 200, (action, status, answer)
+    return json.loads(answer)
+
+
+def test_new_leader_learns_tasks_from_agents_and_frameworks_from_resubscription(master: Proc) -> None:
+    # Master::_reregisterSlave with the agent's tasks and frameworks; recoverFramework; the
+    # framework re-subscribing with its FrameworkID after a master failover (no "failed over").
+    old_master = "0ld-master"
+    framework_id = f"{old_master}-0000"
+    agent_id = f"{old_master}-S3"
+    info = {
+        "user": "nobody",
+        "name": "survivor",
+        "id": {"value": framework_id},
+        "failover_timeout": 3600.0,
+        "checkpoint": True,
+        **PARTITION_AWARE,
+    }
+    resources = [
+        {"name": "cpus", "type": "SCALAR", "scalar": {"value": 2.0}, "role": "*"},
+        {"name": "mem", "type": "SCALAR", "scalar": {"value": 1024.0}, "role": "*"},
+    ]
+    task = {
+        "name": "web",
+        "task_id": {"value": "web-1"},
+        "framework_id": {"value": framework_id},
+        "agent_id": {"value": agent_id},
+        "state": "TASK_RUNNING",
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "role": "*", "allocation_info": {"role": "*"}}
+        ],
+        "statuses": [{"task_id": {"value": "web-1"}, "state": "TASK_RUNNING", "timestamp": 1.0}],
+    }
+    port = free_port()  # nothing listens there: the master's messages to this agent fail and are logged
+    answer = agent_channel(
+        master,
+        "register",
+        {
+            "info": {"hostname": "127.0.0.1", "port": port, "id": {"value": agent_id}, "resources": resources},
+            "pid": f"slave(1)@127.0.0.1:{port}",
+            "version": "1.11.0",
+            "capabilities": [],
+            "incarnation": "x",
+            "tasks": [task],
+            "frameworks": [info],
+        },
+    )
+    assert answer["id"] == agent_id
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert (model["id"], model["recovered"], model["active"], model["connected"]) == (framework_id, True, False, False)
+    assert [(t["id"], t["state"], t["slave_id"]) for t in model["tasks"]] == [("web-1", "TASK_RUNNING", agent_id)]
+    m = metrics(master)
+    assert (m["master/tasks_running"], m["master/cpus_used"], m["master/frameworks_disconnected"]) == (1.0, 0.5, 1.0)
+    # The framework comes back with its id: SUBSCRIBED, the same id, its task with it.
+    fw = Framework(master.port, dict(info))
+    assert fw.id == framework_id and fw.stream.types().count("ERROR") == 0
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert (model["recovered"], model["active"], model["connected"]) == (False, True, True)
+    # Implicit reconciliation: the latest state of every task, from the master.
+    assert fw.call("RECONCILE", {"tasks": []}) == (202, "")
+    wait_for(lambda: fw.stream.updates("web-1"), 10, "implicit reconciliation")
+    (status,) = fw.stream.updates("web-1")
+    assert (status["state"], status["reason"], status["agent_id"]["value"]) == (
+        "TASK_RUNNING",
+        "REASON_RECONCILIATION",
+        agent_id,
+    )
+    assert status["message"] == "Reconciliation: Latest task state" and "uuid" not in status
+    # Explicit: a task on an agent of the old master that has not re-registered yet gets no
+    # answer (reconciliation.md: retry later); unknown on a registered agent: TASK_GONE.
+    tasks = [
+        {"task_id": {"value": "elsewhere"}, "agent_id": {"value": f"{old_master}-S9"}},
+        {"task_id": {"value": "gone"}, "agent_id": {"value": agent_id}},
+    ]
+    assert fw.call("RECONCILE", {"tasks": tasks}) == (202, "")
+    wait_for(lambda: fw.stream.updates("gone"), 10, "the explicit answer")
+    assert fw.stream.updates("gone")[0]["state"] == "TASK_GONE"
+    assert fw.stream.updates("elsewhere") == []  # answered in order: none was sent
+    # A status update from the agent is forwarded with its uuid; the acknowledgement of the
+    # terminal one completes the task.
+    uuid = "8Zf4FG3nSXq5a6J0u0Xq2A=="
+    finished = {
+        "task_id": {"value": "web-1"},
+        "state": "TASK_FINISHED",
+        "source": "SOURCE_EXECUTOR",
+        "uuid": uuid,
+        "timestamp": time.time(),
+    }
+    agent_channel(master, "status_update", {"id": agent_id, "update": {"framework_id": info["id"], "status": finished}})
+    wait_for(lambda: len(fw.stream.updates("web-1")) == 2, 10, "the forwarded update")
+    forwarded = fw.stream.updates("web-1")[-1]
+    assert (forwarded["state"], forwarded["uuid"], forwarded["agent_id"]) == (
+        "TASK_FINISHED",
+        uuid,
+        {"value": agent_id},
+    )
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert model["tasks"][0]["state"] == "TASK_FINISHED"
+    m = metrics(master)
+    assert (m["master/tasks_running"], m["master/tasks_finished"], m["master/cpus_used"]) == (0.0, 1.0, 0.0)
+    ack = {"agent_id": {"value": agent_id}, "task_id": {"value": "web-1"}, "uuid": uuid}
+    assert fw.call("ACKNOWLEDGE", ack) == (202, "")
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert model["tasks"] == [] and [t["id"] for t in model["completed_tasks"]] == ["web-1"]
+    got = v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]
+    assert "tasks" not in got and got["completed_tasks"][0]["status_update_uuid"] == uuid

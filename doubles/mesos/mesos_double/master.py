@@ -477,7 +477,9 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, MaintenanceMixin):
                 }
                 self.unreachable.pop(agent_id, None)
                 log(f"{'Re-registered' if reregistered else 'Registered'} agent {agent_id} at {body['pid']}")
-                self.agent_reregistered_tasks(agent_id, body.get("tasks") or [], body.get("frameworks") or [])
+                if "tasks" in body or "frameworks" in body:
+                    self.agent_reregistered_tasks(agent_id, body.get("tasks") or [], body.get("frameworks") or [])
+                self.trigger_allocation()
                 return Response.json({"id": agent_id, "master_id": self.id})
             agent_id = body.get("id")
             agent = self.agents.get(agent_id or "")

@@ -327,7 +327,7 @@ class TaskMixin:
                 for t in framework.tasks.values()
                 if t["agent_id"]["value"] == agent_id and (framework.id, t["task_id"]["value"]) not in reported
             ]
-            if missing and tasks:
+            if missing:
                 self.to_agent(agent_id, "reconcile_tasks", {"framework_id": {"value": framework.id}, "tasks": missing})
         self.trigger_allocation()
 
