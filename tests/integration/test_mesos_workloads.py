@@ -483,10 +483,19 @@ def test_agent_restart_recovers_running_task(
     assert after["id"] == before["id"], (before["id"], after["id"])
     assert running_container(container_name(cid)) == docker_id, "the task's container was replaced or stopped"
     answers = sched.reconcile_until([(task_id, before["id"])], 60)
-    assert answers[task_id]["state"] == "TASK_RUNNING", answers
-    no_terminal_update(sched, task_id, since)
     task = state_task(cluster, sched.framework_id or "", task_id)
-    assert task and task["state"] == "TASK_RUNNING", task
+    agent_state = http(agent.hostport, "/state")[2]
+    agent_tasks = [
+        (t.get("id"), t.get("state"))
+        for fw in (agent_state.get("frameworks") or [] if isinstance(agent_state, dict) else [])
+        for ex in fw.get("executors") or []
+        for t in ex.get("tasks") or []
+    ]
+    # The re-registered agent reports the task's latest state (RUNNING): the master's view and
+    # the reconciliation answer (docs/reconciliation.md: "the latest state") must say so.
+    assert answers[task_id]["state"] == "TASK_RUNNING", (answers, task, agent_tasks)
+    assert task and task["state"] == "TASK_RUNNING", (task, agent_tasks)
+    no_terminal_update(sched, task_id, since)
 
 
 def test_leader_killed_tasks_keep_running_framework_resubscribes(

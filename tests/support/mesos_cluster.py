@@ -214,7 +214,9 @@ class Cluster:
         return leader if http(leader.hostport, "/master/state")[0] == 200 else None
 
     def wait_leader(self, timeout: float = 40) -> Master:
-        return wait_for(self.leader, timeout, "one leader named by every master", interval=0.1, retry_on=NOT_YET)
+        leader = wait_for(self.leader, timeout, "one leader named by every master", interval=0.1, retry_on=NOT_YET)
+        assert leader is not None
+        return leader
 
     def state(self) -> dict:
         leader = self.wait_leader()
@@ -241,7 +243,7 @@ class Cluster:
                 raise AssertionError(f"agent {agent.hostport} exited:\n{agent.tail()}")
             return self.agent_record(agent)
 
-        return wait_for(
+        record = wait_for(
             registered,
             timeout,
             f"agent {agent.hostport} registered and active",
@@ -249,6 +251,8 @@ class Cluster:
             retry_on=NOT_YET,
             details=agent.tail,
         )
+        assert record is not None
+        return record
 
     def stop(self) -> None:
         for a in self.agents:
