@@ -1,8 +1,11 @@
 # ruff: noqa: PLR0911
 """The agent personality of the Mesos PROTOCOL DOUBLE (not Apache Mesos).
 
-Follows src/slave/slave.cpp (registration, recovery, checkpoints), src/slave/main.cpp (start-up
-checks), src/slave/containerizer/ (containerizer and isolator checks) and src/slave/http.cpp.
+Follows src/slave/slave.cpp (registration, recovery, checkpoints, the master's messages),
+src/slave/main.cpp (start-up checks), src/slave/containerizer/ (containerizer and isolator
+checks) and src/slave/http.cpp. Tasks run as real Docker containers: agent_tasks.py (the
+agent's task side), executor.py (the docker executor), containerizer.py, docker_engine.py,
+health.py and status_updates.py.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import time
 import uuid
 from typing import Any
 
+from .agent_tasks import TaskSide
+from .channel import MASTER_TO_AGENT
 from .common import (
     AGENT_CAPABILITIES,
     DOUBLE_AGENT_PATH,
@@ -143,6 +148,7 @@ class Agent:
         # Tells the master which process is behind the pid (see Master.agent_channel): a
         # restarted agent has a new one, as a new libprocess link would.
         self.incarnation = uuid.uuid4().hex
+        self.tasks = TaskSide(self, log)
 
     # ---- start-up (src/slave/main.cpp, slave.cpp) ---------------------------------------------
     def validate(self) -> None:
@@ -161,6 +167,7 @@ class Agent:
         self.check_master()
         self.build_info()
         self.recover()
+        self.recover_tasks()
 
     def check_containerizers(self) -> None:
         # src/slave/containerizer/containerizer.cpp Containerizer::create
@@ -266,9 +273,6 @@ class Agent:
             if self.flags["strict"]:
                 die(f"Agent recovery failed: Failed to read agent info from '{info_path}': {exc}")
             return
-        if self.flags["recover"] == "cleanup":
-            log("Agent recovery with --recover=cleanup: exiting after cleanup")
-            os._exit(0)
         new = dict(self.info, id=old.get("id"))
         if not self.compatible(old, new):
             # src/slave/compatibility.cpp equal() and the EXIT in src/slave/slave.cpp
@@ -294,6 +298,20 @@ class Agent:
             )
         self.agent_id = old.get("id", {}).get("value")
         log(f"Recovered agent {self.agent_id} from {info_path}")
+
+    def recover_tasks(self) -> None:
+        # Slave::recover -> containerizer->recover(state): checkpointed executors are re-attached
+        # (DockerContainerizerProcess::_recover), unknown `mesos-<uuid>` containers are orphans
+        # (__recover, --docker_kill_orphans). --recover=cleanup shuts the recovered executors
+        # down and terminates the agent once they are gone (Slave::__recover, TERMINATING).
+        self.tasks.recover()
+        if self.flags["recover"] == "cleanup" and self.agent_id is not None:
+            for framework in list(self.tasks.frameworks.values()):
+                for executor in list(framework.executors.values()):
+                    if executor.runner is not None:
+                        executor.runner.done.wait(600)
+            log("Agent recovery with --recover=cleanup: recovered executors shut down; terminating")
+            os._exit(0)
 
     def compatible(self, old: dict, new: dict) -> bool:
         # src/slave/compatibility.cpp: 'equal' needs identical hostname/port/resources/
@@ -418,6 +436,8 @@ class Agent:
             except OSError as exc:
                 log(f"Failed to reach master: {exc}", "W")
                 self.registered_with = None
+            if self.registered_with is None:
+                self.tasks.updates.pause()
             time.sleep(0.25 if self.registered_with is None else 0.5)
 
     def _check_shutdown(self, master: dict, status: int, body: Any) -> None:
@@ -447,6 +467,7 @@ class Agent:
                 "version": MESOS_VERSION,
                 "capabilities": AGENT_CAPABILITIES,
                 "incarnation": self.incarnation,
+                **self.tasks.registration_payload(),
             },
         )
         self._check_shutdown(master, status, body)
@@ -458,13 +479,60 @@ class Agent:
             self.registered_with = master.get("id", "static")
             self.counters["registered"] = 1.0
         self.checkpoint()
+        self.tasks.updates.resume()
         verb = "Registered" if first else "Re-registered"
         log(f"{verb} with master {master.get('pid')}; given agent ID {self.agent_id}")
 
+    def send_status_update(self, update: dict) -> None:
+        """Slave::forward over the double's channel (a StatusUpdateMessage to the master)."""
+        master = self.master
+        if master is None or self.registered_with is None or self.agent_id is None:
+            log(f"Dropping status update {update['status']['state']} because the agent is not registered", "W")
+            return
+        status, body = http_json(
+            "POST",
+            self._master_url(master) + DOUBLE_AGENT_PATH + "/status_update",
+            {"id": self.agent_id, "update": update},
+        )
+        if status != 200:
+            log(f"Master answered {status} to a status update: {body}", "W")
+
+    def master_message(self, req: Request, action: str) -> Response:
+        # RunTaskMessage, KillTaskMessage, ShutdownFrameworkMessage,
+        # StatusUpdateAcknowledgementMessage, ReconcileTasksMessage (channel.py).
+        if req.method != "POST":
+            return Response(405)
+        try:
+            msg = json.loads(req.body or b"{}")
+        except ValueError as exc:
+            return Response.json({"error": f"bad JSON: {exc}"}, 400)
+        if self.agent_id is None:
+            return Response.json({"error": "agent is not registered"}, 503)
+        handlers = {
+            "run_task": self.tasks.run_task,
+            "kill_task": self.tasks.kill_task,
+            "shutdown_framework": self.tasks.shutdown_framework,
+            "acknowledge": self.tasks.acknowledge,
+            "reconcile_tasks": self.tasks.reconcile,
+        }
+        handler = handlers.get(action)
+        if handler is None:
+            return Response.json({"error": f"unknown action {action}"}, 404)
+        try:
+            status, body = handler(msg)
+        except (KeyError, TypeError, ValueError) as exc:
+            return Response.json({"error": f"malformed {action}: {exc!r}"}, 400)
+        return Response.json(body, status)
+
     # ---- HTTP -----------------------------------------------------------------------------------
     def state(self) -> dict:
+        tasks_state = self.tasks.state()
+        used = self.tasks.metrics()["used"]
         with self.lock:
             master = self.master if self.registered_with else None
+            allocated = resources_v0(
+                [{"name": k, "type": "SCALAR", "scalar": {"value": v}} for k, v in sorted(used.items())]
+            )
             state: dict[str, Any] = {
                 **version_json(),
                 "start_time": self.start_time,
@@ -478,11 +546,11 @@ class Agent:
                 "reserved_resources_full": {},
                 "unreserved_resources_full": self.info["resources"],
                 "reserved_resources_allocated": {},
-                "unreserved_resources_allocated": resources_v0([]),
+                "unreserved_resources_allocated": allocated,
                 "attributes": attributes_v0(self.info["attributes"]),
                 "flags": self.flags.as_strings(),
-                "frameworks": [],
-                "completed_frameworks": [],
+                "frameworks": tasks_state["frameworks"],
+                "completed_frameworks": tasks_state["completed_frameworks"],
             }
             if master is not None:
                 state["master_hostname"] = master.get("hostname")
@@ -492,33 +560,28 @@ class Agent:
 
     def metrics(self) -> dict:
         res = self.info["resources"]
+        side = self.tasks.metrics()
         m = {
             "slave/registered": 1.0 if self.registered_with else 0.0,
             "slave/uptime_secs": time.time() - self.start_time,
             "slave/recovery_errors": 0.0,
-            "slave/executors_running": 0.0,
-            "slave/executors_registering": 0.0,
-            "slave/executors_terminating": 0.0,
-            "slave/executors_terminated": 0.0,
-            "slave/frameworks_active": 0.0,
-            "slave/tasks_running": 0.0,
-            "slave/tasks_staging": 0.0,
-            "slave/tasks_starting": 0.0,
-            "slave/tasks_finished": 0.0,
-            "slave/tasks_failed": 0.0,
-            "slave/tasks_killed": 0.0,
             "slave/tasks_lost": 0.0,
             "system/cpus_total": float(os.cpu_count() or 1),
+            **side["metrics"],
         }
         for kind in ("cpus", "mem", "disk", "gpus"):
-            m[f"slave/{kind}_total"] = scalar_total(res, kind)
-            m[f"slave/{kind}_used"] = 0.0
-            m[f"slave/{kind}_percent"] = 0.0
+            total = scalar_total(res, kind)
+            used = side["used"].get(kind, 0.0)
+            m[f"slave/{kind}_total"] = total
+            m[f"slave/{kind}_used"] = used
+            m[f"slave/{kind}_percent"] = used / total if total else 0.0
         m["system/load_1min"], m["system/load_5min"], m["system/load_15min"] = os.getloadavg()
         return dict(sorted(m.items()))
 
     def route(self, req: Request) -> Response:
         path = req.path
+        if path.startswith(MASTER_TO_AGENT + "/"):
+            return self.master_message(req, path[len(MASTER_TO_AGENT) + 1 :])
         if path == "/metrics/snapshot":
             return Response.json(self.metrics())
         if path == "/version":
