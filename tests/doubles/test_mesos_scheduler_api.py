@@ -789,3 +789,90 @@ def test_new_leader_learns_tasks_from_agents_and_frameworks_from_resubscription(
     assert model["tasks"] == [] and [t["id"] for t in model["completed_tasks"]] == ["web-1"]
     got = v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]
     assert "tasks" not in got and got["completed_tasks"][0]["status_update_uuid"] == uuid
+
+
+def register_fake_agent(master: Proc, agent_id: str, tasks: list[dict], frameworks: list[dict]) -> None:
+    port = free_port()  # nothing listens there: the master's messages to this agent fail and are logged
+    resources = [
+        {"name": "cpus", "type": "SCALAR", "scalar": {"value": 2.0}, "role": "*"},
+        {"name": "mem", "type": "SCALAR", "scalar": {"value": 1024.0}, "role": "*"},
+    ]
+    agent_channel(
+        master,
+        "register",
+        {
+            "info": {"hostname": "127.0.0.1", "port": port, "id": {"value": agent_id}, "resources": resources},
+            "pid": f"slave(1)@127.0.0.1:{port}",
+            "version": "1.11.0",
+            "capabilities": [],
+            "incarnation": "x",
+            "tasks": tasks,
+            "frameworks": frameworks,
+        },
+    )
+
+
+def test_agent_removal_fails_its_tasks_and_tells_frameworks(master: Proc) -> None:
+    # _removeSlave (here: its machine brought DOWN): TASK_LOST "Agent <host> removed: <cause>",
+    # REASON_SLAVE_REMOVED, and sendSlaveLost's FAILURE event to every connected framework.
+    fw = Framework(master.port, {"failover_timeout": 60.0})
+    agent_id = "0ld-master-S1"
+    task = {
+        "name": "db",
+        "task_id": {"value": "db-1"},
+        "framework_id": {"value": fw.id},
+        "agent_id": {"value": agent_id},
+        "state": "TASK_RUNNING",
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1.0}, "role": "*"}],
+    }
+    register_fake_agent(master, agent_id, [task], [fw.info])
+    assert metrics(master)["master/tasks_running"] == 1.0
+    schedule = {
+        "windows": [
+            {
+                "machine_ids": [{"hostname": "127.0.0.1", "ip": "127.0.0.1"}],
+                "unavailability": {"start": {"nanoseconds": 1}},
+            }
+        ]
+    }
+    assert request(master.port, "POST", "/master/maintenance/schedule", schedule)[0] == 200
+    assert request(master.port, "POST", "/master/machine/down", schedule["windows"][0]["machine_ids"])[0] == 200
+    failure = fw.stream.wait_type("FAILURE")
+    assert failure["failure"] == {"agent_id": {"value": agent_id}}
+    wait_for(lambda: fw.stream.updates("db-1"), 10, "the lost task's update")
+    (status,) = fw.stream.updates("db-1")
+    assert (status["state"], status["reason"], status["source"], status["message"]) == (
+        "TASK_LOST",
+        "REASON_SLAVE_REMOVED",
+        "SOURCE_MASTER",
+        "Agent 127.0.0.1 removed: Operator initiated 'Machine DOWN'",
+    )
+    m = metrics(master)
+    assert (m["master/tasks_running"], m["master/tasks_lost"], m["master/cpus_used"]) == (0.0, 1.0, 0.0)
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert model["tasks"] == [] and model["completed_tasks"][0]["state"] == "TASK_LOST"
+
+
+def test_operator_teardown(master: Proc) -> None:
+    # Master::Http::teardown (POST /master/teardown, form body) and the v1 TEARDOWN call.
+    first, second = Framework(master.port), Framework(master.port)
+
+    def teardown(body: bytes) -> tuple[int, bytes]:
+        status, _unused, text = request(
+            master.port,
+            "POST",
+            "/master/teardown",
+            body,
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return status, text
+
+    assert teardown(b"other=1") == (400, b"Missing 'frameworkId' query parameter in the request body")
+    assert teardown(b"frameworkId=nope") == (400, b"No framework found with specified ID")
+    assert request(master.port, "GET", "/master/teardown")[0] == 405
+    assert teardown(f"frameworkId={first.id}".encode()) == (200, b"")
+    wait_for(lambda: first.stream.ended is not None, 10, "the stream's end")
+    assert v1(master.port, {"type": "TEARDOWN", "teardown": {"framework_id": {"value": second.id}}})[0] == 200
+    wait_for(lambda: second.stream.ended is not None, 10, "the second stream's end")
+    state = get_json(master.port, "/master/state")
+    assert state["frameworks"] == [] and {f["id"] for f in state["completed_frameworks"]} == {first.id, second.id}

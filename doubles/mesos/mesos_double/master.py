@@ -4,7 +4,8 @@
 Follows src/master/master.cpp (election, agent (re-)registration, pings, removal),
 src/master/http.cpp (endpoints, redirects) and src/master/main.cpp. Its other parts are mixed
 in: maintenance.py (maintenance), scheduler.py (the v1 scheduler API, framework lifecycle),
-allocator.py (offers), master_tasks.py (ACCEPT, tasks, status updates).
+allocator.py (offers), master_tasks.py (ACCEPT, tasks, status updates), operator_api.py
+(the v1 operator API).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .flags import FlagError, Flags, numify_int, parse_duration
 from .frameworks import TERMINAL_STATES, Framework, task_v0
 from .maintenance import MaintenanceMixin, machine_key
 from .master_tasks import TaskMixin
+from .operator_api import OperatorApiMixin
 from .resources import attributes_v0, resources_v0
 from .scheduler import SchedulerMixin
 from .web import (
@@ -45,9 +47,6 @@ from .web import (
     drop_empty,
     method_not_allowed,
     serve,
-    v1_check_request,
-    v1_flags,
-    v1_version,
     version_json,
 )
 from .zk import ZkGroup, ZkUrl, leader_from_children, zk_url_for_contender
@@ -88,7 +87,7 @@ REDIRECTING = {
 }
 
 
-class Master(TaskMixin, AllocatorMixin, SchedulerMixin, MaintenanceMixin):
+class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, MaintenanceMixin):
     def __init__(self, flags: Flags) -> None:
         self.flags = flags
         self.start_time = time.time()
@@ -718,65 +717,11 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, MaintenanceMixin):
             return error or Response(200)
         if path == "/api/v1/scheduler":
             return self.scheduler_api(req)
+        if path == "/teardown":
+            return self.http_teardown(req)
         if path == "/api/v1":
             return self.api(req)
         return Response(404)
-
-    def api(self, req: Request) -> Response:
-        if not self.recovered:
-            return Response.text(503, "Master has not finished recovery")
-        error, call = v1_check_request(req)
-        if error is not None or call is None:
-            return error or Response(400)
-        kind = call["type"]
-        result: dict[str, Any]
-        with self.lock:
-            if kind == "GET_HEALTH":
-                result = {"healthy": True}
-            elif kind == "GET_FLAGS":
-                result = v1_flags(self.flags)
-            elif kind == "GET_VERSION":
-                result = v1_version()
-            elif kind == "GET_METRICS":
-                result = {"metrics": [{"name": k, "value": v} for k, v in self.metrics().items()]}
-            elif kind == "GET_MASTER":
-                result = {
-                    "master_info": self.info,
-                    "start_time": self.start_time,
-                    **({"elected_time": self.elected_time} if self.elected_time else {}),
-                }
-            elif kind == "GET_TASKS":
-                result = self.v1_tasks()
-            elif kind == "GET_FRAMEWORKS":
-                result = self.v1_frameworks()
-            elif kind == "GET_AGENTS":
-                result = self.v1_agents()
-            elif kind == "GET_STATE":
-                result = {
-                    "get_tasks": self.v1_tasks(),
-                    "get_executors": {},
-                    "get_frameworks": self.v1_frameworks(),
-                    "get_agents": self.v1_agents(),
-                }
-            elif kind == "GET_MAINTENANCE_STATUS":
-                result = {"status": self.maintenance_status()}
-            elif kind == "GET_MAINTENANCE_SCHEDULE":
-                result = {"schedule": self.schedule}
-            elif kind == "UPDATE_MAINTENANCE_SCHEDULE":
-                err = self.update_schedule(
-                    call.get("update_maintenance_schedule", {}).get("schedule"),
-                    "Failed to convert JSON into Call protobuf: ",
-                )
-                return err or Response(200)
-            elif kind in ("START_MAINTENANCE", "STOP_MAINTENANCE"):
-                body = call.get(kind.lower(), {})
-                err = self.machines_transition(
-                    body.get("machines", []), kind == "START_MAINTENANCE", "Failed to convert JSON into Call protobuf: "
-                )
-                return err or Response(200)
-            else:
-                return Response.text(501, f"Call type {kind} is not implemented by the Mesos protocol double")
-        return Response.json({"type": kind, kind.lower(): drop_empty(result)})
 
     def tasks_v0(self) -> list[dict]:
         # ReadOnlyHandler::tasks: the tasks of every known and completed framework, newest first,
@@ -788,9 +733,3 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, MaintenanceMixin):
             models = [task_v0(t) for t in tasks]
         models.sort(key=lambda t: t["statuses"][-1]["timestamp"] if t["statuses"] else 0.0, reverse=True)
         return models[:100]
-
-    def v1_agents(self) -> dict:
-        return {
-            "agents": [self.agent_v1(i, a) for i, a in sorted(self.agents.items())],
-            "recovered_agents": [],
-        }

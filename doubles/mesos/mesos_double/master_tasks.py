@@ -334,8 +334,12 @@ class TaskMixin:
     def agent_tasks_lost(self, agent_id: str, hostname: str, cause: str, unreachable_time: float | None) -> None:
         # __removeSlave: marked unreachable -> TASK_UNREACHABLE (partition-aware) or TASK_LOST,
         # REASON_SLAVE_REMOVED; removed otherwise -> TASK_LOST "Agent <host> removed: <cause>"
-        # (_removeSlave). Offers of the agent are rescinded.
+        # (_removeSlave). Offers of the agent are rescinded, frameworks told (FAILURE).
         self.rescind_agent_offers(agent_id)
+        # Master::sendSlaveLost: every connected framework gets a FAILURE event for the agent.
+        for framework in self.frameworks.values():
+            if framework.connected:
+                framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
         limit = int(self.flags["max_completed_tasks_per_framework"])
         for framework in self.frameworks.values():
             for task in [t for t in framework.tasks.values() if t["agent_id"]["value"] == agent_id]:

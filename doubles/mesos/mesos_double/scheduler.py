@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.parse
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -411,6 +412,27 @@ class SchedulerMixin:
         self.completed_frameworks.append(framework)
         del self.completed_frameworks[: -int(self.flags["max_completed_frameworks"]) or None]
         self.trigger_allocation()
+
+    # ---- operator teardown (src/master/http.cpp Master::Http::teardown, _teardown, __teardown) --
+    def http_teardown(self, req: Request) -> Response:
+        # POST /master/teardown with the form body `frameworkId=<id>`.
+        if req.method != "POST":
+            return method_not_allowed(["POST"], req.method)
+        try:
+            values = urllib.parse.parse_qs(req.body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        except (UnicodeDecodeError, ValueError) as exc:
+            return Response.text(400, f"Unable to decode query string: {exc}")
+        if "frameworkId" not in values:
+            return Response.text(400, "Missing 'frameworkId' query parameter in the request body")
+        return self.operator_teardown(values["frameworkId"][-1])
+
+    def operator_teardown(self, framework_id: str) -> Response:
+        with self.lock:
+            framework = self.frameworks.get(framework_id)
+            if framework is None:
+                return Response.text(400, "No framework found with specified ID")
+            self.remove_framework(framework)
+        return Response(200)
 
     # ---- KILL, ACKNOWLEDGE, RECONCILE -------------------------------------------------------------
     def kill(self, framework: Framework, kill: dict) -> None:
