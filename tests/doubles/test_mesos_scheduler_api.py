@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import (
     Proc,
+    _leader,
     agent_args,
     get_json,
     master_args,
@@ -876,3 +878,52 @@ def test_operator_teardown(master: Proc) -> None:
     wait_for(lambda: second.stream.ended is not None, 10, "the second stream's end")
     state = get_json(master.port, "/master/state")
     assert state["frameworks"] == [] and {f["id"] for f in state["completed_frameworks"]} == {first.id, second.id}
+
+
+def test_high_availability_redirects_and_master_failover(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # docs/high-availability-framework-guide.md: a non-leader answers 307 to the leader; after the
+    # leader dies the framework subscribes to the new one with its FrameworkID and carries on.
+    zk_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
+    ports = [free_port(), free_port()]
+    for port in ports:
+        args = master_args(port, tmp_path, f"--zk={zk_url}", "--quorum=1", "--zk_session_timeout=2secs")
+        procs.append(Proc("master", args).wait_http())
+    leader = wait_for(lambda: _leader(ports), 20, "one elected master")
+    follower = next(p for p in ports if p != leader)
+    wait_for(lambda: request(follower, "GET", "/master/redirect")[0] == 307, 10, "the follower to see the leader")
+    sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "ha", "failover_timeout": 3600}}}
+    status, headers, _unused = request(
+        follower, "POST", "/api/v1/scheduler", sub, {"Content-Type": "application/json", "Accept": "application/json"}
+    )
+    assert (status, headers["Location"]) == (307, f"//127.0.0.1:{leader}/api/v1/scheduler")
+    wait_for(lambda: metrics_of(leader)["registrar/log/recovered"] == 1.0, 10, "the registry to recover")
+    aport = free_port()
+    agent = Proc("agent", agent_args(aport, zk_url, tmp_path / "ha-agent", "--zk_session_timeout=2secs")).wait_http()
+    procs.append(agent)
+    fw = Framework(leader, {"name": "ha", "failover_timeout": 3600})
+    (offer,) = fw.offers()
+    # The leader dies: the stream breaks; the framework finds the new leader and re-subscribes
+    # with its FrameworkID (the new master has never seen it: recoverFramework).
+    next(p for p in procs if p.port == leader).kill()
+    wait_for(lambda: fw.stream.ended is not None, 10, "the stream to break")
+    new_leader = wait_for(lambda: _leader([follower]), 30, "the new leader")
+    wait_for(lambda: metrics_of(new_leader)["registrar/log/recovered"] == 1.0, 10, "the new registry")
+    fw.port = new_leader
+    fw.stream = fw.subscribe()
+    assert fw.stream.events[0]["subscribed"]["framework_id"] == {"value": fw.id}
+    assert fw.stream.types().count("ERROR") == 0
+    (again,) = fw.offers(timeout=30)  # once the agent has re-registered with the new leader
+    assert again["agent_id"] == offer["agent_id"] and again["id"] != offer["id"]
+    (model,) = get_json(new_leader, "/master/state")["frameworks"]
+    assert (model["id"], model["active"], model["connected"]) == (fw.id, True, True)
+    # A master elected without a recovered registry answers 503 (quorum 2, alone).
+    port = free_port()
+    lonely_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
+    lonely = Proc("master", master_args(port, tmp_path, f"--zk={lonely_url}", "--quorum=2")).wait_http()
+    procs.append(lonely)
+    wait_for(lambda: _leader([port]), 20, "the lonely master's election")
+    assert scheduler_call(port, sub) == (503, "Master has not finished recovery")
+
+
+def metrics_of(port: int) -> dict:
+    return get_json(port, "/metrics/snapshot")
