@@ -927,3 +927,61 @@ def test_high_availability_redirects_and_master_failover(zk_ensemble: Any, procs
 
 def metrics_of(port: int) -> dict:
     return get_json(port, "/metrics/snapshot")
+
+
+def test_unreachable_agent_tasks_are_unreachable_or_lost(procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # SlaveObserver's health check fails -> markUnreachable -> __removeSlave: partition-aware
+    # frameworks see TASK_UNREACHABLE (with unreachable_time), the others TASK_LOST; both
+    # REASON_SLAVE_REMOVED; reconciliation then answers TASK_UNREACHABLE / TASK_LOST.
+    port = free_port()
+    args = master_args(
+        port, tmp_path, "--registry=in_memory", "--agent_ping_timeout=1secs", "--max_agent_ping_timeouts=1"
+    )
+    master = Proc("master", args).wait_http()
+    procs.append(master)
+    aware = Framework(port, {"name": "aware", "failover_timeout": 60.0, **PARTITION_AWARE})
+    plain = Framework(port, {"name": "plain", "failover_timeout": 60.0})
+    agent_id = "0ld-master-S7"
+
+    def task(fw: Framework, task_id: str) -> dict:
+        return {
+            "name": task_id,
+            "task_id": {"value": task_id},
+            "framework_id": {"value": fw.id},
+            "agent_id": {"value": agent_id},
+            "state": "TASK_RUNNING",
+            "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}, "role": "*"}],
+        }
+
+    register_fake_agent(master, agent_id, [task(aware, "a-1"), task(plain, "p-1")], [aware.info, plain.info])
+    # The fake agent never pings.
+    wait_for(lambda: aware.stream.updates("a-1"), 15, "unreachability")
+    (a_status,) = aware.stream.updates("a-1")
+    wait_for(lambda: plain.stream.updates("p-1"), 10, "the other framework's update")
+    (p_status,) = plain.stream.updates("p-1")
+    assert (a_status["state"], a_status["reason"]) == ("TASK_UNREACHABLE", "REASON_SLAVE_REMOVED")
+    assert (p_status["state"], p_status["reason"]) == ("TASK_LOST", "REASON_SLAVE_REMOVED")
+    assert a_status["unreachable_time"]["nanoseconds"] > 0
+    assert aware.stream.wait_type("FAILURE")["failure"] == {"agent_id": {"value": agent_id}}
+    frameworks = {f["name"]: f for f in get_json(port, "/master/state")["frameworks"]}
+    assert [t["id"] for t in frameworks["aware"]["unreachable_tasks"]] == ["a-1"]
+    assert frameworks["aware"]["tasks"] == [] and frameworks["plain"]["completed_tasks"][0]["id"] == "p-1"
+    m = metrics(master)
+    assert (m["master/tasks_unreachable"], m["master/tasks_lost"], m["master/tasks_running"]) == (1.0, 1.0, 0.0)
+    # Reconciliation of a task on the unreachable agent that the master does not know.
+    ask = [{"task_id": {"value": "other"}, "agent_id": {"value": agent_id}}]
+    for fw, state in ((aware, "TASK_UNREACHABLE"), (plain, "TASK_LOST")):
+        assert fw.call("RECONCILE", {"tasks": ask}) == (202, "")
+        wait_for(lambda fw=fw: fw.stream.updates("other"), 10, "the answer")
+        (status,) = fw.stream.updates("other")
+        assert (status["state"], status["message"]) == (state, "Reconciliation: Task is unreachable")
+        assert status["unreachable_time"] == a_status["unreachable_time"]
+    # Unreachable tasks are not the framework's tasks any more (Framework::getTask): implicit
+    # reconciliation leaves them out, explicit reconciliation answers from the agent's state.
+    assert aware.call("RECONCILE", {"tasks": [{"task_id": {"value": "a-1"}, "agent_id": {"value": agent_id}}]}) == (
+        202,
+        "",
+    )
+    wait_for(lambda: len(aware.stream.updates("a-1")) == 2, 10, "explicit reconciliation")
+    status = aware.stream.updates("a-1")[-1]
+    assert (status["state"], status["message"]) == ("TASK_UNREACHABLE", "Reconciliation: Task is unreachable")

@@ -494,14 +494,16 @@ class SchedulerMixin:
         # Master::reconcile (docs/reconciliation.md): UPDATEs from the master, no uuid,
         # REASON_RECONCILIATION.
         pa = framework.partition_aware
+        # Only `framework.tasks`: Framework::getTask does not look at unreachable tasks, whose
+        # agent's state answers for them (TASK_UNREACHABLE).
         if not tasks:
-            for task in list(framework.tasks.values()) + list(framework.unreachable_tasks.values()):
+            for task in list(framework.tasks.values()):
                 framework.send({"type": "UPDATE", "update": {"status": self._latest(framework, task)}})
             return
         for entry in tasks:
             task_id = entry["task_id"]
             agent_id = (entry.get("agent_id") or {}).get("value")
-            known = framework.tasks.get(task_id["value"]) or framework.unreachable_tasks.get(task_id["value"])
+            known = framework.tasks.get(task_id["value"])
             if known is not None:
                 status = self._latest(framework, known)
             elif agent_id and self._agent_recovered(agent_id):
