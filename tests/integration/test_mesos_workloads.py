@@ -48,13 +48,14 @@ pytestmark = pytest.mark.slow
 
 IMAGE = "orchestrator-platform/task-busybox:1"
 MIB = 1024 * 1024
-# src/slave/slave.cpp: the command (docker) executor's allowance added to the container
-# (DEFAULT_EXECUTOR_CPUS 0.1, DEFAULT_EXECUTOR_MEM 32 MB, src/slave/constants.hpp).
-EXECUTOR_CPUS = 0.1
-EXECUTOR_MEM = 32
-# src/slave/containerizer/docker.cpp, src/docker/docker.cpp: shares = cpus * 1024 (at least 2),
-# memory at least 32 MB.
+# src/docker/executor.cpp runs the task's container with task.resources() +
+# task.executor().resources() (a command task has no executor: the task's own), and
+# src/docker/docker.cpp turns them into --cpu-shares max(cpus * 1024, 2) and --memory
+# max(mem, 32 MB); src/slave/containerizer/docker.cpp's update() skips containers "generated
+# for a command task", so the executor's allowance never reaches the task's cgroup.
 CPU_SHARES_PER_CPU = 1024
+MIN_CPU_SHARES = 2
+MIN_MEMORY_MB = 32
 # Ends at once on SIGTERM (the trap interrupts `wait`): a task that stops promptly.
 RUN_FOREVER = "trap 'exit 0' TERM; sleep 100000 & wait"
 AGENT_RESOURCES = "cpus:2;mem:1536;disk:4096;ports:[31000-31099]"
@@ -206,7 +207,12 @@ def test_subscribe_stream_follows_the_docs(cluster: Cluster, scheduler: Callable
         assert all(o["framework_id"]["value"] == sched.framework_id for o in offers)
         assert all(o["hostname"] and o["agent_id"]["value"] for o in offers)
         sched.decline([o["id"]["value"] for o in offers], refuse_seconds=60)
-        sched.wait(lambda e: e.type == "HEARTBEAT", interval * 2 + 5, "a HEARTBEAT")
+        # HEARTBEATs come periodically, heartbeat_interval_seconds apart ("Network partitions").
+        first = sched.wait(lambda e: e.type == "HEARTBEAT", interval + 5, "a HEARTBEAT")
+        second = sched.wait(lambda e: e.type == "HEARTBEAT", interval + 5, "the next HEARTBEAT", since=first.index + 1)
+        gap = second.received - first.received
+        assert interval * 0.5 <= gap <= interval + 5, f"HEARTBEATs {gap:.1f}s apart, interval {interval}s"
+        assert sched.heartbeats >= 2 and sched.last_heartbeat == second.received
         # A call sent to a standby is redirected to the leader (307, Location //leader).
         answer = sched.call({"type": "REVIVE"}, master=standby.hostport, expect=307)
         assert ms.redirect_target(answer.location or "", standby.hostport) == leader.hostport
@@ -221,8 +227,7 @@ def test_launch_task_container_and_cgroup_limits(
     cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
 ) -> None:
     """ACCEPT(LAUNCH) -> TASK_STARTING/RUNNING acknowledged; the container ``mesos-<ContainerID>``
-    runs with the task's memory limit and CPU weight in its cgroup (the docker executor's
-    allowance may be added, as upstream's containerizer does once the executor registered)."""
+    runs with the task's memory limit and CPU weight in its cgroup (v1 files, not docker inspect)."""
     sched = scheduler()
     cpus, mem = 0.5, 96
     since = sched.mark()
@@ -247,8 +252,8 @@ def test_launch_task_container_and_cgroup_limits(
     assert docker_id, f"no running container {container_name(cid)}: {docker('ps', '-a').stdout}"
     limit = cgroup_int("memory", docker_id, "memory.limit_in_bytes")
     shares = cgroup_int("cpu", docker_id, "cpu.shares")
-    assert limit in (mem * MIB, (mem + EXECUTOR_MEM) * MIB), f"memory.limit_in_bytes {limit}"
-    assert shares in (int(cpus * CPU_SHARES_PER_CPU), int((cpus + EXECUTOR_CPUS) * CPU_SHARES_PER_CPU)), shares
+    assert limit == max(mem, MIN_MEMORY_MB) * MIB, f"memory.limit_in_bytes {limit}"
+    assert shares == max(int(cpus * CPU_SHARES_PER_CPU), MIN_CPU_SHARES), f"cpu.shares {shares}"
 
     # The leader's state lists the task as running on that agent, and mesos_master_info reports it.
     task = state_task(cluster, sched.framework_id or "", task_id)
@@ -342,86 +347,160 @@ def test_kill_with_grace_period_sigterm_then_sigkill(
 # ------------------------------------------------------------------------------------------
 
 
-def test_bad_input_answered_clearly_nothing_else_disturbed(
-    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
-) -> None:
+class Bystander:
+    """A framework with one running task that every bad input must leave alone."""
+
+    def __init__(self, sched: ms.Scheduler, info: dict[str, Any], running: dict[str, Any]) -> None:
+        self.sched = sched
+        self.task_id = info["task_id"]["value"]
+        self.agent_id = info["agent_id"]["value"]
+        self.container_id = container_id_of(running)
+        self.since = sched.mark()
+
+
+@pytest.fixture(scope="module")
+def bystander(cluster: Cluster, task_image: str) -> Iterator[Bystander]:
+    sched = ms.Scheduler(cluster.master_hostports, ms.framework_info("wl-bystander", failover_timeout=300))
+    try:
+        sched.subscribe(timeout=60)
+        info, running = launch_running(sched, task_image, "bystander")
+        yield Bystander(sched, info, running)
+    finally:
+        remember_containers(sched)
+        if sched.connected:
+            sched.teardown(expect=None)
+        sched.close()
+
+
+def test_malformed_calls_get_400_with_the_reason(scheduler: Callable[..., ms.Scheduler], bystander: Bystander) -> None:
+    """src/master/http.cpp Master::Http::scheduler checks, in its order, with its texts."""
     sched = scheduler()
-    since = sched.mark()
-    bystander, running = launch_running(sched, task_image, "bystander")
-    by_id = bystander["task_id"]["value"]
-    by_cid = container_id_of(running)
     master = sched.master or ""
     fid = ms.ident(sched.framework_id or "")
+    sid = sched.stream_id
+    checks: list[tuple[str, ms.Answer, str]] = [
+        ("not JSON", ms.post(master, b"{not json", stream_id=sid), "Failed to parse body into JSON"),
+        (
+            "no Content-Type",
+            ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=sid, content_type=None),
+            "Expecting 'Content-Type' to be present",
+        ),
+        (
+            "ACCEPT without accept",
+            ms.post(master, {"type": "ACCEPT", "framework_id": fid}, stream_id=sid),
+            "Expecting 'accept' to be present",
+        ),
+        (
+            "no framework_id",
+            ms.post(master, {"type": "KILL", "kill": {"task_id": ms.ident("x")}}, stream_id=sid),
+            "Expecting 'framework_id' to be present",
+        ),
+        (
+            "unknown call type",
+            ms.post(master, {"type": "NOT_A_CALL", "framework_id": fid}, stream_id=sid),
+            "Failed to convert JSON into Call protobuf",
+        ),
+        (
+            "no stream id",
+            ms.post(master, {"type": "REVIVE", "framework_id": fid}),
+            "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+        ),
+        (
+            "unknown stream id",
+            ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=str(uuid.uuid4())),
+            "didn't match the stream ID currently associated with framework ID",
+        ),
+        (
+            "unknown framework",
+            ms.post(master, {"type": "REVIVE", "framework_id": ms.ident("no-such-framework")}, stream_id=sid),
+            "Framework cannot be found",
+        ),
+        (
+            "SUBSCRIBE with a stream id",
+            ms.post(master, sched.subscribe_body(), stream_id=sid),
+            "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+        ),
+    ]
+    wrong = [(what, a.status, a.body[:200]) for what, a, text in checks if a.status != 400 or text not in a.body]
+    assert not wrong, f"expected 400 with upstream's text: {wrong}"
+    # The subscription is untouched: calls still work.
+    sched.revive()
+    assert sched.connected
 
-    # src/master/http.cpp Master::Http::scheduler, in its order.
-    answer = ms.post(master, b"{not json", stream_id=sched.stream_id)
-    assert answer.status == 400 and answer.body.startswith("Failed to parse body into JSON"), answer
-    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=sched.stream_id, content_type=None)
-    assert answer.status == 400 and "Expecting 'Content-Type' to be present" in answer.body, answer
-    answer = ms.post(master, {"type": "ACCEPT", "framework_id": fid}, stream_id=sched.stream_id)
-    assert answer.status == 400 and "Expecting 'accept' to be present" in answer.body, answer
-    answer = ms.post(master, {"type": "KILL", "kill": {"task_id": ms.ident(by_id)}}, stream_id=sched.stream_id)
-    assert answer.status == 400 and "Expecting 'framework_id' to be present" in answer.body, answer
-    answer = ms.post(master, {"type": "NOT_A_CALL", "framework_id": fid}, stream_id=sched.stream_id)
-    assert answer.status == 400 and answer.body, answer
-    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid})
-    assert answer.status == 400 and "should include the 'Mesos-Stream-Id' header" in answer.body, answer
-    answer = ms.post(master, {"type": "REVIVE", "framework_id": fid}, stream_id=str(uuid.uuid4()))
-    assert answer.status == 400 and "didn't match the stream ID" in answer.body, answer
-    answer = ms.post(
-        master, {"type": "REVIVE", "framework_id": ms.ident("no-such-framework")}, stream_id=sched.stream_id
-    )
-    assert answer.status == 400 and "Framework cannot be found" in answer.body, answer
-    answer = ms.post(master, sched.subscribe_body(), stream_id=sched.stream_id)
-    assert answer.status == 400 and "should not include the 'Mesos-Stream-Id' header" in answer.body, answer
 
-    # Resources beyond the offer: TASK_ERROR from the master (src/master/validation.cpp).
+def test_task_beyond_the_offer_is_task_error(
+    scheduler: Callable[..., ms.Scheduler], task_image: str, bystander: Bystander
+) -> None:
+    """src/master/validation.cpp: "Total resources ... is more than available ..." as TASK_ERROR."""
+    sched = scheduler()
     offer = sched.wait_offers(LAUNCH_TIMEOUT, pred=fits(0.1, 32))[0]
-    too_big = new_task_id("too-big")
+    task_id = new_task_id("too-big")
     cpus = ms.offer_scalar(offer, "cpus") + 1
-    sched.launch(
-        offer, [ms.docker_task(too_big, offer["agent_id"]["value"], task_image, cpus=cpus, command=RUN_FOREVER)]
-    )
-    err = sched.wait_update(too_big, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+    sched.launch(offer, [ms.docker_task(task_id, offer["agent_id"]["value"], task_image, cpus=cpus)])
+    err = sched.wait_update(task_id, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60)
     assert err["state"] == "TASK_ERROR" and err.get("reason") == "REASON_TASK_INVALID", err
     assert err.get("source") == "SOURCE_MASTER" and "more than available" in err.get("message", ""), err
 
-    # A negative health check interval: TASK_ERROR (src/common/validation.cpp validateHealthCheck).
-    offer = sched.wait_offers(LAUNCH_TIMEOUT, since=since, pred=fits(0.1, 32))[0]
-    bad_hc = new_task_id("bad-hc")
+
+def test_negative_health_check_interval_is_task_error(
+    scheduler: Callable[..., ms.Scheduler], task_image: str, bystander: Bystander
+) -> None:
+    """src/master/validation.cpp + src/common/validation.cpp validateHealthCheck: "Task uses
+    invalid health check: Expecting 'interval_seconds' to be non-negative" as TASK_ERROR."""
+    sched = scheduler()
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, pred=fits(0.1, 32))[0]
+    task_id = new_task_id("bad-hc")
     hc = ms.command_health_check("true", interval=-1)
-    sched.launch(
-        offer, [ms.docker_task(bad_hc, offer["agent_id"]["value"], task_image, command=RUN_FOREVER, health_check=hc)]
-    )
-    err = sched.wait_update(bad_hc, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+    sched.launch(offer, [ms.docker_task(task_id, offer["agent_id"]["value"], task_image, health_check=hc)])
+    err = sched.wait_update(task_id, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60)
+    if err["state"] == "TASK_RUNNING":
+        sched.kill(task_id, offer["agent_id"]["value"])
+        sched.wait_update(task_id, ms.TERMINAL_STATES, 60)
     assert err["state"] == "TASK_ERROR" and err.get("reason") == "REASON_TASK_INVALID", err
     assert "Expecting 'interval_seconds' to be non-negative" in err.get("message", ""), err
 
-    # An offer that does not exist: the task is lost (REASON_INVALID_OFFERS; no PARTITION_AWARE).
-    ghost = new_task_id("ghost-offer")
-    agent_id = bystander["agent_id"]["value"]
-    sched.accept([f"no-such-offer-{uuid.uuid4().hex[:6]}"], [ms.launch([ms.docker_task(ghost, agent_id, task_image)])])
-    lost = sched.wait_update(ghost, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60, since=since)
+
+def test_unknown_offer_is_task_lost(
+    scheduler: Callable[..., ms.Scheduler], task_image: str, bystander: Bystander
+) -> None:
+    """src/master/master.cpp: tasks of an ACCEPT with invalid offers: TASK_LOST (TASK_DROPPED only
+    for PARTITION_AWARE frameworks), REASON_INVALID_OFFERS."""
+    sched = scheduler()
+    task_id = new_task_id("ghost-offer")
+    task = ms.docker_task(task_id, bystander.agent_id, task_image)
+    sched.accept([f"no-such-offer-{uuid.uuid4().hex[:6]}"], [ms.launch([task])])
+    lost = sched.wait_update(task_id, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 60)
     assert lost["state"] == "TASK_LOST" and lost.get("reason") == "REASON_INVALID_OFFERS", lost
 
-    # An image that cannot be pulled: TASK_FAILED with the pull error (no registry here).
-    offer = sched.wait_offers(LAUNCH_TIMEOUT, since=since, pred=fits(0.1, 32))[0]
-    nopull = new_task_id("no-pull")
+
+def test_image_that_cannot_be_pulled_is_task_failed(
+    scheduler: Callable[..., ms.Scheduler], bystander: Bystander
+) -> None:
+    """src/docker/docker.cpp: "Failed to run '<docker> ... pull <image>': exited with status ...;
+    stderr='...'" reaches the scheduler as TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED."""
+    sched = scheduler()
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, pred=fits(0.1, 32))[0]
+    task_id = new_task_id("no-pull")
     image = f"orchestrator-platform/no-such-image-{uuid.uuid4().hex[:6]}:1"
-    sched.launch(offer, [ms.docker_task(nopull, offer["agent_id"]["value"], image, command=RUN_FOREVER)])
-    failed = sched.wait_update(nopull, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 180, since=since)
+    sched.launch(offer, [ms.docker_task(task_id, offer["agent_id"]["value"], image)])
+    failed = sched.wait_update(task_id, ms.TERMINAL_STATES | {"TASK_LOST", "TASK_RUNNING"}, 180)
     assert failed["state"] == "TASK_FAILED", failed
     assert failed.get("reason") == "REASON_CONTAINER_LAUNCH_FAILED", failed
-    assert "pull" in failed.get("message", "") and image in failed.get("message", ""), failed
+    message = failed.get("message", "")
+    assert "pull" in message and image in message, failed
 
-    # The bystander never noticed: no update, still running (explicit reconciliation), container up.
-    no_terminal_update(sched, by_id, since)
-    answers = sched.reconcile_until([(by_id, agent_id)], 60)
-    assert answers[by_id]["state"] == "TASK_RUNNING", answers
-    assert answers[by_id].get("reason") == "REASON_RECONCILIATION", answers
-    assert "uuid" not in answers[by_id], "reconciliation answers are not acknowledged (no uuid)"
-    assert running_container(container_name(by_cid)) is not None
-    assert not sched.errors, sched.errors
+
+def test_bystander_undisturbed_by_bad_input(bystander: Bystander) -> None:
+    """After every bad input above: no update for the bystander, still RUNNING when reconciled
+    (reason REASON_RECONCILIATION, no uuid: not to be acknowledged), its container up."""
+    sched = bystander.sched
+    no_terminal_update(sched, bystander.task_id, bystander.since)
+    answers = sched.reconcile_until([(bystander.task_id, bystander.agent_id)], 60)
+    answer = answers[bystander.task_id]
+    assert answer["state"] == "TASK_RUNNING" and answer.get("reason") == "REASON_RECONCILIATION", answer
+    assert "uuid" not in answer, answer
+    assert running_container(container_name(bystander.container_id)) is not None
+    assert sched.connected and not sched.errors, (sched.describe(), sched.errors)
 
 
 # ------------------------------------------------------------------------------------------
