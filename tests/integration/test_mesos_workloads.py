@@ -577,6 +577,36 @@ def test_agent_restart_recovers_running_task(
     no_terminal_update(sched, task_id, since)
 
 
+def test_scheduler_failover_to_a_second_instance(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
+) -> None:
+    """docs/high-availability-framework-guide.md: a new scheduler instance subscribes with the
+    FrameworkID while the old one is still connected: the old one gets ERROR "Framework failed
+    over" (src/master/master.cpp failoverFramework) and its stream id is no longer accepted;
+    the new one gets SUBSCRIBED with the same ID and the tasks."""
+    old = scheduler()
+    since = old.mark()
+    info, running = launch_running(old, task_image, "takeover")
+    task_id, agent_id = info["task_id"]["value"], info["agent_id"]["value"]
+    framework = dict(old.framework, id=ms.ident(old.framework_id or ""))
+    new = ms.Scheduler(cluster.master_hostports, framework)
+    try:
+        subscribed = new.subscribe(timeout=60)
+        assert subscribed.body["subscribed"]["framework_id"]["value"] == old.framework_id
+        error = old.wait(lambda e: e.type == "ERROR", 30, "ERROR on the old instance's stream", since=since)
+        assert error.body["error"]["message"] == "Framework failed over", error.body
+        answer = old.revive(expect=None)
+        assert answer.status == 400 and "didn't match the stream ID" in answer.body, answer
+        answers = new.reconcile_until([(task_id, agent_id)], 60)
+        assert answers[task_id]["state"] == "TASK_RUNNING", answers
+        no_terminal_update(old, task_id, since)
+        assert running_container(container_name(container_id_of(running))) is not None
+        new.teardown()
+    finally:
+        remember_containers(new)
+        new.close()
+
+
 def test_leader_killed_tasks_keep_running_framework_resubscribes(
     cluster: Cluster, scheduler: Callable[..., ms.Scheduler], task_image: str
 ) -> None:
