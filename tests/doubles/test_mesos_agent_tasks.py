@@ -61,7 +61,8 @@ def docker(*args: str, check: bool = True) -> str:
 
 def inspect(name: str) -> dict | None:
     out = docker("inspect", name, check=False)
-    return json.loads(out)[0] if out.strip().startswith("[") else None
+    found = json.loads(out) if out.strip().startswith("[") else []
+    return found[0] if found else None
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.updates: list[dict] = []
         self.registrations: list[dict] = []
+        self.acked: set[str] = set()
         self.next_id = 0
         recorder = self
 
@@ -149,6 +151,7 @@ class Agent:
         self.recorder = recorder
         self.port = port or free_port()
         self.work_dir = work_dir
+        self.acked = recorder.acked  # shared by the agent processes of one test
         self.args = [
             f"--port={self.port}",
             "--ip=127.0.0.1",
@@ -201,16 +204,17 @@ class Agent:
             {"framework_id": {"value": framework_id}, "task_id": status["task_id"], "uuid": status["uuid"]},
         )
         assert code == 200, body
+        self.acked.add(status["uuid"])
 
-    def ack_through(self, task_id: str, state: str, timeout: float = 60) -> dict:
+    def ack_through(self, task_id: str, state: str, timeout: float = 60, framework_id: str = "F1") -> dict:
         """Acknowledge every update of the task, in order, until one in ``state``."""
-        acked: set[str] = set()
+        acked = self.acked
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for status in self.recorder.statuses(task_id):
                 if status["uuid"] in acked:
                     continue
-                self.ack(status, status.get("__fid__", "F1"))
+                self.ack(status, framework_id)
                 acked.add(status["uuid"])
                 if status["state"] == state:
                     return status
@@ -433,6 +437,12 @@ def test_kill_grace_period_and_exit_states(
     failed = agent.ack_through("broken", "TASK_FAILED")
     assert failed["message"] == "Container exited with status 7"
 
+    # Unknown task of a known framework: TASK_DROPPED (partition-aware) from the agent.
+    code, _unused = agent.send("kill_task", {"framework_id": {"value": "F1"}, "task_id": {"value": "nope"}})
+    dropped = recorder.wait_state("nope", "TASK_DROPPED")
+    assert code == 404 and dropped["message"] == "Cannot find executor" and dropped["source"] == "SOURCE_AGENT"
+    agent.ack_through("nope", "TASK_DROPPED")
+
     start = time.monotonic()
     agent.send("kill_task", {"framework_id": {"value": "F1"}, "task_id": {"value": "stubborn"}})
     agent.send(
@@ -453,11 +463,6 @@ def test_kill_grace_period_and_exit_states(
     assert states == ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_KILLED"]
     metrics = agent.get("/metrics/snapshot")
     assert (metrics["slave/tasks_killed"], metrics["slave/tasks_finished"], metrics["slave/tasks_failed"]) == (2, 1, 1)
-
-    # Unknown task of a known framework: TASK_DROPPED (partition-aware) from the agent.
-    code, _unused = agent.send("kill_task", {"framework_id": {"value": "F1"}, "task_id": {"value": "nope"}})
-    dropped = recorder.wait_state("nope", "TASK_DROPPED")
-    assert code == 404 and dropped["message"] == "Cannot find executor" and dropped["source"] == "SOURCE_AGENT"
 
 
 def test_health_checks(task_image: str, recorder: Recorder, agents: list[Agent], tmp_path: Path) -> None:
@@ -482,7 +487,7 @@ def test_health_checks(task_image: str, recorder: Recorder, agents: list[Agent],
         run_task(
             agent_id,
             "tcp",
-            "exec nc -lk -s 127.0.0.1 -p 8081 -e true",
+            "exec httpd -f -p 127.0.0.1:8081 -h /tmp",
             network="BRIDGE",
             health_check={**base, "type": "TCP", "tcp": {"port": 8081}},
         ),
@@ -554,7 +559,7 @@ def test_agent_restart_recovers_tasks_and_kills_orphans(
     first.send("run_task", run_task(agent_id, "kept", "exec sleep 1000", kill_policy_secs=1))
     first.send("run_task", run_task(agent_id, "volatile", "exec sleep 1000", framework_id="F2", checkpoint=False))
     running = first.ack_through("kept", "TASK_RUNNING")
-    volatile = recorder.wait_state("volatile", "TASK_RUNNING")
+    volatile = first.ack_through("volatile", "TASK_RUNNING", framework_id="F2")
     kept_name = "mesos-" + running["container_status"]["container_id"]["value"]
     volatile_name = "mesos-" + volatile["container_status"]["container_id"]["value"]
     started_at = inspect(kept_name)["State"]["StartedAt"]
