@@ -13,10 +13,11 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double i
     wait_for,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+
+REPO = Path(__file__).resolve().parents[2]
 
 # ------------------------------------------------------------------------------------------
 # a tiny scheduler client
@@ -75,6 +78,9 @@ class EventStream:
         if self.status == 200:
             threading.Thread(target=self._read, daemon=True).start()
         else:
+            length = int(self.headers.get("content-length", "0"))
+            while len(self.buf) < length and self._more():
+                pass
             self.body = self.buf
             self.sock.close()
 
@@ -227,10 +233,10 @@ def master(procs: list[Proc], tmp_path: Path) -> Proc:  # noqa: F811 - the impor
     return proc
 
 
-def start_agent(master: Proc, procs: list[Proc], work_dir: Path, **kwargs: Any) -> str:  # noqa: F811
+def start_agent(master: Proc, procs: list[Proc], work_dir: Path, *extra: str, **kwargs: Any) -> str:  # noqa: F811
     """An agent double registered with ``master``; returns its agent id."""
     port = free_port()
-    agent = Proc("agent", agent_args(port, f"127.0.0.1:{master.port}", work_dir, **kwargs)).wait_http()
+    agent = Proc("agent", agent_args(port, f"127.0.0.1:{master.port}", work_dir, *extra, **kwargs)).wait_http()
     procs.append(agent)
 
     def registered() -> str | None:
@@ -985,3 +991,143 @@ def test_unreachable_agent_tasks_are_unreachable_or_lost(procs: list[Proc], tmp_
     wait_for(lambda: len(aware.stream.updates("a-1")) == 2, 10, "explicit reconciliation")
     status = aware.stream.updates("a-1")[-1]
     assert (status["state"], status["message"]) == ("TASK_UNREACHABLE", "Reconciliation: Task is unreachable")
+
+
+# ------------------------------------------------------------------------------------------
+# end to end: a DOCKER task through master and agent doubles on the host's real engine
+# ------------------------------------------------------------------------------------------
+
+IMAGE = "orchestrator-platform/task-busybox:1"  # tools/build-task-image
+RUN_ID = uuid.uuid4().hex[:12]
+LABEL = f"orchestrator-platform.test-run={RUN_ID}"
+
+
+def docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def task_image() -> Iterator[str]:
+    builder = REPO / "tools" / "build-task-image"
+    if builder.exists():
+        res = subprocess.run([str(builder)], capture_output=True, text=True, timeout=600, check=False)
+        assert res.returncode == 0, f"tools/build-task-image failed:\n{res.stdout}\n{res.stderr}"
+    assert docker("image", "inspect", IMAGE).returncode == 0, f"the task image {IMAGE} is missing"
+    yield IMAGE
+    # Only the containers this test run labelled.
+    ids = docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
+    if ids:
+        docker("rm", "-f", *ids)
+
+
+def docker_launch(offer: dict, task_id: str, image: str) -> dict:
+    container = {
+        "type": "DOCKER",
+        "docker": {"image": image, "network": "HOST", "parameters": [{"key": "label", "value": LABEL}]},
+    }
+    accept = launch(offer, task_id, cpus=0.5, mem=64, container=container)
+    accept["operations"][0]["launch"]["task_infos"][0]["command"] = {"shell": True, "value": "exec sleep 1000"}
+    return accept
+
+
+def acknowledge_through(fw: Framework, task_id: str, state: str, timeout: float = 60) -> dict:
+    """ACKNOWLEDGE each update of the task that carries a uuid, in order, until one in ``state``."""
+    acked: set[str] = set()
+
+    def step() -> dict | None:
+        for status in fw.stream.updates(task_id):
+            if status.get("uuid") and status["uuid"] not in acked:
+                ack = {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}
+                assert fw.call("ACKNOWLEDGE", ack) == (202, "")
+                acked.add(status["uuid"])
+            if status["state"] == state:
+                return status
+        return None
+
+    return wait_for(step, timeout, f"{state} for {task_id}", details=lambda: str(fw.stream.updates(task_id)))
+
+
+def container_running(status: dict) -> bool:
+    name = f"mesos-{status['container_status']['container_id']['value']}"
+    res = docker("inspect", "--format", "{{.State.Running}}", name)
+    return res.stdout.strip() == "true"
+
+
+def test_docker_task_lifecycle_through_the_master(
+    task_image: str,
+    master: Proc,
+    procs: list[Proc],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    agent_id = start_agent(master, procs, tmp_path / "a1", "--containerizers=docker,mesos")
+    capabilities = {"capabilities": [{"type": "TASK_KILLING_STATE"}, {"type": "PARTITION_AWARE"}]}
+    fw = Framework(master.port, {"name": "e2e", "checkpoint": True, "failover_timeout": 3600.0, **capabilities})
+    (offer,) = fw.offers()
+    assert fw.call("ACCEPT", docker_launch(offer, "sleeper", task_image)) == (202, "")
+    assert [t["state"] for t in get_json(master.port, "/master/tasks")["tasks"]] in (
+        ["TASK_STAGING"],
+        ["TASK_STARTING"],
+        ["TASK_RUNNING"],
+    )
+    running = acknowledge_through(fw, "sleeper", "TASK_RUNNING")
+    assert running["source"] == "SOURCE_EXECUTOR" and running["agent_id"] == {"value": agent_id}
+    assert container_running(running)
+    # The master's view: the task, its statuses, used resources, metrics.
+    wait_for(
+        lambda: get_json(master.port, "/master/tasks")["tasks"][0]["state"] == "TASK_RUNNING",
+        10,
+        "RUNNING at the master",
+    )
+    m = metrics(master)
+    assert (m["master/tasks_running"], m["master/cpus_used"], m["master/mem_used"]) == (1.0, 0.5, 64.0)
+    slave = get_json(master.port, "/master/slaves")["slaves"][0]
+    assert (slave["used_resources"]["cpus"], slave["used_resources"]["mem"]) == (0.5, 64.0)
+    got = v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]["tasks"][0]
+    assert (got["state"], got["status_update_state"], got["status_update_uuid"]) == (
+        "TASK_RUNNING",
+        "TASK_RUNNING",
+        running["uuid"],
+    )
+    assert got["container"]["docker"]["image"] == task_image
+    # What is left of the agent is offered again (after the ACCEPT's 5 s filter).
+    (rest,) = fw.offers(after=fw.stream.types().index("OFFERS") + 1, timeout=30)
+    assert {r["name"]: r.get("scalar", {}).get("value") for r in rest["resources"]}["cpus"] == 1.5
+    assert fw.call("DECLINE", {"offer_ids": [rest["id"]], "filters": {"refuse_seconds": 3600}}) == (202, "")
+    # The scheduler fails and comes back: the task ran on; implicit reconciliation says so.
+    fw.stream.close()
+    wait_for(lambda: metrics(master)["master/frameworks_disconnected"] == 1.0, 10, "disconnection")
+    assert container_running(running)
+    fw.stream = fw.subscribe()
+    assert fw.call("RECONCILE", {}) == (202, "")
+    wait_for(lambda: fw.stream.updates("sleeper"), 10, "reconciliation")
+    assert fw.stream.updates("sleeper")[0]["state"] == "TASK_RUNNING"
+    # KILL: KILLING, then KILLED; acknowledged, the task is completed at the master.
+    assert fw.call("KILL", {"task_id": {"value": "sleeper"}, "agent_id": {"value": agent_id}}) == (202, "")
+    killed = acknowledge_through(fw, "sleeper", "TASK_KILLED")
+    assert "TASK_KILLING" in [s["state"] for s in fw.stream.updates("sleeper")]
+    wait_for(lambda: not container_running(running), 30, "the container to stop")
+    wait_for(
+        lambda: get_json(master.port, "/master/state")["frameworks"][0]["completed_tasks"], 10, "the completed task"
+    )
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert model["tasks"] == [] and model["completed_tasks"][0]["state"] == "TASK_KILLED"
+    m = metrics(master)
+    assert (m["master/tasks_killed"], m["master/tasks_running"], m["master/cpus_used"]) == (1.0, 0.0, 0.0)
+    assert (
+        killed["uuid"]
+        == v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]["completed_tasks"][0]["status_update_uuid"]
+    )
+    # TEARDOWN of a framework with a running task: the agent shuts the framework down.
+    # The freed resources are not covered by the decline's filter: offered again (this stream's
+    # first OFFERS: while the task ran, the filter held the rest back).
+    assert fw.call("REVIVE") == (202, "")
+    (offer,) = fw.offers(timeout=30)
+    assert fw.call("ACCEPT", docker_launch(offer, "doomed", task_image)) == (202, "")
+    doomed = acknowledge_through(fw, "doomed", "TASK_RUNNING")
+    assert fw.call("TEARDOWN") == (202, "")
+    wait_for(lambda: not container_running(doomed), 60, "the torn-down framework's container to stop")
+    (completed,) = get_json(master.port, "/master/state")["completed_frameworks"]
+    assert {t["id"]: t["state"] for t in completed["completed_tasks"]} == {
+        "sleeper": "TASK_KILLED",
+        "doomed": "TASK_KILLED",
+    }
