@@ -1131,3 +1131,54 @@ def test_docker_task_lifecycle_through_the_master(
         "sleeper": "TASK_KILLED",
         "doomed": "TASK_KILLED",
     }
+
+
+def test_master_failover_keeps_running_tasks(
+    task_image: str,
+    zk_ensemble: Any,
+    procs: list[Proc],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    # docs/high-availability-framework-guide.md: the new leader learns the task from the agent's
+    # re-registration (the framework shows up `recovered` until it re-subscribes), the
+    # framework re-subscribes with its FrameworkID and reconciles; the task never stopped.
+    zk_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
+    ports = [free_port(), free_port()]
+    for port in ports:
+        args = master_args(port, tmp_path, f"--zk={zk_url}", "--quorum=1", "--zk_session_timeout=2secs")
+        procs.append(Proc("master", args).wait_http())
+    leader = wait_for(lambda: _leader(ports), 20, "one elected master")
+    follower = next(p for p in ports if p != leader)
+    wait_for(lambda: metrics_of(leader)["registrar/log/recovered"] == 1.0, 10, "the registry to recover")
+    aport = free_port()
+    extra = ("--zk_session_timeout=2secs", "--containerizers=docker,mesos")
+    procs.append(Proc("agent", agent_args(aport, zk_url, tmp_path / "ha-agent", *extra)).wait_http())
+    info = {"name": "survivor", "checkpoint": True, "failover_timeout": 3600.0, **PARTITION_AWARE}
+    fw = Framework(leader, info)
+    (offer,) = fw.offers()
+    assert fw.call("ACCEPT", docker_launch(offer, "keep", task_image)) == (202, "")
+    running = acknowledge_through(fw, "keep", "TASK_RUNNING")
+    next(p for p in procs if p.port == leader).kill()
+    new_leader = wait_for(lambda: _leader([follower]), 30, "the new leader")
+
+    def recovered() -> dict | None:
+        frameworks = get_json(new_leader, "/master/state")["frameworks"]
+        return frameworks[0] if frameworks and frameworks[0]["tasks"] else None
+
+    model = wait_for(recovered, 30, "the agent's tasks at the new leader")
+    assert (model["id"], model["recovered"], model["connected"]) == (fw.id, True, False)
+    assert [(t["id"], t["state"]) for t in model["tasks"]] == [("keep", "TASK_RUNNING")]
+    assert metrics_of(new_leader)["master/tasks_running"] == 1.0
+    fw.port = new_leader
+    fw.stream = fw.subscribe()
+    assert fw.call("RECONCILE", {"tasks": [{"task_id": {"value": "keep"}}]}) == (202, "")
+    wait_for(lambda: fw.stream.updates("keep"), 10, "reconciliation")
+    status = fw.stream.updates("keep")[0]
+    assert (status["state"], status["reason"]) == ("TASK_RUNNING", "REASON_RECONCILIATION")
+    assert container_running(running)
+    (model,) = get_json(new_leader, "/master/state")["frameworks"]
+    assert (model["recovered"], model["active"], model["connected"]) == (False, True, True)
+    # The new leader can kill it: the agent is its agent now.
+    assert fw.call("KILL", {"task_id": {"value": "keep"}}) == (202, "")
+    acknowledge_through(fw, "keep", "TASK_KILLED")
+    wait_for(lambda: not container_running(running), 30, "the container to stop")
