@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -36,6 +37,7 @@ from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double i
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
+REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
 
 # ------------------------------------------------------------------------------------------
 # a tiny scheduler client
@@ -1089,6 +1091,19 @@ def test_docker_task_lifecycle_through_the_master(
         running["uuid"],
     )
     assert got["container"]["docker"]["image"] == task_image
+    # GET_STATE against upstream's example: every field it shows, with the same JSON types.
+    example = REFERENCE / "GET_STATE.json"
+    if example.exists():
+        ref = json.loads(example.read_text())["response"]["body"]["get_state"]
+        state = v1(master.port, {"type": "GET_STATE"})[1]["get_state"]
+        ref_fw, got_fw = ref["get_frameworks"]["frameworks"][0], state["get_frameworks"]["frameworks"][0]
+        assert {k: type(v) for k, v in ref_fw.items()} == {k: type(got_fw[k]) for k in ref_fw}
+        # (principal and hostname are what that example's framework gave; this one gives neither)
+        assert set(ref_fw["framework_info"]) - {"principal", "hostname"} <= set(got_fw["framework_info"])
+        ref_task, got_task = ref["get_tasks"]["completed_tasks"][0], state["get_tasks"]["tasks"][0]
+        shown = set(ref_task) - {"executor_id"}  # a command task has no ExecutorInfo at the master
+        assert {k: type(ref_task[k]) for k in shown} == {k: type(got_task[k]) for k in shown}
+        assert set(ref_task["statuses"][0]) <= set(got_task["statuses"][-1])
     # What is left of the agent is offered again (after the ACCEPT's 5 s filter).
     (rest,) = fw.offers(after=fw.stream.types().index("OFFERS") + 1, timeout=30)
     assert {r["name"]: r.get("scalar", {}).get("value") for r in rest["resources"]}["cpus"] == 1.5
