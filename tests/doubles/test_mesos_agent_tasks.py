@@ -143,7 +143,10 @@ class Recorder:
                     return s
             return None
 
-        return wait_for(found, timeout, f"{state} {match} for {task_id}", details=lambda: str(self.statuses(task_id)))
+        def details() -> str:
+            return str([(s["state"], s.get("healthy"), s.get("message")) for s in self.statuses(task_id)])
+
+        return wait_for(found, timeout, f"{state} {match} for {task_id}", details=details)
 
 
 class Agent:
@@ -206,8 +209,10 @@ class Agent:
         assert code == 200, body
         self.acked.add(status["uuid"])
 
-    def ack_through(self, task_id: str, state: str, timeout: float = 60, framework_id: str = "F1") -> dict:
-        """Acknowledge every update of the task, in order, until one in ``state``."""
+    def ack_through(
+        self, task_id: str, state: str, timeout: float = 60, framework_id: str = "F1", **match: Any
+    ) -> dict:
+        """Acknowledge every update of the task, in order, until one in ``state`` (and ``match``)."""
         acked = self.acked
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -216,7 +221,7 @@ class Agent:
                     continue
                 self.ack(status, framework_id)
                 acked.add(status["uuid"])
-                if status["state"] == state:
+                if status["state"] == state and all(status.get(k) == v for k, v in match.items()):
                     return status
             time.sleep(0.05)  # the poll interval
         raise AssertionError(f"no {state} for {task_id}: {self.recorder.statuses(task_id)}")
@@ -464,6 +469,19 @@ def test_kill_grace_period_and_exit_states(
     metrics = agent.get("/metrics/snapshot")
     assert (metrics["slave/tasks_killed"], metrics["slave/tasks_finished"], metrics["slave/tasks_failed"]) == (2, 1, 1)
 
+    # shutdown_framework: the executor's shutdown grace (--executor_shutdown_grace_period 5 s
+    # minus 2 s = 3 s) before SIGKILL; the terminating framework's updates are dropped.
+    agent.send("run_task", run_task(agent_id, "doomed", "exec sleep 1000", framework_id="F9"))
+    doomed = agent.ack_through("doomed", "TASK_RUNNING", framework_id="F9")
+    doomed_name = "mesos-" + doomed["container_status"]["container_id"]["value"]
+    start = time.monotonic()
+    assert agent.send("shutdown_framework", {"framework_id": {"value": "F9"}}) == (200, {})
+    wait_for(lambda: not inspect(doomed_name)["State"]["Running"], 30, "the framework's container stopped")
+    assert 3 <= time.monotonic() - start < 5
+    completed = wait_for(lambda: agent.get("/state")["completed_frameworks"], 30, "F9 completed")
+    assert "F9" in [f["id"] for f in completed]
+    assert [s["state"] for s in recorder.statuses("doomed")] == ["TASK_STARTING", "TASK_RUNNING"]
+
 
 def test_health_checks(task_image: str, recorder: Recorder, agents: list[Agent], tmp_path: Path) -> None:
     agent = Agent(recorder, tmp_path / "w")
@@ -503,10 +521,24 @@ def test_health_checks(task_image: str, recorder: Recorder, agents: list[Agent],
         ),
     )
     for tid in ("http", "tcp"):
-        healthy = agent.ack_through(tid, "TASK_RUNNING")
-        healthy = recorder.wait_state(tid, "TASK_RUNNING", healthy=True)
+        # Updates go out one at a time: an early unhealthy result (the server still starting)
+        # must be acknowledged before the healthy one is sent.
+        healthy = agent.ack_through(tid, "TASK_RUNNING", healthy=True)
         assert healthy["reason"] == "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
         assert healthy["source"] == "SOURCE_EXECUTOR" and healthy["container_status"]["network_infos"]
+    # A health check upstream's validation refuses: the docker executor logs it and runs the
+    # task unchecked ("Failed to create health checker").
+    agent.send(
+        "run_task",
+        run_task(
+            agent_id,
+            "unchecked",
+            "exec sleep 1000",
+            health_check={**base, "type": "TCP", "tcp": {"port": 1}, "interval_seconds": -1},
+        ),
+    )
+    agent.ack_through("unchecked", "TASK_RUNNING")
+    wait_for(lambda: "Expecting 'interval_seconds' to be non-negative" in agent.output(), 30, "the refused check")
     sick = agent.ack_through("sick", "TASK_KILLED", timeout=90)
     assert sick["healthy"] is False and sick["message"] == "Container exited with status 137"
     states = [(s["state"], s.get("healthy"), s.get("reason")) for s in recorder.statuses("sick")]
@@ -520,8 +552,8 @@ def test_health_checks(task_image: str, recorder: Recorder, agents: list[Agent],
         ("TASK_KILLED", False, None),
     ]
     # Only the first healthy result is reported while the task stays healthy.
-    agent.ack_through("http", "TASK_RUNNING")
-    assert [s.get("healthy") for s in recorder.statuses("http")].count(True) == 1
+    assert len({s["uuid"] for s in recorder.statuses("http") if s.get("healthy") is True}) == 1
+    assert all("healthy" not in s for s in recorder.statuses("unchecked"))
 
 
 def test_pull_failure_and_unsupported_containers(recorder: Recorder, agents: list[Agent], tmp_path: Path) -> None:

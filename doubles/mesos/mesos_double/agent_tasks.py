@@ -100,6 +100,7 @@ class Framework:
         self.id = info["id"]["value"]
         self.executors: dict[str, Executor] = {}
         self.completed_executors: list[Executor] = []
+        self.terminating = False  # Framework::TERMINATING after a ShutdownFrameworkMessage
 
     @property
     def checkpoint(self) -> bool:
@@ -306,7 +307,7 @@ class TaskSide:
             executor.terminated = True
             self.executors_terminated += 1
             for tid, task in executor.tasks.items():
-                if task["state"] in TERMINAL:
+                if task["state"] in TERMINAL or framework.terminating:
                     continue
                 status = {
                     "task_id": {"value": tid},
@@ -334,9 +335,10 @@ class TaskSide:
             executor = framework.executors.get(eid) if framework and eid else None
             if eid is not None:
                 status["executor_id"] = {"value": eid}
-            if framework is None:
+            if framework is None or framework.terminating:
                 self.counters["invalid_status_updates"] += 1
-                self.log(f"Ignoring status update {status['state']} for unknown framework {fid}", "W")
+                what = "unknown" if framework is None else "terminating"
+                self.log(f"Ignoring status update {status['state']} for {what} framework {fid}", "W")
                 return
             self.counters["valid_status_updates"] += 1
             path = None
@@ -477,21 +479,21 @@ class TaskSide:
             framework = self.frameworks.get(fid)
             if framework is None:
                 return 404, {"error": f"No framework {fid}"}
-            self.log(f"Asked to shut down framework {fid}", "I")
+            if framework.terminating:
+                self.log(f"Ignoring shutdown framework {fid} because it is terminating", "W")
+                return 200, {}
+            # Slave::shutdownFramework: TERMINATING, then every executor is shut down; the
+            # updates of a terminating framework are dropped (nobody could acknowledge them).
+            self.log(f"Shutting down framework {fid}", "I")
+            framework.terminating = True
             for executor in list(framework.executors.values()):
                 if executor.runner is not None:
                     executor.runner.shutdown()
                 elif not executor.terminated:
                     executor.killed_before_launch = True
-                    self._executor_terminated(
-                        framework,
-                        executor,
-                        "TASK_KILLED",
-                        "REASON_TASK_KILLED_DURING_LAUNCH",
-                        "Killed before delivery to the executor",
-                    )
-        # The framework's streams end with it (TaskStatusUpdateManager::cleanup) once its
-        # executors are gone; upstream moves it to completed frameworks then.
+                    self._executor_terminated(framework, executor, None, None, None)
+        # removeFramework once the executors are gone: its status update streams end with it
+        # (TaskStatusUpdateManager::cleanup) and it moves to the completed frameworks.
         threading.Thread(target=self._finish_shutdown, args=(framework,), daemon=True).start()
         return 200, {}
 
