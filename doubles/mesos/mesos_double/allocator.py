@@ -230,9 +230,15 @@ def filter_covers(filters: list[dict], agent_id: str, offerable: Bag, now: float
 
 
 def refuse_seconds(filters: Any) -> float:
-    if isinstance(filters, dict) and isinstance(filters.get("refuse_seconds"), (int, float)):
-        return float(filters["refuse_seconds"])
-    return DEFAULT_REFUSE_SECONDS
+    # HierarchicalAllocatorProcess::recoverResources: at most 365 days, a negative value means
+    # the default (5 s); 0 installs no filter.
+    try:
+        value = float((filters or {}).get("refuse_seconds", DEFAULT_REFUSE_SECONDS))
+    except (TypeError, ValueError, AttributeError):
+        return DEFAULT_REFUSE_SECONDS
+    if value > 365 * 86400:
+        return 365 * 86400.0
+    return DEFAULT_REFUSE_SECONDS if value < 0 else value
 
 
 class AllocatorMixin:

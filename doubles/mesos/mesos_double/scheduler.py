@@ -92,8 +92,9 @@ def validate_call(call: dict) -> str | None:
     if kind == "SUBSCRIBE":
         if "subscribe" not in call:
             return "Expecting 'subscribe' to be present"
-        info_id = call["subscribe"]["framework_info"].get("id")
-        if info_id != call.get("framework_id"):
+        # FrameworkID's operator== compares the values (an unset id is "").
+        info_id = (call["subscribe"]["framework_info"].get("id") or {}).get("value", "")
+        if info_id != (call.get("framework_id") or {}).get("value", ""):
             return "'framework_id' differs from 'subscribe.framework_info.id'"
         return None
     if "framework_id" not in call:
