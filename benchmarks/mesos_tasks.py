@@ -208,10 +208,9 @@ def print_latency(tasks: list[float], floor: list[float], api_floor: list[float]
 
 
 def print_recovery(r: dict[str, Any]) -> None:
-    print(
-        f"  RUNNING after restart (reconciled): {r['running_after']}/{r['tasks']} {r['states_after']}; "
-        f"same containers running: {r['same_containers']}/{r['tasks']}; same agent ID: {r['same_agent_id']}"
-    )
+    print(f"  RUNNING on the same agent in the leader's /master/state: {r['running_in_state']}/{r['tasks']}")
+    print(f"  RUNNING in explicit reconciliation: {r['running_after']}/{r['tasks']} {r['states_after']}")
+    print(f"  same containers still running: {r['same_containers']}/{r['tasks']}; same agent ID: {r['same_agent_id']}")
     rereg = "never" if r["reregistered_s"] is None else f"{r['reregistered_s']:.2f} s"
     print(f"  start -> agent active on the master again: {rereg}")
     print(f"  start -> all tasks reconciled: {r['all_reconciled_s']:.2f} s")
@@ -224,6 +223,8 @@ def describe_revision() -> str:
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "doubles"], capture_output=True, text=True, check=False
     )
+    if os.environ.get("ORCH_MESOS_DOUBLE"):
+        return f"commit {commit.stdout.strip()}; the double from ORCH_MESOS_DOUBLE={os.environ['ORCH_MESOS_DOUBLE']}"
     return f"commit {commit.stdout.strip()}" + (" (doubles/ has uncommitted changes)" if dirty.stdout.strip() else "")
 
 
@@ -260,6 +261,13 @@ def recovery(cluster: Cluster, sched: ms.Scheduler, count: int) -> dict[str, Any
     after = cluster.agent_record(agent) or {}
     answers = sched.reconcile_until(launched, 120)
     reconciled = time.monotonic() - started
+    ours = {t for t, _a in launched}
+    in_state = [
+        t
+        for fw in cluster.state().get("frameworks") or []
+        for t in fw.get("tasks") or []
+        if t.get("id") in ours and t.get("slave_id") == before["id"] and t.get("state") == "TASK_RUNNING"
+    ]
     states: dict[str, int] = {}
     for t, _a in launched:
         st = answers.get(t, {}).get("state", "none")
@@ -270,6 +278,7 @@ def recovery(cluster: Cluster, sched: ms.Scheduler, count: int) -> dict[str, Any
     return {
         "tasks": count,
         "running_after": states.get("TASK_RUNNING", 0),
+        "running_in_state": len(in_state),
         "states_after": states,
         "same_containers": same_containers,
         "same_agent_id": after.get("id") == before["id"],
