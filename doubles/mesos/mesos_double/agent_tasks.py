@@ -429,7 +429,12 @@ class TaskSide:
                     pass
             except OSError:
                 pass
-        if not framework.executors and not self.updates.has_streams(framework.id):
+        self._maybe_remove_framework(framework)
+
+    def _maybe_remove_framework(self, framework: Framework) -> None:
+        if framework.executors or self.updates.has_streams(framework.id):
+            return
+        if self.frameworks.get(framework.id) is framework:
             del self.frameworks[framework.id]
             self.completed_frameworks = [*self.completed_frameworks, framework][-MAX_COMPLETED_FRAMEWORKS:]
 
@@ -506,6 +511,7 @@ class TaskSide:
             for executor in list(framework.executors.values()):
                 executor.terminated = True
                 self._maybe_remove(framework, executor)
+            self._maybe_remove_framework(framework)
 
     def reconcile(self, msg: dict) -> tuple[int, dict]:
         """The channel's optional reconcile_tasks: the agent's view of the framework's tasks."""
