@@ -589,7 +589,8 @@ def test_agent_restart_recovers_tasks_and_kills_orphans(
     agent_id = first.registered()
     first.send("run_task", run_task(agent_id, "kept", "exec sleep 1000", kill_policy_secs=1))
     first.send("run_task", run_task(agent_id, "volatile", "exec sleep 1000", framework_id="F2", checkpoint=False))
-    running = first.ack_through("kept", "TASK_RUNNING")
+    first.ack_through("kept", "TASK_STARTING")
+    running = recorder.wait_state("kept", "TASK_RUNNING")  # left unacknowledged over the restart
     volatile = first.ack_through("volatile", "TASK_RUNNING", framework_id="F2")
     kept_name = "mesos-" + running["container_status"]["container_id"]["value"]
     volatile_name = "mesos-" + volatile["container_status"]["container_id"]["value"]
@@ -605,6 +606,8 @@ def test_agent_restart_recovers_tasks_and_kills_orphans(
     assert last["info"]["id"] == {"value": agent_id}
     assert [(t["task_id"]["value"], t["state"]) for t in last["tasks"]] == [("kept", "TASK_RUNNING")]
     assert [f["id"]["value"] for f in last["frameworks"]] == ["F1"]
+    # The checkpointed, unacknowledged TASK_RUNNING goes out again after re-registration.
+    wait_for(lambda: [s["uuid"] for s in recorder.statuses("kept")].count(running["uuid"]) >= 2, 30, "RUNNING re-sent")
     assert inspect(kept_name)["State"]["StartedAt"] == started_at and inspect(kept_name)["State"]["Running"]
     # The non-checkpointing framework's container is an orphan: stopped and removed.
     assert inspect(volatile_name) is None

@@ -29,6 +29,7 @@ from .docker_engine import DockerEngine, EngineError
 DOCKER_INSPECT_DELAY = 1.0  # src/slave/constants.hpp
 DOCKER_INSPECT_TIMEOUT = 5.0
 KILL_RETRY_INTERVAL = 5.0  # src/docker/executor.hpp
+INSPECT_ATTEMPTS = 60
 
 
 class DockerExecutor:
@@ -125,12 +126,18 @@ class DockerExecutor:
             return None
 
     def _after_start(self, send_running: bool, initializing: bool) -> None:
-        # The inspect loop: retried every DOCKER_INSPECT_DELAY until the container shows up.
+        # The inspect loop: retried every DOCKER_INSPECT_DELAY until the container shows up (the
+        # double gives up after INSPECT_ATTEMPTS: a container removed behind its back).
         info = None
-        while info is None:
+        for _attempt in range(INSPECT_ATTEMPTS):
             info = self._inspect_once()
-            if info is None:
-                time.sleep(DOCKER_INSPECT_DELAY)
+            if info is not None:
+                break
+            time.sleep(DOCKER_INSPECT_DELAY)
+        if info is None:
+            self.inspected.set()
+            self._reaped(None)
+            return
         with self.lock:
             if not self.killed:
                 pid = (info.get("State") or {}).get("Pid") or None
