@@ -297,6 +297,15 @@ def test_subscribe_opens_a_recordio_stream_with_heartbeats(master: Proc) -> None
     assert all(f["active"] and f["connected"] and "registered_time" in f for f in frameworks)
 
 
+def test_heartbeats_every_15_seconds(master: Proc) -> None:
+    # Framework::heartbeat: DEFAULT_HEARTBEAT_INTERVAL (15 s) between HEARTBEATs, the first at once.
+    start = time.monotonic()
+    fw = Framework(master.port)
+    fw.stream.wait(lambda _e: fw.stream.types().count("HEARTBEAT") >= 2, "the second HEARTBEAT", timeout=30)
+    assert time.monotonic() - start >= 14.5
+    assert fw.stream.types()[:2] == ["SUBSCRIBED", "HEARTBEAT"] and fw.stream.errors == []
+
+
 def test_request_checks_answer_as_upstream(master: Proc) -> None:
     port = master.port
     sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
