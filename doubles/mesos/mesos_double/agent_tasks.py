@@ -142,6 +142,10 @@ class TaskSide:
             framework = self.frameworks.get(fid)
             if framework is None:
                 framework = self.frameworks[fid] = Framework(info)
+            elif framework.terminating:
+                # Slave::run: "Ignoring running task ... because the framework is terminating"
+                self.log(f"Ignoring running task {tid} of framework {fid} because the framework is terminating", "W")
+                return 409, {"error": f"Framework {fid} is terminating"}
             else:
                 framework.info = info
             eid = task.get("executor", {}).get("executor_id", {}).get("value") or tid
@@ -447,8 +451,15 @@ class TaskSide:
             if framework is None:
                 self.log(f"Ignoring kill task {tid} of framework {fid} because no such framework is running", "W")
                 return 404, {"error": f"No framework {fid}"}
+            if framework.terminating:
+                self.log(f"Ignoring kill task {tid} of framework {fid} because the framework is terminating", "W")
+                return 200, {}
             executor = next((e for e in framework.executors.values() if tid in e.tasks), None)
-            if executor is None or executor.terminated:
+            if executor is not None and executor.terminated:
+                # Slave::kill: "Ignoring kill task ... because the executor ... is terminated"
+                self.log(f"Ignoring kill task {tid} because the executor '{executor.id}' is terminated", "W")
+                return 200, {}
+            if executor is None:
                 # "Cannot kill task ... because no corresponding executor is running"
                 partition_aware = any(
                     c.get("type") == "PARTITION_AWARE" for c in framework.info.get("capabilities", [])
