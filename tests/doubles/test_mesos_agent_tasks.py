@@ -447,6 +447,15 @@ def test_kill_grace_period_and_exit_states(
     dropped = recorder.wait_state("nope", "TASK_DROPPED")
     assert code == 404 and dropped["message"] == "Cannot find executor" and dropped["source"] == "SOURCE_AGENT"
     agent.ack_through("nope", "TASK_DROPPED")
+    # reconcile_tasks: only the task the agent does not know gets a terminal update.
+    code, body = agent.send(
+        "reconcile_tasks", {"framework_id": {"value": "F1"}, "tasks": [{"value": "ghost"}, {"value": "stubborn"}]}
+    )
+    assert code == 200 and body == {"reconciled": [{"value": "ghost"}]}
+    ghost = agent.ack_through("ghost", "TASK_DROPPED")
+    assert (
+        ghost["reason"] == "REASON_RECONCILIATION" and ghost["message"] == "Reconciliation: task unknown to the agent"
+    )
 
     start = time.monotonic()
     agent.send("kill_task", {"framework_id": {"value": "F1"}, "task_id": {"value": "stubborn"}})

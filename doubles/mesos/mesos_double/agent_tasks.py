@@ -525,20 +525,38 @@ class TaskSide:
             self._maybe_remove_framework(framework)
 
     def reconcile(self, msg: dict) -> tuple[int, dict]:
-        """The channel's optional reconcile_tasks: the agent's view of the framework's tasks."""
+        """The channel's reconcile_tasks (ReconcileTasksMessage, Slave::reregistered).
+
+        Every task the master names that this agent does not know gets a terminal
+        SOURCE_AGENT update, REASON_RECONCILIATION: TASK_DROPPED for partition-aware frameworks
+        (from the message's optional ``framework``, else the agent's own FrameworkInfo),
+        otherwise TASK_LOST. Known tasks need nothing. Answers the tasks it reconciled.
+        """
         fid = msg["framework_id"]["value"]
-        wanted = {t["value"] for t in msg.get("tasks", [])}
         with self.lock:
             framework = self.frameworks.get(fid)
-            if framework is None:
-                return 404, {"error": f"No framework {fid}"}
-            found = [
-                {k: v for k, v in t.items() if not k.startswith("__")}
-                for e in framework.executors.values()
-                for t in e.tasks.values()
-                if not wanted or t["task_id"]["value"] in wanted
-            ]
-        return 200, {"tasks": found}
+            info = msg.get("framework") or (framework.info if framework else {})
+            aware = any(c.get("type") == "PARTITION_AWARE" for c in info.get("capabilities", []))
+            known = {t for e in framework.executors.values() for t in e.tasks} if framework else set()
+            unknown = [t for t in msg.get("tasks", []) if t["value"] not in known]
+            for task_id in unknown:
+                self.log(
+                    f"Agent reconciling task {task_id['value']} of framework {fid}: task unknown to the agent", "W"
+                )
+                status = {
+                    "task_id": task_id,
+                    "state": "TASK_DROPPED" if aware else "TASK_LOST",
+                    "message": "Reconciliation: task unknown to the agent",
+                    "reason": "REASON_RECONCILIATION",
+                    "source": "SOURCE_AGENT",
+                    "agent_id": {"value": self.agent.agent_id},
+                    "timestamp": time.time(),
+                    "uuid": base64.b64encode(uuid.uuid4().bytes).decode(),
+                }
+                # "We can't use statusUpdate() here because it drops updates for unknown
+                # frameworks": straight to the status update manager.
+                self.updates.update({"framework_id": {"value": fid}, "status": status}, None)
+        return 200, {"reconciled": unknown}
 
     # ---- re-registration: what the agent runs (ReregisterSlaveMessage) ------------------------------
     def registration_payload(self) -> dict:
