@@ -1093,6 +1093,12 @@ def test_docker_task_lifecycle_through_the_master(
     assert (m["master/tasks_running"], m["master/cpus_used"], m["master/mem_used"]) == (1.0, 0.5, 64.0)
     slave = get_json(master.port, "/master/slaves")["slaves"][0]
     assert (slave["used_resources"]["cpus"], slave["used_resources"]["mem"]) == (0.5, 64.0)
+    summary = get_json(master.port, "/master/state-summary")
+    (fw_summary,) = summary["frameworks"]
+    assert (fw_summary["id"], fw_summary["TASK_RUNNING"], fw_summary["slave_ids"]) == (fw.id, 1, [agent_id])
+    assert "tasks" not in fw_summary and "used_resources" in fw_summary
+    (slave_summary,) = summary["slaves"]
+    assert (slave_summary["TASK_RUNNING"], slave_summary["framework_ids"]) == (1, [fw.id])
     got = v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]["tasks"][0]
     assert (got["state"], got["status_update_state"], got["status_update_uuid"]) == (
         "TASK_RUNNING",

@@ -196,6 +196,65 @@ class Framework:
         return drop_empty(model)
 
 
+SUMMARY_STATES = (
+    "TASK_STAGING",
+    "TASK_STARTING",
+    "TASK_RUNNING",
+    "TASK_KILLING",
+    "TASK_FINISHED",
+    "TASK_KILLED",
+    "TASK_FAILED",
+    "TASK_LOST",
+    "TASK_ERROR",
+    "TASK_UNREACHABLE",
+)
+
+
+def state_summary(frameworks: list[Framework], agents: dict[str, dict]) -> tuple[list[dict], dict[str, dict]]:
+    """ReadOnlyHandler::stateSummary's frameworks (Summary<Framework> + TaskStateSummary +
+    slave_ids) and, per agent id, the TaskStateSummary + framework_ids to add to its model
+    (TaskStateSummaries and SlaveFrameworkMapping count tasks, unreachable and completed ones)."""
+    per_agent: dict[str, dict] = {
+        agent_id: {**dict.fromkeys(SUMMARY_STATES, 0), "framework_ids": []} for agent_id in agents
+    }
+    models = []
+    for framework in frameworks:
+        full = framework.v0(agents)
+        model = {
+            k: full[k]
+            for k in (
+                "id",
+                "name",
+                "used_resources",
+                "offered_resources",
+                "capabilities",
+                "hostname",
+                "webui_url",
+                "active",
+                "connected",
+                "recovered",
+            )
+        }
+        model.update(dict.fromkeys(SUMMARY_STATES, 0))
+        slave_ids: list[str] = []
+        tasks = [*framework.tasks.values(), *framework.unreachable_tasks.values(), *framework.completed_tasks]
+        for task in tasks:
+            agent_id = task["agent_id"]["value"]
+            if task["state"] in SUMMARY_STATES:
+                model[task["state"]] += 1
+            if agent_id not in slave_ids:
+                slave_ids.append(agent_id)
+            summary = per_agent.get(agent_id)
+            if summary is not None:
+                if task["state"] in SUMMARY_STATES:
+                    summary[task["state"]] += 1
+                if framework.id not in summary["framework_ids"]:
+                    summary["framework_ids"].append(framework.id)
+        model["slave_ids"] = slave_ids
+        models.append(model)
+    return models, per_agent
+
+
 def new_task(task_info: dict, framework_id: str, agent_id: str, role: str, user: str | None) -> dict:
     """protobuf::createTask: the master's Task for a TaskInfo, TASK_STAGING, no statuses yet."""
     task: dict[str, Any] = {

@@ -35,7 +35,7 @@ from .common import (
     resolve_ip,
 )
 from .flags import FlagError, Flags, numify_int, parse_duration
-from .frameworks import TERMINAL_STATES, Framework, task_v0
+from .frameworks import TERMINAL_STATES, Framework, state_summary, task_v0
 from .maintenance import MaintenanceMixin, machine_key
 from .master_tasks import TaskMixin
 from .operator_api import OperatorApiMixin
@@ -600,6 +600,20 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
                 state["external_log_file"] = self.flags["external_log_file"]
             return state
 
+    def state_summary(self) -> dict:
+        # ReadOnlyHandler::stateSummary: hostname, cluster, slaves (SlaveWriter + task counts +
+        # framework_ids), frameworks (Summary<Framework> + task counts + slave_ids).
+        with self.lock:
+            frameworks, per_agent = state_summary(list(self.frameworks.values()), self.agents)
+            slaves = []
+            for agent_id, agent in sorted(self.agents.items()):
+                model = {k: v for k, v in self.agent_v0(agent_id, agent).items() if not k.endswith("_full")}
+                slaves.append({**model, **per_agent[agent_id]})
+            summary: dict[str, Any] = {"hostname": self.hostname}
+            if self.flags["cluster"]:
+                summary["cluster"] = self.flags["cluster"]
+            return {**summary, "slaves": slaves, "frameworks": frameworks}
+
     def metrics(self) -> dict:
         with self.lock:
             active = sum(1 for a in self.agents.values() if a["active"])
@@ -696,8 +710,7 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
         if path in ("/roles", "/roles.json"):
             return Response.json({"roles": []})
         if path == "/state-summary":
-            state = self.state()
-            return Response.json({k: state[k] for k in ("hostname", "cluster", "slaves", "frameworks") if k in state})
+            return Response.json(self.state_summary())
         if path == "/maintenance/schedule":
             return self.http_schedule(req)
         if path == "/maintenance/status":
