@@ -1212,3 +1212,40 @@ def test_master_failover_keeps_running_tasks(
     assert fw.call("KILL", {"task_id": {"value": "keep"}}) == (202, "")
     acknowledge_through(fw, "keep", "TASK_KILLED")
     wait_for(lambda: not container_running(running), 30, "the container to stop")
+
+
+def test_update_framework(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # Master::updateFramework: 200 OK or 400 with upstream's prefixes; a role the framework left
+    # loses its offers (RESCIND).
+    start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(master.port, {"name": "before"})
+    (offer,) = fw.offers()
+
+    def update(info: dict, **extra: Any) -> tuple[int, str]:
+        return fw.call("UPDATE_FRAMEWORK", {"framework_info": {**fw.info, **info}, **extra})
+
+    assert fw.call("UPDATE_FRAMEWORK", {"framework_info": {**fw.info, "id": {"value": "other"}}}) == (
+        400,
+        "Failed to validate scheduler::Call: 'framework_id' differs from 'update_framework.framework_info.id'",
+    )
+    assert update({"user": "root"}) == (
+        400,
+        "FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported; attempted to update "
+        "from 'nobody' to 'root'",
+    )
+    assert update({"role": "-bad"}) == (
+        400,
+        "Supplied FrameworkInfo is not valid: 'FrameworkInfo.role' is not a valid role: Role component '-bad' is "
+        "invalid because it starts with a dash",
+    )
+    assert update({}, suppressed_roles=["web"]) == (
+        400,
+        "'UpdateFramework' call is not valid: Suppressed roles { web } are not contained in the set of roles",
+    )
+    assert update({"name": "after", "role": "web"}) == (200, "")
+    assert fw.stream.wait_type("RESCIND")["rescind"] == {"offer_id": offer["id"]}
+    (model,) = get_json(master.port, "/master/state")["frameworks"]
+    assert (model["name"], model["role"]) == ("after", "web")
+    (again,) = fw.offers(after=fw.stream.types().index("RESCIND"))
+    assert again["allocation_info"] == {"role": "web"}
+    assert {r["allocation_info"]["role"] for r in again["resources"]} == {"web"}

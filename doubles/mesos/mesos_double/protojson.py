@@ -176,6 +176,15 @@ CALL: dict[str, F] = {
     ),
     "message": ("msg", LOOSE, False, False),
     "request": ("msg", LOOSE, False, False),
+    "update_framework": (
+        "msg",
+        {
+            "framework_info": ("msg", FRAMEWORK_INFO, False, True),
+            "suppressed_roles": ("str", None, True, False),
+        },
+        False,
+        False,
+    ),
     "revive": ("msg", {"roles": ("str", None, True, False)}, False, False),
     "suppress": ("msg", {"roles": ("str", None, True, False)}, False, False),
 }

@@ -117,6 +117,10 @@ def validate_call(call: dict) -> str | None:
     field = needs.get(kind)
     if field is not None and field not in call:
         return f"Expecting '{field}' to be present"
+    if kind == "UPDATE_FRAMEWORK":
+        info_id = (call["update_framework"]["framework_info"].get("id") or {}).get("value", "")
+        if info_id != call["framework_id"]["value"]:
+            return "'framework_id' differs from 'update_framework.framework_info.id'"
     if kind == "ACKNOWLEDGE":
         raw = uuid_bytes(call["acknowledge"]["uuid"])
         # stout UUID::fromBytes: 16 bytes of a known UUID version.
@@ -226,13 +230,16 @@ class SchedulerMixin:
                 "KILL": lambda: self.kill(framework, call["kill"]),
                 "ACKNOWLEDGE": lambda: self.acknowledge(framework, call["acknowledge"]),
                 "RECONCILE": lambda: self.reconcile(framework, call["reconcile"].get("tasks", [])),
-                # Accepted and dropped: the double has no executors, inverse offers or requests.
+                # Accepted and dropped: the double has no custom executors, inverse offers or
+                # requests.
                 "SHUTDOWN": lambda: None,
                 "MESSAGE": lambda: None,
                 "REQUEST": lambda: None,
                 "ACCEPT_INVERSE_OFFERS": lambda: None,
                 "DECLINE_INVERSE_OFFERS": lambda: None,
             }
+            if kind == "UPDATE_FRAMEWORK":
+                return self.update_framework(framework, call["update_framework"])
             handler = handlers.get(kind)
             if handler is None:
                 return Response(501)
@@ -354,6 +361,49 @@ class SchedulerMixin:
         framework.next_heartbeat = time.monotonic() + HEARTBEAT_INTERVAL
         stream.on_close(lambda: self._stream_closed(framework_id, stream))
         self.trigger_allocation()
+
+    def update_framework(self, framework: Framework, update: dict) -> Response:
+        # Master::updateFramework (UPDATE_FRAMEWORK): validateFramework, validateUpdate, the
+        # suppressed roles; then the new FrameworkInfo and suppressed roles take effect, offers
+        # of roles the framework left are rescinded.
+        info = dict(update["framework_info"])
+        info.setdefault("failover_timeout", 0.0)
+        if not has_capability(info, "MULTI_ROLE"):
+            info.setdefault("role", "*")
+        error = self.validate_framework(info)
+        if error is not None:
+            return Response.text(400, f"Supplied FrameworkInfo is not valid: {error}")
+        old = framework.info
+        if old.get("principal") != info.get("principal"):
+            error = "Changing framework's principal is not allowed."
+        elif old.get("user") != info.get("user"):
+            error = (
+                f"Updating 'FrameworkInfo.user' is unsupported; attempted to update from '{old.get('user')}' "
+                f"to '{info.get('user')}'"
+            )
+        elif bool(old.get("checkpoint")) != bool(info.get("checkpoint")):
+            error = (
+                "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from "
+                f"'{str(bool(old.get('checkpoint'))).lower()}' to '{str(bool(info.get('checkpoint'))).lower()}'"
+            )
+        if error is not None:
+            return Response.text(400, f"FrameworkInfo update is not valid: {error}")
+        suppressed = set(update.get("suppressed_roles", []))
+        invalid = suppressed - set(framework_roles(info))
+        if invalid:
+            return Response.text(
+                400,
+                "'UpdateFramework' call is not valid: Suppressed roles "
+                f"{stringify_set(invalid)} are not contained in the set of roles",
+            )
+        info["checkpoint"] = bool(old.get("checkpoint"))
+        framework.info = info
+        framework.suppressed = suppressed
+        for offer_id, offer in list(framework.offers.items()):
+            if offer["allocation_info"]["role"] not in framework.roles:
+                self.remove_offer(offer_id, rescind=True)
+        self.trigger_allocation()
+        return Response(200)
 
     def _stream_closed(self, framework_id: str, stream: Stream) -> None:
         # Master::exited(FrameworkID, HttpConnection) -> _exited: disconnect, deactivate (its
