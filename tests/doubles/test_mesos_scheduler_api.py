@@ -587,6 +587,13 @@ def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp
     tasks_now = get_json(master.port, "/master/tasks")["tasks"]
     assert [(t["id"], t["slave_id"], t["framework_id"]) for t in tasks_now] == [("ok", agent_id, fw.id)]
     assert v1(master.port, {"type": "GET_TASKS"})[1]["get_tasks"]["tasks"][0]["task_id"] == {"value": "ok"}
+    # /master/tasks and /master/frameworks query parameters (ReadOnlyHandler::tasks, ::frameworks).
+    assert len(get_json(master.port, f"/master/tasks?framework_id={fw.id}&task_id=ok")["tasks"]) == 1
+    assert get_json(master.port, "/master/tasks?task_id=nope")["tasks"] == []
+    assert get_json(master.port, "/master/tasks?limit=0")["tasks"] == []
+    assert get_json(master.port, "/master/tasks?offset=1")["tasks"] == []
+    assert get_json(master.port, "/master/frameworks?framework_id=nope")["frameworks"] == []
+    assert [f["id"] for f in get_json(master.port, f"/master/frameworks?framework_id={fw.id}")["frameworks"]] == [fw.id]
     assert metrics(master)["master/tasks_error"] == 6.0
 
 

@@ -16,6 +16,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -697,16 +698,22 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
                     }
                 )
         if path in ("/frameworks", "/frameworks.json"):
+            selected = urllib.parse.parse_qs(req.query).get("framework_id")
+
+            def wanted(framework: Framework) -> bool:
+                return selected is None or framework.id == selected[-1]
+
             with self.lock:
                 return Response.json(
                     {
-                        "frameworks": [f.v0(self.agents) for f in self.frameworks.values()],
-                        "completed_frameworks": [f.v0(self.agents) for f in self.completed_frameworks],
+                        # ?framework_id= selects one (IDAcceptor in ReadOnlyHandler::frameworks).
+                        "frameworks": [f.v0(self.agents) for f in self.frameworks.values() if wanted(f)],
+                        "completed_frameworks": [f.v0(self.agents) for f in self.completed_frameworks if wanted(f)],
                         "unregistered_frameworks": [],
                     }
                 )
         if path in ("/tasks", "/tasks.json"):
-            return Response.json({"tasks": self.tasks_v0()})
+            return Response.json({"tasks": self.tasks_v0(req.query)})
         if path in ("/roles", "/roles.json"):
             return Response.json({"roles": []})
         if path == "/state-summary":
@@ -736,13 +743,29 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
             return self.api(req)
         return Response(404)
 
-    def tasks_v0(self) -> list[dict]:
-        # ReadOnlyHandler::tasks: the tasks of every known and completed framework, newest first,
-        # at most `limit` (default 100).
+    def tasks_v0(self, query: str) -> list[dict]:
+        # ReadOnlyHandler::tasks: the tasks (active, unreachable, completed) of every known and
+        # completed framework, `framework_id`/`task_id` filters, TaskComparator's order by the
+        # first status's timestamp (`order=asc`, else descending; tasks without statuses last
+        # when descending), then `offset` and `limit` (TASK_LIMIT 100).
+        args = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+
+        def number(name: str, default: int) -> int:
+            value = args.get(name, "")
+            return int(value) if value.lstrip("-").isdigit() and int(value) >= 0 else default
+
         with self.lock:
             tasks: list[dict] = []
             for framework in [*self.frameworks.values(), *self.completed_frameworks]:
+                if "framework_id" in args and framework.id != args["framework_id"]:
+                    continue
                 tasks += [*framework.tasks.values(), *framework.unreachable_tasks.values(), *framework.completed_tasks]
+            if "task_id" in args:
+                tasks = [t for t in tasks if t["task_id"]["value"] == args["task_id"]]
             models = [task_v0(t) for t in tasks]
-        models.sort(key=lambda t: t["statuses"][-1]["timestamp"] if t["statuses"] else 0.0, reverse=True)
-        return models[:100]
+        ascending = args.get("order") == "asc"
+        timed = sorted((m for m in models if m["statuses"]), key=lambda m: m["statuses"][0]["timestamp"])
+        untimed = [m for m in models if not m["statuses"]]
+        ordered = untimed + timed if ascending else timed[::-1] + untimed
+        offset = number("offset", 0)
+        return ordered[offset : offset + number("limit", 100)]
