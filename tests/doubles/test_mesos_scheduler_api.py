@@ -1256,3 +1256,22 @@ def test_update_framework(master: Proc, procs: list[Proc], tmp_path: Path) -> No
     (again,) = fw.offers(after=fw.stream.types().index("RESCIND"))
     assert again["allocation_info"] == {"role": "web"}
     assert {r["allocation_info"]["role"] for r in again["resources"]} == {"web"}
+
+
+def test_offer_timeout_and_role_whitelist(procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+    # --offer_timeout rescinds offers held too long; --roles (deprecated whitelist) refuses others.
+    port = free_port()
+    args = master_args(port, tmp_path, "--registry=in_memory", "--offer_timeout=1secs", "--roles=web")
+    master = Proc("master", args).wait_http()
+    procs.append(master)
+    stream = EventStream(
+        port, {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n", "role": "db"}}}
+    )
+    assert stream.wait_type("ERROR")["error"]["message"] == "Roles { db } are not present in the master's --roles"
+    start_agent(master, procs, tmp_path / "a1")
+    fw = Framework(port, {"role": "web"})
+    (offer,) = fw.offers()
+    assert offer["allocation_info"] == {"role": "web"}
+    assert fw.stream.wait_type("RESCIND")["rescind"] == {"offer_id": offer["id"]}
+    (again,) = fw.offers(after=fw.stream.types().index("RESCIND"))
+    assert again["id"] != offer["id"]
