@@ -576,6 +576,26 @@ def test_pull_failure_and_unsupported_containers(recorder: Recorder, agents: lis
         "orchestrator-platform/not-there:1': exited with status 1; stderr='Error response from daemon: "
     )
     assert agent.get("/metrics/snapshot")["slave/container_launch_errors"] == 1.0
+    # Docker::RunOptions::create refuses port mappings on the host network (TASK_FAILED from
+    # the executor), and `docker run` refuses an unknown flag (exit status 125).
+    agent.send(
+        "run_task",
+        run_task(
+            agent_id, "hostmap", "true", port_mappings=[{"host_port": 31001, "container_port": 80}], ports=[31001]
+        ),
+    )
+    hostmap = agent.ack_through("hostmap", "TASK_FAILED")
+    assert hostmap["message"] == (
+        "Failed to create docker run options: Port mappings are only supported for bridge and user-defined networks"
+    )
+    bad = run_task(agent_id, "badflag", "true")
+    bad["task"]["container"]["docker"]["parameters"].append({"key": "no-such-flag", "value": "1"})
+    agent.send("run_task", bad)
+    badflag = agent.ack_through("badflag", "TASK_FAILED")
+    assert badflag["message"] == "Container exited with status 125" and badflag["source"] == "SOURCE_EXECUTOR"
+    cid = badflag["container_status"]["container_id"]["value"]
+    sandbox = tmp_path / "w" / "slaves" / agent_id / "frameworks" / "F1" / "executors" / "badflag" / "runs" / cid
+    assert "unknown flag: --no-such-flag" in (sandbox / "stderr").read_text()
     # A plain command task: the double's mesos containerizer runs no tasks.
     agent.send("run_task", run_task(agent_id, "plain", "true", container_type=None))
     plain = recorder.wait_state("plain", "TASK_FAILED")
@@ -650,8 +670,13 @@ def test_recover_cleanup_and_new_agent_id_kill_containers(
     again.kill(signal.SIGKILL)
     # A new agent id (meta/slaves/latest removed): every known container is an orphan.
     os.unlink(work / "meta" / "slaves" / "latest")
+    keeper = Agent(recorder, work, "--docker_kill_orphans=false", port=first.port)
+    agents.append(keeper)
+    assert keeper.registered() != agent_id
+    assert inspect(name_b)["State"]["Running"]  # --docker_kill_orphans=false leaves it
+    keeper.kill(signal.SIGKILL)
     fresh = Agent(recorder, work, port=first.port)
     agents.append(fresh)
-    assert fresh.registered() != agent_id
+    fresh.registered()
     assert inspect(name_b) is None
     shutil.rmtree(work, ignore_errors=True)
