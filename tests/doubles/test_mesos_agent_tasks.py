@@ -596,6 +596,10 @@ def test_pull_failure_and_unsupported_containers(recorder: Recorder, agents: lis
     cid = badflag["container_status"]["container_id"]["value"]
     sandbox = tmp_path / "w" / "slaves" / agent_id / "frameworks" / "F1" / "executors" / "badflag" / "runs" / cid
     assert "unknown flag: --no-such-flag" in (sandbox / "stderr").read_text()
+    # Messages from a master the agent is not registered with are ignored.
+    stray = run_task(agent_id, "stray", "true")
+    stray["master_id"] = "ANOTHER-MASTER"
+    assert agent.send("run_task", stray)[0] == 403 and recorder.statuses("stray") == []
     # A plain command task: the double's mesos containerizer runs no tasks.
     agent.send("run_task", run_task(agent_id, "plain", "true", container_type=None))
     plain = recorder.wait_state("plain", "TASK_FAILED")

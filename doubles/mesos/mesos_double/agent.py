@@ -139,6 +139,7 @@ class Agent:
         self.agent_id: str | None = None
         self.master: dict | None = None  # MasterInfo of the detected leader
         self.registered_with: str | None = None  # master id we are registered with
+        self.master_id: str | None = None  # the registering master's answer (channel `master_id`)
         self.info: dict = {}
         self.meta_dir = os.path.join(flags["work_dir"], "meta")
         self.url: ZkUrl | None = None
@@ -477,6 +478,7 @@ class Agent:
             first = self.agent_id is None
             self.agent_id = body["id"]
             self.registered_with = master.get("id", "static")
+            self.master_id = body.get("master_id")
             self.counters["registered"] = 1.0
         self.checkpoint()
         self.tasks.updates.resume()
@@ -506,8 +508,14 @@ class Agent:
             msg = json.loads(req.body or b"{}")
         except ValueError as exc:
             return Response.json({"error": f"bad JSON: {exc}"}, 400)
-        if self.agent_id is None:
+        if self.agent_id is None or self.registered_with is None:
             return Response.json({"error": "agent is not registered"}, 503)
+        sender = msg.get("master_id")
+        if sender is not None and self.master_id is not None and sender != self.master_id:
+            # e.g. Slave::runTask: "Ignoring run task message from ... because it is not the
+            # expected master".
+            log(f"Ignoring {action} message from master {sender} because it is not the expected master", "W")
+            return Response.json({"error": f"not the expected master (registered with {self.master_id})"}, 403)
         handlers = {
             "run_task": self.tasks.run_task,
             "kill_task": self.tasks.kill_task,
