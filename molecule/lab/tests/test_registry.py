@@ -10,6 +10,8 @@ these checks use the engines directly.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +19,7 @@ import urllib.request
 import pytest
 import yaml
 from lab_inventory import AGENTS, group_hosts, group_vars
-from scenario_helpers import REPO_ROOT, container_ip, docker_exec
+from scenario_helpers import REPO_ROOT, container_ip, docker_exec, run_playbook
 
 LAB = group_vars("all")
 REGISTRY_HOSTS = group_hosts("docker_registry")
@@ -145,3 +147,63 @@ def test_agent_pulls_the_task_image_runs_it_and_enforces_a_memory_limit(agent):
         )
     finally:
         docker_exec(agent, f"docker rm -f {name} {name}-oom >/dev/null 2>&1", check=False)
+
+
+REGISTRY_PLAYBOOK = REPO_ROOT / "playbooks" / "docker_registry.yml"
+
+
+def _changed(output: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+def test_registry_playbook_in_check_mode_on_the_converged_lab_changes_nothing():
+    run = run_playbook(REGISTRY_PLAYBOOK, "--check", "--diff")
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert _changed(run.stdout) == {REGISTRY_HOSTS[0]: 0}, run.stdout[-3000:]
+
+
+@pytest.mark.disruptive
+def test_registry_serves_https_with_a_certificate_and_back_to_http(tmp_path):
+    """TLS on (key 0640, never logged), then the inventory's plain HTTP again. Meanwhile the
+    agents still pull: an engine tries HTTPS first for an insecure registry, unverified."""
+    name = REGISTRY_HOSTS[0]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    tls = json.dumps(
+        {
+            "docker_registry_tls_cert": (tmp_path / "cert.pem").read_text(),
+            "docker_registry_tls_key": (tmp_path / "key.pem").read_text(),
+        }
+    )
+    base = f"{container_ip(name)}:{REGISTRY_PORT}"
+    try:
+        run = run_playbook(REGISTRY_PLAYBOOK, "-e", tls)
+        assert run.returncode == 0, run.stdout[-4000:]
+        assert "BEGIN PRIVATE KEY" not in run.stdout  # no_log on the key
+        assert docker_exec(name, "stat -c '%a %U %G' /etc/docker/registry/tls/key.pem").split() == [
+            "640",
+            "root",
+            "docker-registry",
+        ]
+        out = subprocess.run(
+            ["curl", "-s", "--noproxy", "*", "--cacert", str(tmp_path / "cert.pem"), "--resolve",
+             f"{name}:{REGISTRY_PORT}:{container_ip(name)}", "-o", "/dev/null", "-w", "%{http_code}",
+             f"https://{name}:{REGISTRY_PORT}/v2/"],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        assert out == "200", out
+        # An insecure registry is tried over HTTPS first, without verification: the pull still works.
+        assert "PULLED" in docker_exec(AGENTS[0], f"docker pull -q {IMAGE} && echo PULLED", check=False)
+        again = run_playbook(REGISTRY_PLAYBOOK, "-e", tls)
+        assert _changed(again.stdout) == {name: 0}, again.stdout[-3000:]
+    finally:
+        back = run_playbook(REGISTRY_PLAYBOOK)
+    assert back.returncode == 0, back.stdout[-4000:]
+    assert docker_exec(name, "test -e /etc/docker/registry/tls && echo present || echo absent").strip() == "absent"
+    status, _ = _get(f"http://{base}/v2/")
+    assert status == 200
