@@ -638,6 +638,9 @@ def test_agent_restart_recovers_tasks_and_kills_orphans(
     last = recorder.registrations[-1]
     assert last["info"]["id"] == {"value": agent_id}
     assert [(t["task_id"]["value"], t["state"]) for t in last["tasks"]] == [("kept", "TASK_RUNNING")]
+    # A recovered task carries no status_update_state (Executor::recoverTask): the master's
+    # reconciliation then answers its state (TASK_RUNNING), not an older forwarded one.
+    assert "status_update_state" not in last["tasks"][0]
     assert [f["id"]["value"] for f in last["frameworks"]] == ["F1"]
     # The checkpointed, unacknowledged TASK_RUNNING goes out again after re-registration.
     wait_for(lambda: [s["uuid"] for s in recorder.statuses("kept")].count(running["uuid"]) >= 2, 30, "RUNNING re-sent")

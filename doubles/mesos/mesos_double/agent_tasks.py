@@ -220,7 +220,10 @@ class TaskSide:
         if executor.meta is None:
             return
         tdir = os.path.join(executor.meta, "tasks", record["task_id"]["value"])
-        saved = dict(record, statuses=[])
+        # task.info holds the Task as launched; its state comes back from task.updates and
+        # status_update_state/uuid are set only by Slave::forward (a recovered task has none).
+        saved = {k: v for k, v in record.items() if k not in ("status_update_state", "status_update_uuid")}
+        saved["statuses"] = []
         if task is not None:
             saved["__task_info__"] = task
         else:
@@ -732,6 +735,8 @@ class TaskSide:
             except (OSError, ValueError):
                 continue
             task_info = record.pop("__task_info__", None) or {}
+            record.pop("status_update_state", None)  # Executor::recoverTask: not recovered
+            record.pop("status_update_uuid", None)
             for update in self.updates.recover(framework.id, tid, os.path.join(tbase, tid, "task.updates")):
                 self._update_task_state(record, update["status"])
             executor.tasks[tid] = record
