@@ -381,6 +381,24 @@ def test_request_checks_answer_as_upstream(master: Proc) -> None:
     assert fw.stream.ended is None and fw.stream.errors == []
 
 
+def test_chunked_request_body(master: Proc) -> None:
+    # libprocess decodes chunked request bodies too: a SUBSCRIBE sent that way is a SUBSCRIBE.
+    body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "chunky"}}})
+    half = len(body) // 2
+    chunks = b"".join(f"{len(part):x}\r\n{part}\r\n".encode() for part in (body[:half], body[half:])) + b"0\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", master.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /api/v1/scheduler HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + chunks
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+    assert head.startswith(b"HTTP/1.1 200 ")
+    wait_for(lambda: get_json(master.port, "/master/frameworks")["completed_frameworks"], 10, "the closed stream")
+    assert get_json(master.port, "/master/frameworks")["completed_frameworks"][0]["name"] == "chunky"
+
+
 def test_subscription_refusals_are_error_events(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
     # Master::subscribe refuseSubscription: 200, an ERROR event, the stream closed.
     def refused(info: dict) -> str:

@@ -117,9 +117,33 @@ def serve(bind_ip: str, port: int, route: Callable[[Request], Response]) -> Serv
         protocol_version = "HTTP/1.1"
         server_version = "Mesos-double"
 
+        def _read_chunked(self) -> bytes:
+            # A request body sent with `Transfer-Encoding: chunked` (libprocess's decoder takes
+            # both forms): size lines in hex, optional extensions, trailers up to an empty line.
+            body = b""
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return body
+                body += self.rfile.read(size)
+                self.rfile.readline()
+
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                try:
+                    body = self._read_chunked()
+                except ValueError:
+                    self.send_error(400, "Malformed chunked request body")
+                    return
+            else:
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    self.send_error(400, "Malformed Content-Length")
+                    return
+                body = self.rfile.read(length) if length > 0 else b""
             path, _unused, query = self.path.partition("?")
             req = Request(self.command, path, query, self.headers, body)
             try:
