@@ -583,12 +583,25 @@ def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp
         info["agent_id"] = offer["agent_id"]
     infos[0]["agent_id"] = {"value": "elsewhere"}
     dup = {**ok}
+    sick = {
+        **ok,
+        "task_id": {"value": "sick"},
+        "health_check": {"type": "TCP", "tcp": {"port": 80}, "interval_seconds": -1},
+    }
+    env = {"variables": [{"name": "X"}]}
+    no_value = {**ok, "task_id": {"value": "no-value"}, "command": {"value": "true", "environment": env}}
     accept = {
         "offer_ids": [offer["id"]],
-        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [*infos, ok, dup]}}],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": [*infos, sick, no_value, ok, dup]}}],
     }
     assert fw.call("ACCEPT", accept) == (202, "")
     wait_for(lambda: len(fw.stream.updates("docker-no-info")) == 2, 20, "the second round of updates")
+    assert status_of("sick")["message"] == (
+        "Task uses invalid health check: Expecting 'interval_seconds' to be non-negative"
+    )
+    assert status_of("no-value")["message"] == (
+        "Task's `CommandInfo` is invalid: Environment variable 'X' of type 'VALUE' must have a value set"
+    )
     assert (
         status_of("wrong-agent")["message"] == f"Task uses invalid agent elsewhere while agent {agent_id} is expected"
     )
@@ -612,7 +625,7 @@ def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp
     assert get_json(master.port, "/master/tasks?offset=1")["tasks"] == []
     assert get_json(master.port, "/master/frameworks?framework_id=nope")["frameworks"] == []
     assert [f["id"] for f in get_json(master.port, f"/master/frameworks?framework_id={fw.id}")["frameworks"]] == [fw.id]
-    assert metrics(master)["master/tasks_error"] == 6.0
+    assert metrics(master)["master/tasks_error"] == 8.0
 
 
 # ------------------------------------------------------------------------------------------

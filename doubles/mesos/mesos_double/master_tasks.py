@@ -28,6 +28,63 @@ GAUGE_STATES = ("staging", "starting", "running", "killing", "unreachable")
 COUNTER_STATES = ("finished", "failed", "killed", "lost", "error", "dropped", "gone", "gone_by_operator")
 
 
+def validate_command(command: dict) -> str | None:
+    # src/common/validation.cpp validateCommandInfo -> validateEnvironment (VALUE variables).
+    for variable in (command.get("environment") or {}).get("variables", []):
+        if not isinstance(variable, dict):
+            continue
+        kind = variable.get("type", "VALUE")
+        name = variable.get("name", "")
+        if kind == "UNKNOWN":
+            return "Environment variable of type 'UNKNOWN' is not allowed"
+        if kind == "VALUE":
+            if "value" not in variable:
+                return f"Environment variable '{name}' of type 'VALUE' must have a value set"
+            if "secret" in variable:
+                return f"Environment variable '{name}' of type 'VALUE' must not have a secret set"
+        if kind == "SECRET":
+            if "secret" not in variable:
+                return f"Environment variable '{name}' of type 'SECRET' must have a secret set"
+            if "value" in variable:
+                return f"Environment variable '{name}' of type 'SECRET' must not have a value set"
+    return None
+
+
+def validate_health_check(check: dict) -> str | None:
+    # src/common/validation.cpp validateHealthCheck
+    kind = check.get("type")
+    if kind is None:
+        return "HealthCheck must specify 'type'"
+    if kind == "COMMAND":
+        command = check.get("command")
+        if not isinstance(command, dict):
+            return "Expecting 'command' to be set for COMMAND health check"
+        if "value" not in command:
+            shell = command.get("shell", True)
+            return "Command health check must contain " + ("'shell command'" if shell else "'executable path'")
+        error = validate_command(command)
+        if error:
+            return f"Health check's `CommandInfo` is invalid: {error}"
+    elif kind == "HTTP":
+        http = check.get("http")
+        if not isinstance(http, dict):
+            return "Expecting 'http' to be set for HTTP health check"
+        if "scheme" in http and http["scheme"] not in ("http", "https"):
+            return f"Unsupported HTTP health check scheme: '{http['scheme']}'"
+        if "path" in http and not str(http["path"]).startswith("/"):
+            return f"The path '{http['path']}' of HTTP health check must start with '/'"
+    elif kind == "TCP":
+        if not isinstance(check.get("tcp"), dict):
+            return "Expecting 'tcp' to be set for TCP health check"
+    else:
+        return f"'{kind}' is not a valid health check type"
+    for field in ("delay_seconds", "grace_period_seconds", "interval_seconds", "timeout_seconds"):
+        value = check.get(field)
+        if isinstance(value, (int, float)) and value < 0:
+            return f"Expecting '{field}' to be non-negative"
+    return None
+
+
 class TaskMixin:
     """ACCEPT and the lives of tasks (mixed into Master)."""
 
@@ -237,6 +294,10 @@ class TaskMixin:
         grace = task.get("kill_policy", {}).get("grace_period", {}).get("nanoseconds", 0)
         if isinstance(grace, (int, float)) and grace < 0:
             return "Task's 'kill_policy.grace_period' must be non-negative"
+        if "health_check" in task:
+            error = validate_health_check(task["health_check"])
+            if error:
+                return f"Task uses invalid health check: {error}"
         if not task.get("resources"):
             return "Task uses no resources"
         for res in task["resources"]:
@@ -245,6 +306,10 @@ class TaskMixin:
                 return f"Task uses invalid resources: Invalid scalar resource {res['name']}"
             if res["type"] == "RANGES" and "ranges" not in res:
                 return f"Task uses invalid resources: Invalid ranges resource {res['name']}"
+        if "command" in task:
+            error = validate_command(task["command"])
+            if error:
+                return f"Task's `CommandInfo` is invalid: {error}"
         container = task.get("container")
         if container is not None:
             # src/common/validation.cpp validateContainerInfo

@@ -72,6 +72,17 @@ CONTAINER_INFO: dict[str, F] = {
     "mesos": ("msg", LOOSE, False, False),
     "network_infos": ("msg", LOOSE, True, False),
 }
+HEALTH_CHECK: dict[str, F] = {
+    "delay_seconds": ("num", None, False, False),
+    "interval_seconds": ("num", None, False, False),
+    "timeout_seconds": ("num", None, False, False),
+    "consecutive_failures": ("num", None, False, False),
+    "grace_period_seconds": ("num", None, False, False),
+    "type": ("enum", ["UNKNOWN", "COMMAND", "HTTP", "TCP"], False, False),
+    "command": ("msg", LOOSE, False, False),
+    "http": ("msg", LOOSE, False, False),
+    "tcp": ("msg", LOOSE, False, False),
+}
 TASK_INFO: dict[str, F] = {
     "name": ("str", None, False, True),
     "task_id": ("msg", ID, False, True),
@@ -80,7 +91,7 @@ TASK_INFO: dict[str, F] = {
     "executor": ("msg", LOOSE, False, False),
     "command": ("msg", LOOSE, False, False),
     "container": ("msg", CONTAINER_INFO, False, False),
-    "health_check": ("msg", LOOSE, False, False),
+    "health_check": ("msg", HEALTH_CHECK, False, False),
     "kill_policy": ("msg", LOOSE, False, False),
     "labels": ("msg", LABELS, False, False),
     "discovery": ("msg", LOOSE, False, False),
