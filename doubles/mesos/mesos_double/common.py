@@ -29,7 +29,8 @@ BUILD_TIME = 1606176000.0
 DOUBLE_BANNER = (
     "THIS IS A PROTOCOL DOUBLE of Apache Mesos {version} for tests and labs of the orchestrator.platform\n"
     "collection. It is NOT Apache Mesos: it elects masters through ZooKeeper and serves the HTTP\n"
-    "endpoints the collection uses, but runs no tasks. See doubles/README.md."
+    "endpoints the collection uses, and runs DOCKER tasks as real containers in the host's Docker engine.\n"
+    "See doubles/README.md for what it imitates and where it simplifies."
 )
 # Capabilities of MasterInfo (include/mesos/mesos.proto, master.cpp), 1.11.
 MASTER_CAPABILITIES = ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]
