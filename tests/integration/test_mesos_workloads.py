@@ -342,6 +342,39 @@ def test_kill_with_grace_period_sigterm_then_sigkill(
     assert running_container(container_name(cid)) is None
 
 
+def test_updates_are_retried_until_acknowledged(scheduler: Callable[..., ms.Scheduler], task_image: str) -> None:
+    """docs/scheduler-http-api.md ACKNOWLEDGE: updates with a uuid "are reliably retried until
+    they are acknowledged". Without acknowledgements the first update (TASK_STARTING) comes again
+    with the same uuid, and the next one waits behind it (src/slave/task_status_update_manager.cpp:
+    one update in flight per task, retried from 10 s on); acknowledged, TASK_RUNNING follows."""
+    sched = scheduler()
+    sched.auto_acknowledge = False
+    since = sched.mark()
+    offer = sched.wait_offers(LAUNCH_TIMEOUT, pred=fits(0.1, 32))[0]
+    task_id = new_task_id("manual-ack")
+    sched.launch(offer, [ms.docker_task(task_id, offer["agent_id"]["value"], task_image, command=RUN_FOREVER)])
+    first = sched.wait(
+        lambda e: e.type == "UPDATE" and e.task_id == task_id and bool(e.status.get("uuid")),
+        LAUNCH_TIMEOUT,
+        "an update",
+    )
+    assert first.status["state"] == "TASK_STARTING", first.status
+    again = sched.wait(
+        lambda e: e.type == "UPDATE" and e.task_id == task_id and e.index > first.index,
+        40,
+        "the unacknowledged update again",
+        since=first.index + 1,
+    )
+    assert again.status["state"] == "TASK_STARTING" and again.status["uuid"] == first.status["uuid"], again.status
+    assert again.received - first.received >= 5, "retried sooner than upstream's 10 s minimum interval"
+    sched.acknowledge(offer["agent_id"]["value"], task_id, first.status["uuid"])
+    running = sched.wait_update(task_id, "TASK_RUNNING", 60, since=again.index + 1)
+    sched.acknowledge(offer["agent_id"]["value"], task_id, running["uuid"])
+    remember_containers(sched)
+    states = [s["state"] for s in sched.updates(task_id, since)]
+    assert states.index("TASK_RUNNING") > states.index("TASK_STARTING"), states
+
+
 # ------------------------------------------------------------------------------------------
 # bad input
 # ------------------------------------------------------------------------------------------
@@ -488,6 +521,26 @@ def test_image_that_cannot_be_pulled_is_task_failed(
     assert failed.get("reason") == "REASON_CONTAINER_LAUNCH_FAILED", failed
     message = failed.get("message", "")
     assert "pull" in message and image in message, failed
+
+
+@pytest.mark.parametrize("partition_aware", [False, True], ids=["plain", "partition-aware"])
+def test_reconciling_unknown_tasks(
+    cluster: Cluster, scheduler: Callable[..., ms.Scheduler], bystander: Bystander, partition_aware: bool
+) -> None:
+    """docs/reconciliation.md + src/master/master.cpp: a task unknown on a registered agent is
+    TASK_GONE (TASK_LOST without PARTITION_AWARE); with an unknown agent TASK_UNKNOWN (LOST)."""
+    caps = ("MULTI_ROLE", "PARTITION_AWARE") if partition_aware else ("MULTI_ROLE",)
+    sched = scheduler(capabilities=caps)
+    gone, unknown = new_task_id("never-launched"), new_task_id("nowhere")
+    on_agent = sched.reconcile_until([(gone, bystander.agent_id)], 30)[gone]
+    assert on_agent["state"] == ("TASK_GONE" if partition_aware else "TASK_LOST"), on_agent
+    assert on_agent.get("message") == "Reconciliation: Task is unknown to the agent", on_agent
+    nowhere = sched.reconcile_until([(unknown, "no-such-agent-S99")], 30)[unknown]
+    assert nowhere["state"] == ("TASK_UNKNOWN" if partition_aware else "TASK_LOST"), nowhere
+    assert nowhere.get("message") == "Reconciliation: Task is unknown", nowhere
+    answers = {gone: on_agent, unknown: nowhere}
+    assert {a.get("reason") for a in answers.values()} == {"REASON_RECONCILIATION"}, answers
+    assert all(a.get("source") == "SOURCE_MASTER" and "uuid" not in a for a in answers.values()), answers
 
 
 def test_bystander_undisturbed_by_bad_input(bystander: Bystander) -> None:
