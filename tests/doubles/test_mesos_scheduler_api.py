@@ -640,6 +640,9 @@ def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_pa
     tasks = [
         {"task_id": {"value": "on-agent"}, "agent_id": {"value": agent_id}},
         {"task_id": {"value": "nowhere"}},
+        # Agent ids no master here ever admitted: unknown, answered at once.
+        {"task_id": {"value": "odd-agent"}, "agent_id": {"value": "no-such-agent-S99"}},
+        {"task_id": {"value": "other-master"}, "agent_id": {"value": f"{uuid.uuid4()}-S3"}},
     ]
     for fw, expected in ((plain, ("TASK_LOST", "TASK_LOST")), (aware, ("TASK_GONE", "TASK_UNKNOWN"))):
         assert fw.call("RECONCILE", {"tasks": tasks}) == (202, "")
@@ -653,6 +656,9 @@ def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_pa
             assert status["reason"] == "REASON_RECONCILIATION" and status["source"] == "SOURCE_MASTER"
             assert "uuid" not in status
         assert "agent_id" not in nowhere
+        for task_id in ("odd-agent", "other-master"):
+            wait_for(lambda fw=fw, t=task_id: fw.stream.updates(t), 10, task_id)
+            assert fw.stream.updates(task_id)[0]["state"] == expected[1]
         # KILL of an unknown task is a reconciliation of it (Master::kill).
         assert fw.call("KILL", {"task_id": {"value": "ghost"}}) == (202, "")
         wait_for(lambda fw=fw: fw.stream.updates("ghost"), 10, "the kill's reconciliation")

@@ -534,12 +534,19 @@ class SchedulerMixin:
 
     def _agent_recovered(self, agent_id: str) -> bool:
         # "slaves.recovered": agents the registry knows that have not re-registered yet. The
-        # double's registry is in memory; an agent id admitted by another master (its prefix is
-        # that master's id) counts as recovered until --agent_reregister_timeout after election.
-        if agent_id in self.agents or agent_id in self.unreachable or agent_id.startswith(self.id + "-"):
+        # double's registry is in memory, so it guesses: an agent id `<master id>-S<n>` of a
+        # previous master (one whose id this master has seen in a framework id or a re-registered
+        # agent id) counts as recovered until --agent_reregister_timeout after the election;
+        # any other unknown agent id is unknown (case 6).
+        prefix, sep, number = agent_id.rpartition("-S")
+        if not sep or not number.isdigit() or prefix == self.id:
             return False
+        if agent_id in self.agents or agent_id in self.unreachable:
+            return False
+        seen = {f.id.rpartition("-")[0] for f in [*self.frameworks.values(), *self.completed_frameworks]}
+        seen |= {a.rpartition("-S")[0] for a in self.agents}
         elected = self.elected_time or 0.0
-        return time.time() - elected < self.flags["agent_reregister_timeout"].secs
+        return prefix in seen and time.time() - elected < self.flags["agent_reregister_timeout"].secs
 
     def reconcile(self, framework: Framework, tasks: list[dict]) -> None:
         # Master::reconcile (docs/reconciliation.md): UPDATEs from the master, no uuid,
