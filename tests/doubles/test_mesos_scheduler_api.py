@@ -36,6 +36,9 @@ from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double i
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 
+# test_mesos_double put the double's package on sys.path.
+from mesos_double import allocator, protojson, recordio
+
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
 
@@ -1312,3 +1315,52 @@ def test_offer_timeout_and_role_whitelist(procs: list[Proc], tmp_path: Path) -> 
     assert fw.stream.wait_type("RESCIND")["rescind"] == {"offer_id": offer["id"]}
     (again,) = fw.offers(after=fw.stream.types().index("RESCIND"))
     assert again["id"] != offer["id"]
+
+
+# ------------------------------------------------------------------------------------------
+# units: resource arithmetic, RecordIO, stout's JSON -> protobuf checks
+# ------------------------------------------------------------------------------------------
+
+
+def test_resource_arithmetic_and_text() -> None:
+    def res(name: str, value: Any) -> dict:
+        if isinstance(value, list):
+            return {"name": name, "type": "RANGES", "ranges": {"range": [{"begin": b, "end": e} for b, e in value]}}
+        return {"name": name, "type": "SCALAR", "scalar": {"value": value}}
+
+    total = allocator.Bag([res("cpus", 2), res("mem", 1024), res("ports", [(31000, 32000)])])
+    used = allocator.Bag([res("cpus", 0.1), res("cpus", 0.2), res("ports", [(31000, 31000), (31500, 31600)])])
+    left = total - used
+    assert left.scalar("cpus") == 1.7  # fixed point, three decimals
+    assert {r["name"]: r.get("ranges") for r in left.to_list()}["ports"] == {
+        "range": [{"begin": 31001, "end": 31499}, {"begin": 31601, "end": 32000}]
+    }
+    assert total.contains(used) and not left.contains(used)
+    assert allocator.Bag([res("ports", [(31000, 31001)])]).contains(allocator.Bag([res("ports", [(31001, 31001)])]))
+    assert allocator.stringify(left.to_list("*")) == (
+        "cpus(allocated: *):1.7; mem(allocated: *):1024; ports(allocated: *):[31001-31499, 31601-32000]"
+    )
+    reserved = allocator.Bag([{**res("cpus", 1), "role": "web"}, res("mem", 64)])
+    assert reserved.for_role("db").scalar("cpus") == 0 and reserved.for_role("web").scalar("cpus") == 1
+    assert allocator.refuse_seconds({"refuse_seconds": -3}) == 5.0
+    assert allocator.refuse_seconds({"refuse_seconds": 1e12}) == 365 * 86400
+    assert allocator.refuse_seconds(None) == 5.0
+    # RecordIO: "<length>\n<bytes>", decoded across arbitrary splits.
+    data = recordio.encode({"type": "HEARTBEAT"}) + recordio.encode({"type": "UPDATE", "x": "é"})
+    decoder = recordio.Decoder()
+    records = [r for i in range(len(data)) for r in decoder.decode(data[i : i + 1])]
+    assert [json.loads(r)["type"] for r in records] == ["HEARTBEAT", "UPDATE"]
+    assert data.startswith(b'20\n{"type":"HEARTBEAT"}')
+    # stout's protobuf::parse texts.
+    assert protojson.parse_call([]) == "Expecting a JSON object"
+    assert protojson.parse_call({"type": "KILL", "kill": {"task_id": {}}}) == (
+        "Missing required fields: kill.task_id.value"
+    )
+    launch_call = {"type": "ACCEPT", "accept": {"operations": [{"type": "LAUNCH", "launch": {"task_infos": [{}]}}]}}
+    assert protojson.parse_call(launch_call) == (
+        "Missing required fields: accept.operations[0].launch.task_infos[0].name, "
+        "accept.operations[0].launch.task_infos[0].task_id, accept.operations[0].launch.task_infos[0].agent_id"
+    )
+    assert protojson.parse_call({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": 1}}}) == (
+        "Not expecting a JSON number for field 'user'"
+    )

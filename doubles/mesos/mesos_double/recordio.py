@@ -14,7 +14,8 @@ from typing import Any
 
 def encode(event: Any) -> bytes:
     """One record: the event as compact JSON, prefixed with its length and a newline."""
-    data = json.dumps(event, separators=(",", ":")).encode()
+    # stout's JSON writer leaves non-ASCII UTF-8 as it is; the length counts bytes.
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
     return str(len(data)).encode() + b"\n" + data
 
 
