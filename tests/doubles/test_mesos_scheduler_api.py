@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -1364,3 +1365,114 @@ def test_resource_arithmetic_and_text() -> None:
     assert protojson.parse_call({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": 1}}}) == (
         "Not expecting a JSON number for field 'user'"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# what the master sends an agent over the double's channel (channel.py)
+# ------------------------------------------------------------------------------------------
+
+
+class FakeAgent:
+    """An agent on the double's channel that records the master's messages and answers {}."""
+
+    def __init__(self, master: Proc, agent_id: str) -> None:
+        self.master = master
+        self.agent_id = agent_id
+        self.messages: list[tuple[str, dict]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                fake.messages.append((self.path, body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def register(self, tasks: list[dict], frameworks: list[dict]) -> None:
+        resources = [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 2.0}, "role": "*"},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": 1024.0}, "role": "*"},
+        ]
+        info = {"hostname": "127.0.0.1", "port": self.port, "id": {"value": self.agent_id}, "resources": resources}
+        body = {"info": info, "pid": f"slave(1)@127.0.0.1:{self.port}", "version": "1.11.0", "incarnation": "y"}
+        agent_channel(self.master, "register", {**body, "capabilities": [], "tasks": tasks, "frameworks": frameworks})
+
+    def wait(self, action: str, count: int = 1) -> list[dict]:
+        def got() -> list[dict] | None:
+            found = [b for p, b in self.messages if p == f"/__double__/master/{action}"]
+            return found if len(found) >= count else None
+
+        return wait_for(got, 10, action, details=lambda: str(self.messages))
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_channel_messages_to_the_agent(master: Proc) -> None:
+    fw = Framework(master.port, {"failover_timeout": 60.0, "checkpoint": True})
+    agent = FakeAgent(master, "0ld-master-S5")
+    try:
+        agent.register([], [])
+        (offer,) = fw.offers()
+        kill_policy = {"grace_period": {"nanoseconds": 2000000000}}
+        accept = launch(offer, "t1", kill_policy=kill_policy, labels={"labels": [{"key": "k", "value": "v"}]})
+        assert fw.call("ACCEPT", accept) == (202, "")
+        # RunTaskMessage: the framework (with its id) and the TaskInfo, resources allocated to the role.
+        (run,) = agent.wait("run_task")
+        assert run["master_id"] == get_json(master.port, "/master/state")["id"]
+        assert run["framework"]["id"] == {"value": fw.id} and run["framework"]["name"] == "test-framework"
+        task = run["task"]
+        assert task["task_id"] == {"value": "t1"} and task["agent_id"] == {"value": agent.agent_id}
+        assert task["kill_policy"] == kill_policy and task["labels"]["labels"] == [{"key": "k", "value": "v"}]
+        assert {r["name"]: r["allocation_info"] for r in task["resources"]} == {
+            "cpus": {"role": "*"},
+            "mem": {"role": "*"},
+        }
+        # The agent's updates, forwarded; ACKNOWLEDGE goes back to the agent.
+        uuid_running = "Ax5kQ2X9TdK0m1b3c4d5eA=="  # 16 bytes, a version-4 UUID
+        status = {"task_id": {"value": "t1"}, "state": "TASK_RUNNING", "source": "SOURCE_EXECUTOR"}
+        update = {"framework_id": {"value": fw.id}, "status": {**status, "uuid": uuid_running}}
+        agent_channel(master, "status_update", {"id": agent.agent_id, "update": update})
+        wait_for(lambda: fw.stream.updates("t1"), 10, "the forwarded update")
+        ack = {"agent_id": {"value": agent.agent_id}, "task_id": {"value": "t1"}, "uuid": uuid_running}
+        assert fw.call("ACKNOWLEDGE", ack) == (202, "")
+        (acked,) = agent.wait("acknowledge")
+        assert {k: acked[k] for k in ("framework_id", "task_id", "uuid")} == {
+            "framework_id": {"value": fw.id},
+            "task_id": {"value": "t1"},
+            "uuid": uuid_running,
+        }
+        # KILL with a kill policy: KillTaskMessage.
+        override = {"grace_period": {"nanoseconds": 1}}
+        assert fw.call("KILL", {"task_id": {"value": "t1"}, "kill_policy": override}) == (202, "")
+        (kill,) = agent.wait("kill_task")
+        assert (kill["framework_id"], kill["task_id"], kill["kill_policy"]) == (
+            {"value": fw.id},
+            {"value": "t1"},
+            override,
+        )
+        # A kill the agent misses while disconnected goes out again when it re-registers.
+        agent_channel(master, "disconnect", {"id": agent.agent_id})
+        assert fw.call("KILL", {"task_id": {"value": "t1"}}) == (202, "")
+        running = {"framework_id": {"value": fw.id}, "task_id": {"value": "t1"}, "name": "t1", "state": "TASK_RUNNING"}
+        agent.register([{**running, "agent_id": {"value": agent.agent_id}, "resources": []}], [fw.info])
+        kills = agent.wait("kill_task", 2)
+        assert kills[-1]["task_id"] == {"value": "t1"} and "kill_policy" not in kills[-1]
+        # TEARDOWN: ShutdownFrameworkMessage to every agent.
+        assert fw.call("TEARDOWN") == (202, "")
+        (shutdown,) = agent.wait("shutdown_framework")
+        assert shutdown["framework_id"] == {"value": fw.id}
+    finally:
+        agent.close()

@@ -154,6 +154,7 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
             ("finished", "failed", "killed", "lost", "error", "dropped", "gone", "gone_by_operator"), 0
         )
         self._allocate_now = threading.Event()
+        self.killed_tasks: dict[str, dict[tuple[str, str], dict]] = {}  # agent id -> kills to resend
 
     # ---- start-up, as src/master/main.cpp orders its checks ---------------------------------
     def validate(self) -> None:

@@ -96,6 +96,7 @@ class TaskMixin:
     completed_frameworks: list[Framework]
     offers: dict[str, dict]
     task_counters: dict[str, int]
+    killed_tasks: dict[str, dict[tuple[str, str], dict]]
 
     if TYPE_CHECKING:  # provided by the other parts of Master
 
@@ -386,6 +387,11 @@ class TaskMixin:
             known.setdefault("statuses", [])
             framework.unreachable_tasks.pop(task["task_id"]["value"], None)
             framework.tasks[task["task_id"]["value"]] = known
+        # Master::___reregisterSlave: kills it missed while disconnected go out again.
+        pending = self.killed_tasks.pop(agent_id, {})
+        for (framework_id, task_id), body in pending.items():
+            if (framework_id, task_id) in reported:
+                self.to_agent(agent_id, "kill_task", body)
         for framework in self.frameworks.values():
             missing = [
                 t["task_id"]

@@ -144,6 +144,7 @@ class SchedulerMixin:
     frameworks: dict[str, Framework]
     completed_frameworks: list[Framework]
     next_framework: int
+    killed_tasks: dict[str, dict[tuple[str, str], dict]]
 
     if TYPE_CHECKING:  # provided by the other parts of Master
 
@@ -501,13 +502,15 @@ class SchedulerMixin:
         if agent_id and agent_id != task["agent_id"]:
             log(f"Cannot kill task {task_id['value']} of framework {framework.id}: it belongs to a different agent")
             return
+        body: dict[str, Any] = {"framework_id": {"value": framework.id}, "task_id": task_id}
+        if "kill_policy" in kill:
+            body["kill_policy"] = kill["kill_policy"]
+        # slave->killedTasks: a kill the agent misses is sent again when it re-registers.
+        self.killed_tasks.setdefault(task["agent_id"]["value"], {})[(framework.id, task_id["value"])] = body
         agent = self.agents.get(task["agent_id"]["value"])
         if agent is None or not agent["connected"]:
             log(f"Cannot kill task {task_id['value']}: the agent is disconnected; the kill will be retried", "W")
             return
-        body: dict[str, Any] = {"framework_id": {"value": framework.id}, "task_id": task_id}
-        if "kill_policy" in kill:
-            body["kill_policy"] = kill["kill_policy"]
         self.to_agent(task["agent_id"]["value"], "kill_task", body)
 
     def acknowledge(self, framework: Framework, ack: dict) -> None:
