@@ -17,7 +17,9 @@ Agent -> leading master, ``POST http://<master>/__double__/agent/<action>``:
 - ``status_update``: ``{"id": <agent id>, "update": {"framework_id": FrameworkID,
   "status": TaskStatus}}``: StatusUpdateMessage. ``status.uuid`` (base64 of 16 bytes) is set
   on every update the agent wants acknowledged; the master forwards it to the framework as an
-  UPDATE event and the framework's ACKNOWLEDGE back to the agent. Answer ``{}``.
+  UPDATE event and the framework's ACKNOWLEDGE back to the agent. ``update.latest_state``
+  (optional) is the task's latest state when the update is an older, re-sent one
+  (StatusUpdateMessage's ``latest_state``). Answer ``{}``.
 
 Leading master -> agent, ``POST http://<agent ip:port>/__double__/master/<action>``:
 
@@ -28,11 +30,15 @@ Leading master -> agent, ``POST http://<agent ip:port>/__double__/master/<action
 - ``shutdown_framework``: ``{"framework_id"}``: kill every task of the framework, forget it.
 - ``acknowledge``: ``{"framework_id", "task_id", "uuid"}``: StatusUpdateAcknowledgementMessage;
   the agent stops retrying that update and sends the task's next pending one.
-- ``reconcile_tasks`` (optional): ``{"framework_id", "tasks": [TaskID]}``.
+- ``reconcile_tasks``: ``{"framework_id", "tasks": [TaskID], "framework": FrameworkInfo
+  (optional)}``: ReconcileTasksMessage; answer ``{"reconciled": [TaskID]}``.
 
 Every answer is JSON; an agent that does not know the framework or task answers 404
-``{"error": ...}``. Channel calls time out after ``CHANNEL_TIMEOUT`` seconds; the sender retries
-where upstream retries (status updates) and otherwise logs and goes on.
+``{"error": ...}`` (and still sends upstream's TASK_DROPPED/TASK_LOST update for an unknown task
+of a known framework); a message from a master other than the one it registered with gets 403;
+a duplicate executor or a terminating framework gets 409. Channel calls time out after
+``CHANNEL_TIMEOUT`` seconds; the sender retries where upstream retries (status updates) and
+otherwise logs and goes on.
 """
 
 from __future__ import annotations
