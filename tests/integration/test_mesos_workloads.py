@@ -158,6 +158,8 @@ def launch_running(
     offer = offers[0]
     info = ms.docker_task(task_id, offer["agent_id"]["value"], image, cpus=cpus, mem=mem, command=command, **task)
     sched.launch(offer, [info])
+    # The offers it does not use go back (a framework holding offers starves the others).
+    sched.decline_outstanding(refuse_seconds=0.5)
     status = sched.wait_update(task_id, {"TASK_RUNNING", *ms.TERMINAL_STATES, "TASK_LOST"}, LAUNCH_TIMEOUT, since=since)
     remember_containers(sched)
     assert status["state"] == "TASK_RUNNING", f"{task_id}: {status}"
@@ -397,6 +399,9 @@ def bystander(cluster: Cluster, task_image: str) -> Iterator[Bystander]:
     try:
         sched.subscribe(timeout=60)
         info, running = launch_running(sched, task_image, "bystander")
+        # It needs no more offers: suppressed, it holds none that other frameworks need.
+        sched.suppress()
+        sched.decline_outstanding()
         yield Bystander(sched, info, running)
     finally:
         remember_containers(sched)

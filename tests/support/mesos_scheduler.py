@@ -997,6 +997,26 @@ class Scheduler:
             self.used_offers.update(offer_ids)
         return answer
 
+    def outstanding_offers(self) -> list[dict[str, Any]]:
+        """Offers of the current subscription neither answered nor rescinded (held by this framework)."""
+        sub = self.subscription
+        if sub is None:
+            return []
+        return [
+            o
+            for e in list(self.events)
+            if e.type == "OFFERS" and e.subscription == sub.number
+            for o in e.offers
+            if o["id"]["value"] not in self.used_offers and not self.rescinded(o["id"]["value"])
+        ]
+
+    def decline_outstanding(self, *, refuse_seconds: float | None = None) -> list[str]:
+        """DECLINE every offer this framework still holds (held offers are not offered to others)."""
+        ids = [o["id"]["value"] for o in self.outstanding_offers()]
+        if ids:
+            self.decline(ids, refuse_seconds=refuse_seconds)
+        return ids
+
     def revive(self, roles: Sequence[str] | None = None, *, expect: int | None = 202) -> Answer:
         body: dict[str, Any] = {"type": "REVIVE"}
         if roles:

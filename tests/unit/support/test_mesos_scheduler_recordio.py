@@ -393,3 +393,38 @@ def test_first_event_must_be_subscribed(canned: Callable[..., CannedMaster]) -> 
     master = canned(scripted(encode_chunks(encode_records(enc(HEARTBEAT, SUBSCRIBED)), [])[:-5]))
     with pytest.raises(ProtocolError, match="first event"):
         Scheduler([master.hostport], framework_info("unit")).subscribe(timeout=5)
+
+
+def offer(oid: str, agent: str = "S1", cpus: float = 1.0) -> dict:
+    return {
+        "id": {"value": oid},
+        "framework_id": {"value": "F-1"},
+        "agent_id": {"value": agent},
+        "hostname": "h",
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}}],
+    }
+
+
+def test_offers_held_used_and_rescinded(canned: Callable[..., CannedMaster]) -> None:
+    offers = {"type": "OFFERS", "offers": {"offers": [offer("O1"), offer("O2", "S2", 0.5), offer("O3")]}}
+    rescind = {"type": "RESCIND", "rescind": {"offer_id": {"value": "O3"}}}
+    master = canned(scripted(encode_chunks(encode_records(enc(SUBSCRIBED, offers, rescind)), [])[:-5]))
+    sched = Scheduler([master.hostport], framework_info("unit"))
+    sched.subscribe(timeout=5)
+    sched.wait(lambda e: e.type == "RESCIND", 5, "the rescind")
+    got = sched.wait_offers(5, pred=lambda o: o["agent_id"]["value"] == "S2")
+    assert [o["id"]["value"] for o in got] == ["O2"]
+    sched.launch(got[0], [])
+    assert [o["id"]["value"] for o in sched.outstanding_offers()] == ["O1"]
+    assert sched.decline_outstanding(refuse_seconds=0.5) == ["O1"]
+    assert sched.outstanding_offers() == []
+    decline = master.requests[-1][1]
+    assert decline["decline"] == {"offer_ids": [{"value": "O1"}], "filters": {"refuse_seconds": 0.5}}
+    accept = master.requests[-2][1]
+    assert accept["accept"] == {
+        "offer_ids": [{"value": "O2"}],
+        "operations": [{"type": "LAUNCH", "launch": {"task_infos": []}}],
+    }
+    with pytest.raises(AssertionError, match="timed out"):
+        sched.wait_offers(0.2)  # nothing usable is left
+    sched.close()
