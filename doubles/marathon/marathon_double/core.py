@@ -16,6 +16,7 @@ instances and the framework id kept under ``<zk path>/state``).
 
 from __future__ import annotations
 
+import getpass
 import threading
 import time
 from collections.abc import Callable
@@ -306,7 +307,7 @@ class Core:
     # ---- the Mesos framework -------------------------------------------------------------
     def _framework_info(self) -> dict:
         info: dict[str, Any] = {
-            "user": self.flags["mesos_user"] or "root",
+            "user": self.flags["mesos_user"] or getpass.getuser(),  # MarathonConf: default user.name
             "name": self.flags["framework_name"],
             "failover_timeout": float(self.flags["failover_timeout"]),
             "checkpoint": bool(self.flags["checkpoint"]),
