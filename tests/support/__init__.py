@@ -10,6 +10,12 @@ One module per concern; import the module or its names, never copy a helper:
 - ``ansible_run``: ansible-playbook and ad hoc modules run as users run them (the venv's
   binaries, no colours), and the localhost playbooks of tests/integration/playbooks that hand
   the module's result back in a file.
+- ``mesos_scheduler``: a Mesos v1 scheduler HTTP API client written from the Mesos docs and
+  protos (strict chunked + RecordIO framing, Mesos-Stream-Id, 307 to the leader,
+  acknowledgements, reconciliation, event-driven waits).
+- ``mesos_cluster``: masters and agents of the Mesos protocol double on free loopback ports
+  (docker containerizer on the host's engine), and the tasks' containers and cgroups seen from
+  the host.
 
 Tests and Molecule checks import it as ``ansible_collections.orchestrator.platform.tests.support``
 (``. tools/env`` puts this checkout there); the benchmarks put the repository root on
