@@ -832,6 +832,16 @@ class Scheduler:
         else:
             self.acknowledged.append((task, status["uuid"]))
 
+    def heartbeats_missed(self, now: float | None = None) -> float:
+        """Heartbeat intervals since the last HEARTBEAT (or SUBSCRIBED): docs/scheduler-http-api.md
+        "Network partitions" says to re-subscribe after missing "a bunch (e.g., 5)" of them."""
+        if self.heartbeat_interval is None or not self.events:
+            return 0.0
+        subscribed = [e.received for e in self.events if e.type == "SUBSCRIBED"]
+        last = max([t for t in (self.last_heartbeat, subscribed[-1] if subscribed else None) if t is not None])
+        now = time.monotonic() if now is None else now
+        return (now - last) / self.heartbeat_interval if self.heartbeat_interval > 0 else 0.0
+
     # -- waiting ------------------------------------------------------------------------------
 
     def mark(self) -> int:

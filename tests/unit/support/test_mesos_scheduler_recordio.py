@@ -302,6 +302,7 @@ def test_subscribe_stream_and_acknowledgements(canned: Callable[..., CannedMaste
     assert event.type == "SUBSCRIBED" and sched.framework_id == "F-1" and sched.heartbeat_interval == 15
     assert sched.stream_id == "0ea1e2a4-27c1-4f18-9b4b-0a0c7e0e6f1d"
     sched.wait(lambda e: e.type == "HEARTBEAT" and e.index == 4, 5, "the second heartbeat")
+    assert sched.heartbeats_missed(now=sched.events[4].received + 45) == pytest.approx(3.0)
     assert sched.heartbeats == 2 and [e.type for e in sched.events] == [
         "SUBSCRIBED",
         "HEARTBEAT",
