@@ -19,20 +19,14 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import inspect
 import json
 import re
 import struct
 import time
-import urllib.error
 from urllib.parse import unquote, urlsplit
 
-from ansible.module_utils.urls import Request, make_context
 from ansible_collections.orchestrator.platform.plugins.module_utils import _zk
-
-# Request.open takes a ready TLS context since ansible-core 2.17; older ones build the same
-# context from ca_path, validate_certs, client_cert and client_key on every request.
-_OPEN_TAKES_CONTEXT = "context" in inspect.signature(Request.open).parameters
+from ansible_collections.orchestrator.platform.plugins.module_utils._http import HttpClient, HttpError, Response
 
 DEFAULT_MASTER_PORT = 5050
 UTC = datetime.timezone(datetime.timedelta(0))
@@ -65,19 +59,12 @@ DEFAULT_METRICS = (
 )
 
 
-class MesosError(Exception):
+class MesosError(HttpError):
     """A failed request or a refused operation, with what Mesos said.
 
     ``status`` is the HTTP status (None when the master could not be reached at all), ``url``
     the request, ``body`` Mesos's own message (its response body, as text).
     """
-
-    def __init__(self, msg: str, status: int | None = None, url: str | None = None, body: str | None = None):
-        super().__init__(msg)
-        self.msg = msg
-        self.status = status
-        self.url = url
-        self.body = body
 
     def result(self) -> dict:
         """Extra keys for ``fail_json``."""
@@ -223,31 +210,6 @@ def parse_zk_url(url: str) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-class Response:
-    def __init__(self, status: int, headers: dict, body: bytes, url: str):
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.url = url
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-    def json(self):
-        if not self.body.strip():
-            return {}
-        try:
-            return json.loads(self.body)
-        except ValueError as exc:
-            raise MesosError(
-                f"{self.url} answered {self.status} with a body that is not JSON: {self.text[:200]!r}",
-                status=self.status,
-                url=self.url,
-                body=self.text[:2000],
-            ) from exc
-
-
 _STATUS_EXPLANATIONS = {
     400: "Mesos rejected the request",
     401: "authentication required or refused: check url_username/url_password (Mesos HTTP basic auth)",
@@ -274,94 +236,19 @@ def check_status(response: Response, expected: tuple[int, ...] = (200,)) -> Resp
     raise MesosError(msg, status=response.status, url=response.url, body=body[:2000] or None)
 
 
-class MesosClient:
-    """HTTP requests to Mesos masters with the module's connection options."""
+class MesosClient(HttpClient):
+    """HTTP requests to Mesos masters with the module's connection options (on ``_http``)."""
+
+    error = MesosError
 
     def __init__(self, params: dict, sleep=time.sleep, opener=None):
-        self.params = params
-        self.timeout = float(params.get("timeout") or 10.0)
+        super().__init__(params, sleep=sleep, opener=opener)
         self.retries = int(params.get("retries") or 0)
         self.retry_delay = float(params.get("retry_delay") or 0.0)
         self.scheme = params.get("scheme") or "http"
-        self._sleep = sleep
-        # Request.open is what open_url calls; it takes a ready TLS context, built once here
-        # instead of once per request (loading the CA store costs about 0.1 s each time).
-        self._open = opener or (lambda url, **kw: Request().open(kw.pop("method"), url, **kw))
-        self._tls_context = None
-
-    def tls_context(self):
-        if self._tls_context is None:
-            p = self.params
-            try:
-                self._tls_context = make_context(
-                    cafile=p.get("ca_path"),
-                    validate_certs=p.get("validate_certs", True),
-                    client_cert=p.get("client_cert"),
-                    client_key=p.get("client_key"),
-                )
-            except (OSError, ValueError) as exc:
-                raise MesosError(f"cannot set up TLS (ca_path, client_cert, client_key): {exc}") from exc
-        return self._tls_context
 
     def pause(self) -> None:
-        self._sleep(self.retry_delay)
-
-    # --- one exchange -------------------------------------------------------------------------
-
-    def exchange(self, method: str, url: str, body: object = None, timeout: float | None = None) -> Response:
-        """One request, no retry, no redirect followed; any HTTP status is returned.
-
-        Raises MesosError (status None) only when no HTTP answer came (refused, timeout, TLS).
-        """
-        headers = {"Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body, sort_keys=True).encode("utf-8")
-            # The v1 API insists on exactly this content type.
-            headers["Content-Type"] = "application/json"
-        p = self.params
-        # Built (its files checked) even where Request.open cannot take it, so that bad TLS
-        # files fail as a MesosError on every ansible-core.
-        tls_context = self.tls_context()
-        tls = {"context": tls_context} if _OPEN_TAKES_CONTEXT else {}
-        try:
-            resp = self._open(
-                url,
-                data=data,
-                headers=headers,
-                method=method,
-                timeout=timeout or self.timeout,
-                validate_certs=p.get("validate_certs", True),
-                url_username=p.get("url_username"),
-                url_password=p.get("url_password"),
-                force_basic_auth=bool(p.get("url_username")),
-                follow_redirects="none",
-                client_cert=p.get("client_cert"),
-                client_key=p.get("client_key"),
-                ca_path=p.get("ca_path"),
-                use_proxy=True,
-                **tls,
-            )
-        except urllib.error.HTTPError as exc:
-            try:
-                payload = exc.read() or b""
-            except (OSError, http.client.HTTPException):
-                payload = b""
-            hdrs = {k.lower(): v for k, v in (exc.headers or {}).items()}
-            # With redirects off, urllib reports the redirect target as the error's URL.
-            return Response(exc.code, hdrs, payload, url)
-        except urllib.error.URLError as exc:
-            raise MesosError(f"cannot reach {url}: {exc.reason}", url=url) from exc
-        except TimeoutError as exc:
-            raise MesosError(f"no answer from {url} within {timeout or self.timeout}s", url=url) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            raise MesosError(f"request to {url} failed: {exc}", url=url) from exc
-        try:
-            payload = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise MesosError(f"reading the answer of {url} failed: {exc}", url=url) from exc
-        hdrs = {k.lower(): v for k, v in resp.headers.items()}
-        return Response(resp.status, hdrs, payload, url)
+        self.sleep(self.retry_delay)
 
     # --- requests with retries and leader redirects ---------------------------------------------
 
