@@ -290,7 +290,7 @@ def recovery(cluster: Cluster, sched: ms.Scheduler, count: int) -> dict[str, Any
 def run(args: argparse.Namespace, floor_names: list[str], scheds: list[ms.Scheduler], cluster: Cluster) -> None:
     resources = "cpus:16;mem:16384;disk:8192;ports:[31000-31999]"
     cluster.start_masters()
-    for _ in range(2):
+    for _attempt in range(2):
         cluster.wait_agent(cluster.add_agent(resources))
     agent1 = cluster.wait_agent(cluster.agents[0])
 

@@ -90,7 +90,7 @@ def cluster(zk_ensemble: Any, tmp_path_factory: pytest.TempPathFactory, task_ima
     c = Cluster(zk_ensemble.connect_string, tmp_path_factory.mktemp("mesos-wl"))
     try:
         c.start_masters()
-        for _ in range(2):
+        for _attempt in range(2):
             agent = c.add_agent(AGENT_RESOURCES)
             c.wait_agent(agent)
         yield c
@@ -287,8 +287,8 @@ def test_health_check_failing_kills_and_reports_unhealthy(
     since = sched.mark()
     bad_hc = ms.command_health_check("exit 1", delay=0, interval=1, timeout=10, consecutive_failures=2, grace_period=0)
     good_hc = ms.command_health_check("true", delay=0, interval=1, timeout=10, consecutive_failures=2, grace_period=0)
-    bad, _ = launch_running(sched, task_image, "unhealthy", health_check=bad_hc)
-    good, _ = launch_running(sched, task_image, "healthy", health_check=good_hc)
+    bad, _bad_agent = launch_running(sched, task_image, "unhealthy", health_check=bad_hc)
+    good, _good_agent = launch_running(sched, task_image, "healthy", health_check=good_hc)
     bad_id, good_id = bad["task_id"]["value"], good["task_id"]["value"]
 
     unhealthy = sched.wait_update(bad_id, "TASK_RUNNING", 60, since=since, pred=lambda s: s.get("healthy") is False)
@@ -588,8 +588,8 @@ def test_two_frameworks_both_get_offers(scheduler: Callable[..., ms.Scheduler], 
             sched.decline(ids, refuse_seconds=1)
     first.suppress()
     first.revive()
-    a, _ = launch_running(first, task_image, "fw1")
-    b, _ = launch_running(second, task_image, "fw2")
+    a, _a_agent = launch_running(first, task_image, "fw1")
+    b, _b_agent = launch_running(second, task_image, "fw2")
     assert a["task_id"] != b["task_id"]
 
 

@@ -285,7 +285,7 @@ def running_container(name: str) -> str | None:
     """Full Docker id of the RUNNING container called exactly ``name``; None when there is none."""
     out = docker("ps", "--no-trunc", "--filter", f"name=^/?{name}$", "--format", "{{.ID}} {{.Names}}").stdout
     for line in out.splitlines():
-        cid, _, names = line.partition(" ")
+        cid, _sep, names = line.partition(" ")
         if name in names.split(","):
             return cid
     return None

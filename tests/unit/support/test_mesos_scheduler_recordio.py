@@ -218,7 +218,7 @@ class CannedMaster:
                 buf += conn.recv(65536)
             head, rest = buf.split(b"\r\n\r\n", 1)
             lines = head.decode().split("\r\n")
-            headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+            headers = {k.lower(): v.strip() for k, _sep, v in (line.partition(":") for line in lines[1:])}
             while len(rest) < int(headers.get("content-length", 0)):
                 rest += conn.recv(65536)
             call = json.loads(rest)
