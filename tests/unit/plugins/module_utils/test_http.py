@@ -1,0 +1,89 @@
+"""_http: the collection's one HTTP client (the Mesos and Marathon clients are built on it)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from ansible_collections.orchestrator.platform.plugins.module_utils import _http, _marathon, _mesos
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import unused_port
+from ansible_collections.orchestrator.platform.tests.unit.plugins.marathon_canned import FakeMarathon, fake_marathons
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[..., FakeMarathon]]:
+    with fake_marathons() as make:
+        yield make
+
+
+def client(**kw: object) -> _http.HttpClient:
+    return _http.HttpClient({"timeout": 3.0, "validate_certs": True, **kw}, sleep=lambda _s: None)
+
+
+def test_one_client_shared() -> None:
+    assert issubclass(_mesos.MesosClient, _http.HttpClient)
+    assert issubclass(_marathon.MarathonClient, _http.HttpClient)
+    assert issubclass(_mesos.MesosError, _http.HttpError) and issubclass(_marathon.MarathonError, _http.HttpError)
+    assert _mesos.Response is _http.Response
+
+
+def test_json_basic_auth_and_call_count(fake: Callable[..., FakeMarathon]) -> None:
+    srv = fake({("POST", "/x"): (200, {}, {"ok": True})})
+    c = client(url_username="ops", url_password="s3cret")
+    assert c.exchange("POST", srv.base + "/x", {"b": 1}).json() == {"ok": True}
+    req = srv.requests[0]
+    assert req["headers"]["authorization"] == "Basic " + base64.b64encode(b"ops:s3cret").decode()
+    assert req["headers"]["content-type"] == "application/json" and req["body"] == b'{"b": 1}'
+    assert c.calls == 1
+
+
+def test_errors_are_the_subclass_error(fake: Callable[..., FakeMarathon]) -> None:
+    srv = fake({("GET", "/x"): (200, {}, b"not json")})
+    c = _marathon.MarathonClient({"timeout": 3.0}, [srv.base])
+    with pytest.raises(_marathon.MarathonError, match="not JSON"):
+        c.exchange("GET", srv.base + "/x").json()
+    with pytest.raises(_marathon.MarathonError, match="cannot reach"):
+        c.exchange("GET", f"http://127.0.0.1:{unused_port()}/x")
+
+
+def test_redirects_relative_and_loops(fake: Callable[..., FakeMarathon]) -> None:
+    srv = fake(
+        {
+            ("GET", "/a"): (302, {"Location": "/b"}, None),
+            ("GET", "/b"): (200, {}, {"here": 1}),
+            ("GET", "/loop"): (307, {"Location": "/loop2"}, None),
+            ("GET", "/loop2"): (307, {"Location": "/loop"}, None),
+            ("PUT", "/a"): (302, {"Location": "/b"}, None),
+        }
+    )
+    c = client()
+    assert c.follow("GET", srv.base + "/a").json() == {"here": 1}
+    with pytest.raises(_http.HttpError, match="redirect loop"):
+        c.follow("GET", srv.base + "/loop")
+    # A write is never turned into a GET.
+    with pytest.raises(_http.HttpError, match="only 307/308 may carry a write"):
+        c.follow("PUT", srv.base + "/a", {"x": 1})
+
+
+def test_first_answer_lists_every_url(fake: Callable[..., FakeMarathon]) -> None:
+    busy = fake({("GET", "/x"): (503, {}, b"starting")})
+    dead = f"http://127.0.0.1:{unused_port()}"
+    with pytest.raises(_http.HttpError) as info:
+        client().first_answer("GET", [dead, busy.base], "/x")
+    assert f"{dead}: cannot reach" in info.value.msg and f"{busy.base}: 503 starting" in info.value.msg
+    assert info.value.status == 503
+
+
+def test_base_url_forms() -> None:
+    assert _http.base_url("m1", "http", 8080) == "http://m1:8080"
+    assert _http.base_url("https://m1/marathon/", "http", 8080) == "https://m1:8080/marathon"
+    assert _http.base_url("[::1]:81", "http", 8080) == "http://[::1]:81"
+    with pytest.raises(_http.HttpError):
+        _http.base_url("m1:port", "http", 8080)
+
+
+def test_bad_tls_files(tmp_path: Path) -> None:
+    with pytest.raises(_http.HttpError, match="cannot set up TLS"):
+        client(ca_path=str(tmp_path / "missing.pem")).exchange("GET", "https://127.0.0.1:1/")
