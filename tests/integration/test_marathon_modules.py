@@ -1,0 +1,155 @@
+"""marathon_app and marathon_info against the Marathon protocol double, run as users run them.
+
+Marathon double processes (doubles/marathon, started as tests/doubles/marathon_double_client.py
+does) elect a leader through the loopback ZooKeeper ensemble (session fixture ``zk_ensemble``).
+No Mesos master listens at ``--master``: a deployment that needs a task never finishes, which
+is what the wait, lock and force cases need; an app of 0 instances deploys at once. The modules
+run ad hoc (``ansible localhost -m``) with this venv's Python. What they wrote is read back from
+the double over plain HTTP, not from the modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_client import (
+    Marathon,
+    call,
+    get_json,
+    marathons,  # noqa: F401 - a fixture, used by name
+    wait_for,
+    zk_url,
+)
+from ansible_collections.orchestrator.platform.tests.support.ansible_run import LOCAL, run_module
+from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+
+pytestmark = pytest.mark.slow
+
+NO_MESOS = f"127.0.0.1:{free_port()}"  # nothing listens there
+IDLE = {"id": "/it/web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 0}
+
+
+def start(zk_ensemble: Any, marathons: list[Marathon], zk: str | None = None) -> Marathon:  # noqa: F811
+    m = Marathon(zk or zk_url(zk_ensemble), NO_MESOS)
+    marathons.append(m)
+    return m.wait_up()
+
+
+def app_module(m: Marathon, *options: str, **args: Any) -> dict:
+    full = {"urls": [f"http://{m.host_port}"], "poll_interval": 0.1, "retries": 0, **args}
+    return run_module(
+        "localhost",
+        "orchestrator.platform.marathon_app",
+        full,
+        inventory="localhost,",
+        options=(*LOCAL, *options),
+        timeout=180,
+    )
+
+
+def info_module(urls: list[str], **args: Any) -> dict:
+    return run_module(
+        "localhost",
+        "orchestrator.platform.marathon_info",
+        {"urls": urls, "retries": 0, **args},
+        inventory="localhost,",
+        options=LOCAL,
+        timeout=120,
+    )
+
+
+def served(m: Marathon, app_id: str) -> dict | None:
+    status, _h, body = call(m.port, "GET", f"/v2/apps{app_id}")
+    return body["app"] if status == 200 else None
+
+
+def test_app_created_rerun_unchanged_check_mode_typo_and_absent(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    m = start(zk_ensemble, marathons)
+    # Check mode first: changed, and nothing on the server.
+    result = app_module(m, "--check", app=IDLE)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and served(m, "/it/web") is None
+    # Created; the deployment (no task to start) is waited for until it leaves /v2/deployments.
+    result = app_module(m, app=IDLE)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["deployment_id"]
+    assert result["waited"] is not None and result["app"]["id"] == "/it/web"
+    app = served(m, "/it/web")
+    assert app is not None and app["cmd"] == "sleep 1000" and app["deployments"] == []
+    assert result["deployment_id"] not in [d["id"] for d in get_json(m.port, "/v2/deployments")]
+    # Rerun: one GET, no deployment, the version unchanged.
+    result = app_module(m, app=IDLE)
+    assert not result.get("failed"), result
+    assert result["changed"] is False and result["api_calls"] == 1 and result["differences"] == []
+    assert served(m, "/it/web")["version"] == app["version"]
+    # Check mode with a change, in diff mode: reported, not made.
+    result = app_module(m, "--check", "--diff", app={**IDLE, "cmd": "sleep 2000"})
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["differences"] == ["/cmd"]
+    assert result["diff"]["before"]["cmd"] == "sleep 1000" and result["diff"]["after"]["cmd"] == "sleep 2000"
+    assert served(m, "/it/web")["cmd"] == "sleep 1000"
+    # A typo Marathon would ignore is refused before any request.
+    result = app_module(m, app={**IDLE, "instance": 3, "cmd": "sleep 3000"})
+    assert result.get("failed") and "/instance: unknown field 'instance'" in result["msg"], result
+    assert result["api_calls"] == 0 and served(m, "/it/web")["cmd"] == "sleep 1000"
+    # A real update, replacing the definition.
+    result = app_module(m, app={**IDLE, "cmd": "sleep 2000", "labels": {"team": "ops"}})
+    assert not result.get("failed"), result
+    assert result["changed"] is True and served(m, "/it/web")["labels"] == {"team": "ops"}
+    # Absent, then absent again.
+    result = app_module(m, app_id="/it/web", state="absent")
+    assert not result.get("failed"), result
+    assert result["changed"] is True and served(m, "/it/web") is None
+    result = app_module(m, app_id="/it/web", state="absent")
+    assert not result.get("failed") and result["changed"] is False and result["api_calls"] == 1, result
+
+
+def test_stuck_deployment_timeout_lock_and_force(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    m = start(zk_ensemble, marathons)
+    stuck = {**IDLE, "id": "/it/stuck", "instances": 1}
+    # Without Mesos the task never starts: the wait times out naming the step and the counts.
+    result = app_module(m, app=stuck, wait_timeout=2)
+    assert result.get("failed"), result
+    # A new app's plan (DeploymentPlan): StartApplication (0 instances), then ScaleApplication.
+    assert "deployment not finished after 2s" in result["msg"]
+    assert "at step 2/2 (ScaleApplication /it/stuck)" in result["msg"]
+    assert "instances 1" in result["msg"] and "tasksRunning 0" in result["msg"]
+    first = get_json(m.port, "/v2/deployments")[0]["id"]
+    # Another change while it runs: Marathon answers 409; the module names the deployment.
+    result = app_module(m, app={**stuck, "instances": 2}, wait=False)
+    assert result.get("failed") and f"locked by deployment(s) {first}" in result["msg"], result
+    assert served(m, "/it/stuck")["instances"] == 1
+    # Waiting for the lock a little does not help here either.
+    result = app_module(m, app={**stuck, "instances": 2}, wait=False, lock_timeout=1)
+    assert result.get("failed") and "stayed locked" in result["msg"], result
+    # force=true, only because it is asked for, replaces the deployment.
+    result = app_module(m, app={**stuck, "instances": 2}, wait=False, force=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and served(m, "/it/stuck")["instances"] == 2
+    assert [d["id"] for d in get_json(m.port, "/v2/deployments")] == [result["deployment_id"]]
+
+
+def test_info_and_urls_in_order_through_a_standby(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    zk = zk_url(zk_ensemble)
+    leader = start(zk_ensemble, marathons, zk)
+    wait_for(lambda: call(leader.port, "GET", "/v2/leader")[0] == 200, 20, "a leader")
+    standby = start(zk_ensemble, marathons, zk)
+    wait_for(lambda: call(standby.port, "GET", "/v2/leader")[0] == 200, 20, "the standby to see the leader")
+    call(leader.port, "PUT", "/v2/apps/it/idle", {"cmd": "sleep 1", "instances": 0})
+    dead = f"http://127.0.0.1:{free_port()}"
+    # The first URL is down, the second is a standby that proxies to the leader.
+    result = info_module([dead, f"http://{standby.host_port}"])
+    assert not result.get("failed"), result
+    assert result["url"] == f"http://{standby.host_port}"
+    assert result["leader"] == leader.host_port
+    # The standby proxies every path, /v2/info included: the leader's own info (elected).
+    assert result["info"]["zk"] == zk and result["info"]["elected"] is True
+    assert result["info"]["leader"] == leader.host_port
+    assert [a["id"] for a in result["apps"]] == ["/it/idle"]
+    assert isinstance(result["deployments"], list) and isinstance(result["queue"], list)
+    one = info_module([f"http://{leader.host_port}"], app_id="/it/idle", gather=["apps"])
+    assert not one.get("failed") and one["app"]["id"] == "/it/idle" and one["api_calls"] == 1, one
+    # marathon_app through the standby too: unchanged is still one call.
+    result = app_module(standby, app={"id": "/it/idle", "cmd": "sleep 1", "instances": 0}, update_mode="merge")
+    assert not result.get("failed") and result["changed"] is False and result["api_calls"] == 1, result
