@@ -292,3 +292,48 @@ def test_event_stream_frames(zk_ensemble: Any, marathons: list[Marathon]) -> Non
         assert head.startswith(b"event: ") and data.startswith(b"data: ") and rest == b"\n"
     events.close()
     filtered.close()
+
+
+def test_deployment_rollback_force_and_small_resources(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    m = start(zk_ensemble, marathons)
+    _s, headers, _b = call(m.port, "POST", "/v2/apps", {**APP, "id": "/rb"})
+    first = headers["Marathon-Deployment-Id"]
+    # DELETE /v2/deployments/{id}: the rollback is a new deployment (200, header); the app's
+    # target goes back to the original (no app: it is removed again).
+    status, headers, body = call(m.port, "DELETE", f"/v2/deployments/{first}")
+    assert status == 200 and headers["Marathon-Deployment-Id"] == body["deploymentId"] != first
+    assert call(m.port, "GET", "/v2/apps/rb")[0] == 404  # nothing ran: the StopApplication step is done at once
+    # Rolling back a scale: the app's instances go back to the original definition's.
+    call(m.port, "POST", "/v2/apps", {**APP, "id": "/rb2"})
+    _s, _h, body = call(m.port, "PUT", "/v2/apps/rb2?force=true", {"instances": 3})
+    status, _h, back = call(m.port, "DELETE", f"/v2/deployments/{body['deploymentId']}")
+    assert status == 200 and get_json(m.port, "/v2/apps/rb2")["app"]["instances"] == 1
+    assert [d["id"] for d in get_json(m.port, "/v2/deployments") if d["affectedApps"] == ["/rb2"]] == [
+        back["deploymentId"]
+    ]
+    # force=true: 202, the deployment stops, nothing is rolled back.
+    _s, headers, _b = call(m.port, "POST", "/v2/apps", {**APP, "id": "/kept"})
+    dep = headers["Marathon-Deployment-Id"]
+    assert request(m.port, "DELETE", f"/v2/deployments/{dep}?force=true")[0] == 202
+    assert dep not in [d["id"] for d in get_json(m.port, "/v2/deployments")]
+    assert get_json(m.port, "/v2/apps/kept")["app"]["deployments"] == []
+    assert call(m.port, "DELETE", "/v2/deployments/nope")[0:3:2] == (
+        404,
+        {"message": "DeploymentPlan nope does not exist"},
+    )
+    # Restart: a RestartApplication deployment with a new version.
+    status, _h, body = call(m.port, "POST", "/v2/apps/kept/restart")
+    assert status == 200 and body["deploymentId"] in [d["id"] for d in get_json(m.port, "/v2/deployments")]
+    # Reserved last segments, an unknown route (Jersey's NotFoundException is a 500 upstream).
+    status, _h, body = call(m.port, "POST", "/v2/apps", {"id": "/a/versions", "cmd": "sleep 1"})
+    assert status == 422 and "reserved keywords" in body["details"][0]["errors"][0]
+    assert call(m.port, "GET", "/v2/nothing")[0:3:2] == (500, {"message": "URI not found"})
+    # /ping as SystemResource negotiates it.
+    assert request(m.port, "GET", "/ping", headers={"Accept": "application/json"})[2] == b'"pong"'
+    assert request(m.port, "GET", "/ping", headers={"Accept": "image/png"})[0] == 204
+    # Metrics: Dropwizard names <prefix>.<name>.<type>, Prometheus with underscores.
+    metrics = get_json(m.port, "/metrics")
+    assert metrics["version"] == "4.0.0" and metrics["gauges"]["marathon.apps.active.gauge"]["value"] == 2.0
+    assert "marathon.deployments.active.gauge" in metrics["gauges"]
+    text = request(m.port, "GET", "/metrics/prometheus")[2].decode()
+    assert "# TYPE marathon_deployments_active_gauge gauge\nmarathon_deployments_active_gauge " in text

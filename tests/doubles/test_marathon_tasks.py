@@ -159,6 +159,8 @@ def test_scale_up_runs_docker_tasks_and_a_new_leader_keeps_them(
         assert env["MARATHON_APP_ID"] == "/web" and env["HOST"] == "127.0.0.1"
         assert env["PORT0"] == env["PORT"] == env["PORT_HTTP"] == str(task["ports"][0])
         assert env["MARATHON_APP_VERSION"] == app["version"]
+        # EnvironmentHelper.portsEnv: PORT_<requested port> names the service port here.
+        assert env[f"PORT_{app['portDefinitions'][0]['port']}"] == str(task["ports"][0])
     # The busybox httpd of each task answers on its port.
     for task in app["tasks"]:
         wait_for(
@@ -190,6 +192,32 @@ def test_scale_up_runs_docker_tasks_and_a_new_leader_keeps_them(
     assert sorted(t["id"] for t in after["tasks"]) == before and after["tasksRunning"] == 2
     assert len(containers()) == 2
     print(f"scale 0->2 deployment took {took:.1f}s")
+
+
+def test_bridge_network_maps_the_host_port(
+    task_image: str,
+    cluster: dict,
+    marathons: list[Marathon],  # noqa: F811
+) -> None:
+    m = Marathon(cluster["zk"], cluster["mesos_zk"])
+    marathons.append(m)
+    m.wait_up()
+    app = app_def("/bridged", 1, cmd="exec httpd -f -p 8080 -h /www")
+    del app["portDefinitions"]
+    app["container"]["docker"]["network"] = "BRIDGE"  # the legacy field, normalised to networks
+    app["container"]["docker"]["portMappings"] = [{"containerPort": 8080, "hostPort": 0, "name": "web"}]
+    assert call(m.port, "POST", "/v2/apps", app)[0] == 201
+    wait_for(lambda: deployed(m, "/bridged"), 60, "the deployment", details=m.output)
+    got = get_json(m.port, "/v2/apps/bridged")["app"]
+    assert got["networks"] == [{"mode": "container/bridge"}]
+    [task] = got["tasks"]
+    [host_port] = task["ports"]
+    assert 31000 <= host_port <= 31999
+    # Docker maps the offer's host port to the container port: the task answers there.
+    assert wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{host_port}/").status == 200, 30, "httpd")
+    [container] = [c for c in containers() if c["env"]["MARATHON_APP_ID"] == "/bridged"]
+    env = container["env"]
+    assert env["PORT0"] == env["PORT"] == env["PORT_8080"] == env["PORT_WEB"] == env["PORTS"] == str(host_port)
 
 
 def test_rolling_update_keeps_the_minimum_healthy(
@@ -252,4 +280,78 @@ def test_rolling_update_keeps_the_minimum_healthy(
     low, high = min(h for h, _n in seen), max(n for _h, n in seen)
     print(f"rolling update: {len(seen)} samples, healthy at least {low}, live at most {high}")
     assert len([c for c in containers() if c["env"]["MARATHON_APP_ID"] == "/roll"]) == 3
+    # Nothing left to launch: offers are declined and suppressed (nothing outstanding at the master).
+    counters = get_json(m.port, "/metrics")["counters"]
+    assert counters["marathon.mesos.offers.declined.counter"]["count"] >= 1
+    wait_for(
+        lambda: get_json(m.port, "/metrics")["counters"]["marathon.mesos.calls.suppress.counter"]["count"],
+        10,
+        "SUPPRESS",
+    )
+    wait_for(
+        lambda: get_json(cluster["master"].port, "/metrics/snapshot")["master/outstanding_offers"] == 0.0,
+        10,
+        "no outstanding offers",
+    )
     events.close()
+
+
+def test_failing_health_check_keeps_the_deployment_and_backs_off(
+    task_image: str,
+    cluster: dict,
+    marathons: list[Marathon],  # noqa: F811
+) -> None:
+    m = Marathon(cluster["zk"], cluster["mesos_zk"])
+    marathons.append(m)
+    m.wait_up()
+    events = Events(m.port)
+    check = {
+        "protocol": "MESOS_HTTP",
+        "path": "/missing",  # busybox httpd: 404
+        "gracePeriodSeconds": 0,
+        "intervalSeconds": 1,
+        "timeoutSeconds": 1,
+        "delaySeconds": 0,
+        "maxConsecutiveFailures": 2,
+    }
+    app = app_def("/sick", 1, healthChecks=[check], backoffSeconds=1, backoffFactor=2, maxLaunchDelaySeconds=8)
+    _s, headers, _b = call(m.port, "POST", "/v2/apps", app)
+    deployment = headers["Marathon-Deployment-Id"]
+
+    def ended() -> list[dict]:
+        return [
+            e for e in events.of("status_update_event") if e["appId"] == "/sick" and e["taskStatus"] == "TASK_KILLED"
+        ]
+
+    wait_for(
+        lambda: len(ended()) >= 3,
+        120,
+        "three killed incarnations",
+        details=lambda: (
+            f"{m.output()[-3000:]}\n{events.events[-20:]}\n{get_json(cluster['master'].port, '/master/tasks')}"
+        ),
+    )
+    # Mesos killed each task for its health (Marathon did not ask: each was a new instance).
+    assert len({e["taskId"] for e in ended()}) >= 3
+    assert any(e["alive"] is False for e in events.of("health_status_changed_event") if e["appId"] == "/sick")
+    # The deployment is still running; the app waits in the launch queue with a delay.
+    assert deployment in [d["id"] for d in get_json(m.port, "/v2/deployments")]
+    status = get_json(m.port, "/v2/apps/sick")["app"]
+    assert status["lastTaskFailure"]["state"] == "TASK_KILLED" and status["lastTaskFailure"]["appId"] == "/sick"
+    assert status["tasksHealthy"] == 0
+    # RateLimiter: backoffSeconds 1, then doubled: the third launch waited at least 2 s after the second kill.
+    starts = {}
+    for e in events.of("status_update_event"):
+        if e["appId"] == "/sick":
+            starts.setdefault(e["taskId"], e["timestamp"])
+    kills = sorted(e["timestamp"] for e in ended())
+    later = sorted(t for t in starts.values() if t > kills[1])
+    gap = _seconds(later[0]) - _seconds(kills[1])
+    assert gap >= 1.8, (kills, sorted(starts.values()))
+    events.close()
+
+
+def _seconds(stamp: str) -> float:
+    import datetime  # noqa: PLC0415 - only here
+
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC).timestamp()

@@ -87,7 +87,7 @@ class Api:
         path = req.path.rstrip("/") or "/"
         method = req.method
         if path == "/ping":
-            return Response(200, b"pong", "text/plain")
+            return self.ping(req)
         if path == "/v2/info" and method == "GET":
             return Response.json(self.info())
         if path == "/v2/leader":
@@ -132,7 +132,21 @@ class Api:
             return self.cancel(req, path.rsplit("/", 1)[-1])
         if path == "/v2/queue" and method == "GET":
             return Response.json(self.queue())
-        return Response.json({"message": "URI not found"}, 404)
+        # MarathonExceptionMapper: Jersey's NotFoundException (no route) is answered 500.
+        return Response.json({"message": "URI not found"}, 500)
+
+    @staticmethod
+    def ping(req: Request) -> Response:
+        # SystemResource.ping: text/plain first; "pong" as JSON for JSON-only clients; 204 otherwise.
+        accept = [a.split(";")[0].strip() for a in (req.headers.get("Accept") or "*/*").split(",")]
+        for media in accept:
+            if media in ("*/*", "text/*", "text/plain"):
+                return Response(200, b"pong", "text/plain")
+            if media == "text/html":
+                return Response(200, b"pong", "text/html")
+            if media in ("application/json", "application/*"):
+                return Response(200, b'"pong"', "application/json")
+        return Response(204, b"")
 
     # ---- apps ----------------------------------------------------------------------------------
     def _body(self, req: Request) -> Any:
@@ -463,6 +477,10 @@ class Api:
                 "deployments": core.counters.get("deployments_started", 0),
                 "tasks.launched": core.counters.get("launched", 0),
                 "mesos.calls.revive": core.counters.get("revives", 0),
+                "mesos.calls.suppress": core.counters.get("suppresses", 0),
+                "mesos.offers.incoming": core.counters.get("offers_incoming", 0),
+                "mesos.offers.used": core.counters.get("offers_used", 0),
+                "mesos.offers.declined": core.counters.get("offers_declined", 0),
             }
         # DropwizardMetrics.constructName: <prefix>.<name>.<type>[.seconds|.bytes]
         g = {f"{prefix}.{k}.gauge" + (".seconds" if k == "uptime" else ""): float(v) for k, v in gauges.items()}

@@ -52,6 +52,7 @@ HEALTH_DEFAULTS = {
     "delaySeconds": 15,
 }
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
+RESERVED = ("restart", "tasks", "versions", ".", "..")
 _SEGMENT = re.compile(r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$")
 
 
@@ -250,14 +251,14 @@ def validate(app: dict) -> None:
     segments = [p for p in app["id"].split("/") if p]
     if not segments:
         violations.append(("/", "must not be root"))
-    elif not all(_SEGMENT.match(s) for s in segments):
-        violations.append(
-            (
-                "/id",
-                "must fully match regular expression '^(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*"
-                "([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])|(\\.|\\.\\.)$'",
+    else:
+        # PathId.pathIdValidator: every segment fully matches the pattern; no reserved last segment.
+        if not all(_SEGMENT.fullmatch(s) for s in segments):
+            violations.append(("/id", f"must fully match regular expression '{_SEGMENT.pattern}'"))
+        if segments[-1] in RESERVED:
+            violations.append(
+                ("/id", "must not end with any of the following reserved keywords: " + ", ".join(RESERVED))
             )
-        )
     if app.get("cmd") is not None and len(app["cmd"]) <= 1:
         violations.append(("/", "must not be an empty string"))
     cmd, args = bool(app.get("cmd")), bool(app.get("args"))

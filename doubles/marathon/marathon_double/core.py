@@ -17,6 +17,7 @@ instances and the framework id kept under ``<zk path>/state``).
 from __future__ import annotations
 
 import getpass
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ class Core:
         self.counters: dict[str, int] = {}
         self.last_failure: dict[str, dict] = {}
         self.started = False
+        self.outbox: queue.Queue[tuple[Subscription, dict]] = queue.Queue()
+        self.last_offer = 0.0
 
     # ---- state -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -78,6 +81,7 @@ class Core:
         self.started = True
         threading.Thread(target=self._framework_loop, daemon=True, name="framework").start()
         threading.Thread(target=self._loop, daemon=True, name="deployments").start()
+        threading.Thread(target=self._sender, daemon=True, name="mesos-calls").start()
 
     def save_app(self, app: dict) -> None:
         self.store.put("app", app["id"], app)
@@ -239,6 +243,7 @@ class Core:
         elif not launchable and not self.suppressed and self.flags["suppress_offers"]:
             self.suppressed = True
             self._call({"type": "SUPPRESS"})
+            self.count("suppresses")
         self.launchable_before = launchable
 
     def kill(self, inst: Instance) -> None:
@@ -296,6 +301,7 @@ class Core:
     def _set_health(self, inst: Instance, healthy: bool) -> None:
         if inst.healthy != healthy:
             inst.healthy = healthy
+            self.save_instance(inst)
             self.bus.publish(
                 "health_status_changed_event",
                 appId=inst.app_id,
@@ -332,6 +338,7 @@ class Core:
         delay = 0.5
         while True:
             master = detect_master(self.flags["master"], self.flags["zk_session_timeout"] / 1000.0)
+            log(f"Mesos master: {master or 'none detected'}")
             if master:
                 call: dict[str, Any] = {"type": "SUBSCRIBE", "subscribe": {"framework_info": self._framework_info()}}
                 if self.framework_id:
@@ -359,23 +366,26 @@ class Core:
         return on_end
 
     def _call(self, call: dict) -> None:
+        # One ordered outbox (libmesos's driver sends calls in order: a SUPPRESS must not
+        # overtake an earlier REVIVE).
         sub = self.sub
         if sub is None or not self.framework_id:
             return
-        call = {"framework_id": {"value": self.framework_id}, **call}
-        threading.Thread(target=self._post, args=(sub, call), daemon=True).start()
+        self.outbox.put((sub, {"framework_id": {"value": self.framework_id}, **call}))
 
-    @staticmethod
-    def _post(sub: Subscription, call: dict) -> None:
-        status, text = sub.call(call)
-        if status != 202:
-            log(f"{call['type']} answered {status}: {text}", "WARN")
+    def _sender(self) -> None:
+        while True:
+            sub, call = self.outbox.get()
+            status, text = sub.call(call)
+            if status != 202:
+                log(f"{call['type']} answered {status}: {text}", "WARN")
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("type")
         with self.lock:
             if kind == "SUBSCRIBED":
                 fid = event["subscribed"]["framework_id"]["value"]
+                log(f"Subscribed to Mesos as framework {fid}")
                 registered = self.framework_id != fid
                 self.framework_id = fid
                 self.store.put("framework-id", "id", {"value": fid})
@@ -407,6 +417,7 @@ class Core:
     def _offers(self, offers: list[dict]) -> None:
         refuse = self.flags["decline_offer_duration"] / 1000.0
         now = time.monotonic()
+        self.last_offer = now
         for raw in offers:
             offer = Offer(raw, self.flags["mesos_role"])
             for app_id, app in sorted(self.apps.items()):
@@ -420,15 +431,19 @@ class Core:
                     self.instances[inst.id] = inst
                     self.save_instance(inst)
                     self.count("launched")
+            self.count("offers_incoming")
             if offer.tasks:
+                # TaskLauncherImpl.acceptOffer: noFilter (refuse_seconds 0); declineOffer: --decline_offer_duration.
+                self.count("offers_used")
                 ops = [{"type": "LAUNCH", "launch": {"task_infos": offer.tasks}}]
                 self._call(
                     {
                         "type": "ACCEPT",
-                        "accept": {"offer_ids": [raw["id"]], "operations": ops, "filters": {"refuse_seconds": 5.0}},
+                        "accept": {"offer_ids": [raw["id"]], "operations": ops, "filters": {"refuse_seconds": 0.0}},
                     }
                 )
             else:
+                self.count("offers_declined")
                 self._call(
                     {"type": "DECLINE", "decline": {"offer_ids": [raw["id"]], "filters": {"refuse_seconds": refuse}}}
                 )
@@ -473,7 +488,7 @@ class Core:
                 version=inst.version,
             )
         if state in TERMINAL:
-            if not inst.kill_requested and app is not None and state != "TASK_KILLED":
+            if not inst.kill_requested and app is not None:
                 self.backoff.failed(app)
                 self.count("failed")
                 self.last_failure[inst.app_id] = {

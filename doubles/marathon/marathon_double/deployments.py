@@ -78,7 +78,9 @@ def make_plan(original: dict | None, target: dict | None, version: str) -> Deplo
         steps.append([{"action": "StartApplication", "app": app_id}])
         steps.append([{"action": "ScaleApplication", "app": app_id}])
     elif original is not None and target is not None:
-        if config_of(original) != config_of(target):
+        # AppDefinition.needsRestart: a config change or a new lastConfigChangeAt (restart).
+        changed_at = (original.get("versionInfo") or {}).get("lastConfigChangeAt")
+        if config_of(original) != config_of(target) or changed_at != target["versionInfo"]["lastConfigChangeAt"]:
             steps.append([{"action": "RestartApplication", "app": app_id}])
         elif original.get("instances") != target.get("instances"):
             steps.append([{"action": "ScaleApplication", "app": app_id}])

@@ -22,6 +22,7 @@ SchedulerActions.reconcileTasks (explicit reconciliation of known tasks, then im
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -253,24 +254,36 @@ def build_task(app: dict, inst: Instance, offer: Offer, prefix: str | None) -> d
 
 
 def _environment(app: dict, inst: Instance, ports: list[int], host: str, prefix: str | None) -> dict[str, str]:
-    # EnvironmentHelper.portsEnv / taskContextEnv / appInfoEnv; the app's own env wins for PORTn.
+    # EnvironmentHelper.portsEnv (hostPorts: the offer's ports of the specs that have one;
+    # requested: container ports with mappings, else the portDefinitions' ports), then
+    # taskContextEnv and appInfoEnv; the app's own env is applied last.
     env: dict[str, str] = {}
-    specs = port_specs(app)
     pre = prefix or ""
-    container_ports = (
-        [int(s.get("containerPort") or 0) for s in specs if "containerPort" in s]
-        if (app.get("networks") or [{}])[0].get("mode") != "host"
-        else []
-    )
-    effective = container_ports if container_ports and all(container_ports) else ports
-    for i, port in enumerate(effective):
-        env[f"{pre}PORT{i}"] = str(port)
-        name = specs[i].get("name") if i < len(specs) else None
-        if name:
-            env[f"{pre}PORT_{name.upper().replace('-', '_')}"] = str(port)
-    if effective:
-        env[f"{pre}PORT"] = str(effective[0])
-        env[f"{pre}PORTS"] = ",".join(str(p) for p in effective)
+    specs = port_specs(app)
+    host_mode = (app.get("networks") or [{"mode": "host"}])[0].get("mode") == "host"
+    given = iter(ports)
+    host_ports: list[int | None] = []
+    requested: list[tuple[str | None, int]] = []
+    for spec in specs:
+        has_host = host_mode or "hostPort" in spec
+        host_ports.append(next(given) if has_host else None)
+        requested.append((spec.get("name"), int(spec.get("port" if host_mode else "containerPort") or 0)))
+    if host_ports:
+        for i, hport in enumerate(host_ports):
+            if hport is not None:
+                env[f"{pre}PORT{i}"] = str(hport)
+            elif requested[i][1]:
+                env[f"{pre}PORT{i}"] = str(requested[i][1])
+        for (name, want), hport in zip(requested, host_ports, strict=True):
+            effective = hport if hport is not None else want
+            if effective:
+                env[f"{pre}PORT_{want or effective}"] = str(effective)
+            if name and effective:
+                env[f"{pre}PORT_{name.upper()}"] = str(effective)
+        assigned = [p for p in host_ports if p is not None]
+        if assigned:
+            env[f"{pre}PORT"] = str(assigned[0])
+        env[f"{pre}PORTS"] = ",".join(str(p) for p in assigned)
     env[f"{pre}HOST"] = host
     env["MESOS_TASK_ID"] = inst.task_id
     env["MARATHON_APP_ID"] = app["id"]
@@ -283,9 +296,11 @@ def _environment(app: dict, inst: Instance, ports: list[int], host: str, prefix:
     env["MARATHON_APP_RESOURCE_DISK"] = str(float(app.get("disk", 0)))
     env["MARATHON_APP_RESOURCE_GPUS"] = str(int(app.get("gpus", 0)))
     labels = app.get("labels", {})
-    env["MARATHON_APP_LABELS"] = " ".join(k.upper() for k in labels)
-    for key, value in labels.items():
-        env[f"MARATHON_APP_LABEL_{key.upper()}"] = str(value)
+    # EnvironmentHelper.labelsToEnvVars: names escaped ([^a-zA-Z0-9_]+ -> _) and upper-cased.
+    escaped = {re.sub(r"[^a-zA-Z0-9_]+", "_", k).upper(): str(v) for k, v in labels.items()}
+    env["MARATHON_APP_LABELS"] = " ".join(escaped)
+    for key, value in escaped.items():
+        env[f"MARATHON_APP_LABEL_{key}"] = value
     for key, value in (app.get("env") or {}).items():
         if isinstance(value, str):
             env[key] = value
