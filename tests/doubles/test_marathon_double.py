@@ -10,7 +10,9 @@ test_marathon_tasks.py.
 
 from __future__ import annotations
 
+import base64
 import json
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -72,6 +74,32 @@ def test_flags_as_scallop_and_the_environment_as_main_env_to_args() -> None:
         assert "multiple times" in str(exc)
     else:
         raise AssertionError("accepted twice")
+
+
+def test_http_credentials_and_sigterm(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    zk = zk_url(zk_ensemble)
+    m = Marathon(zk, NO_MESOS, env={"MARATHON_HTTP_CREDENTIALS": "ops:s3cret"})
+    marathons.append(m)
+    basic = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
+    wait_for(lambda: request(m.port, "GET", "/ping", headers=basic)[0] == 200, 20, "the API", details=m.output)
+    status, headers, _b = request(m.port, "GET", "/v2/apps")
+    assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="Mesosphere"'
+    assert call(m.port, "GET", "/v2/apps", headers=basic)[0:3:2] == (200, {"apps": []})
+    other = Marathon(zk, NO_MESOS, "--http_credentials=ops:s3cret")
+    marathons.append(other)
+    wait_for(
+        lambda: request(other.port, "GET", "/ping", headers=basic)[0] == 200, 20, "the standby", details=other.output
+    )
+    # SIGTERM closes the latch: the standby leads at once, not after the session timeout.
+    m.kill(signal.SIGTERM)
+    assert m.popen.returncode == 143
+    wait_for(
+        lambda: (
+            request(other.port, "GET", "/v2/leader", headers=basic)[2] == b'{"leader":"%s"}' % other.host_port.encode()
+        ),
+        5,
+        "the standby to lead",
+    )
 
 
 def test_unknown_flag_exits_112_and_help_says_it_is_a_double() -> None:

@@ -202,14 +202,24 @@ def test_bridge_network_maps_the_host_port(
     m = Marathon(cluster["zk"], cluster["mesos_zk"])
     marathons.append(m)
     m.wait_up()
-    app = app_def("/bridged", 1, cmd="exec httpd -f -p 8080 -h /www")
+    # A Marathon-side HTTP check (HealthCheckWorker): the double probes host:hostPort itself.
+    check = {"protocol": "HTTP", "portIndex": 0, "path": "/", "intervalSeconds": 1, "gracePeriodSeconds": 30}
+    app = app_def("/bridged", 1, cmd="exec httpd -f -p 8080 -h /www", healthChecks=[check])
     del app["portDefinitions"]
     app["container"]["docker"]["network"] = "BRIDGE"  # the legacy field, normalised to networks
     app["container"]["docker"]["portMappings"] = [{"containerPort": 8080, "hostPort": 0, "name": "web"}]
     assert call(m.port, "POST", "/v2/apps", app)[0] == 201
-    wait_for(lambda: deployed(m, "/bridged"), 60, "the deployment", details=m.output)
+    wait_for(
+        lambda: deployed(m, "/bridged"),
+        60,
+        "the deployment",
+        details=lambda: (
+            f"{m.output()[-4000:]}\n{call(m.port, 'GET', '/v2/apps/bridged')[2]}\n{call(m.port, 'GET', '/metrics')[2]}"
+        ),
+    )
     got = get_json(m.port, "/v2/apps/bridged")["app"]
-    assert got["networks"] == [{"mode": "container/bridge"}]
+    assert got["networks"] == [{"mode": "container/bridge"}] and got["tasksHealthy"] == 1
+    assert got["healthChecks"][0]["timeoutSeconds"] == 20 and got["healthChecks"][0]["maxConsecutiveFailures"] == 3
     [task] = got["tasks"]
     [host_port] = task["ports"]
     assert 31000 <= host_port <= 31999

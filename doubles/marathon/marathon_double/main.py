@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+import signal
 import socket
 import sys
 import threading
@@ -56,7 +57,17 @@ class Marathon:
             serve(self.flags["http_address"] or "0.0.0.0", self.flags["http_port"], self.route)  # noqa: S104
         self.store.leader_changed = self._leader_changed
         self.store.join()
+        # SIGTERM: the JVM's shutdown hooks close the leader latch (CuratorElectionStream's
+        # beforeClose hook), so a standby takes over at once; the JVM then exits 143.
+        signal.signal(signal.SIGTERM, self._terminate)
         threading.Event().wait()
+
+    def _terminate(self, _signum: int, _frame: Any) -> None:
+        log("Received SIGTERM: closing the leader latch and exiting")
+        try:
+            self.store.abdicate()
+        finally:
+            os._exit(143)
 
     def _leader_changed(self) -> None:
         if self.store.is_leader and not self.core.started:
