@@ -702,5 +702,38 @@ def comparable(app: dict | None) -> dict | None:
     return {k: v for k, v in app.items() if k not in SERVER_FIELDS}
 
 
+def merged(want: object, have: object, key_path: str = "") -> object:
+    """``have`` (Marathon's) with ``want`` (the user's) laid over it, for a readable diff.
+
+    What the user gives wins; what only Marathon holds (defaults it filled, ports it assigned
+    where the user said 0) stays, so the diff shows the change and not Marathon's defaults.
+    """
+    if key_path in ASSIGNED_WHEN_ZERO and want == 0 and isinstance(have, int):
+        return have
+    if isinstance(want, dict) and isinstance(have, dict) and key_path not in MAP_FIELDS:
+        out = dict(have)
+        for key, value in want.items():
+            out[key] = merged(value, have.get(key), f"{key_path}.{key}" if key_path else key)
+        return out
+    if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
+        return [merged(w, h, f"{key_path}[]") for w, h in zip(want, have, strict=True)]
+    return want
+
+
+def expected_app(want: dict, have: dict | None, replace: bool) -> dict:
+    """The definition Marathon would hold after the update (without server fields), for diffs."""
+    base = comparable(have) or {}
+    out = merged(comparable(want) or {}, base)
+    if not isinstance(out, dict):  # pragma: no cover - merged() of two dicts is a dict
+        return dict(want)
+    if replace:
+        # Fields left out go back to Marathon's defaults.
+        for key, default in TOP_DEFAULTS.items():
+            if key not in want and key in base and not _matches_default(base[key], default):
+                plain = default[0] if isinstance(default, tuple) else default
+                out[key] = None if plain is EMPTY else plain
+    return out
+
+
 def normalize_id(app_id: str) -> str:
     return app_id if app_id.startswith("/") else "/" + app_id

@@ -258,6 +258,7 @@ from ansible_collections.orchestrator.platform.plugins.module_utils._marathon im
     check_params,
     comparable,
     describe_deployment,
+    expected_app,
     marathon_argument_spec,
     marathon_required_together,
     validate_app,
@@ -370,10 +371,7 @@ def diff_view(before: dict | None, after: dict | None) -> dict:
 
 def after_view(current: dict | None, definition: dict | None, overrides: dict, replace: bool) -> dict:
     """The definition Marathon would hold after the update, for the diff."""
-    base = comparable(current) or {}
-    if definition is not None and replace:
-        return dict(definition)
-    return {**base, **(definition or {}), **overrides}
+    return expected_app(definition if definition is not None else overrides, current, replace)
 
 
 def ensure_absent(module: AnsibleModule, client: MarathonClient, app_id: str, current: dict | None, result: dict):

@@ -10,6 +10,8 @@ the double over plain HTTP, not from the modules.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,7 +19,6 @@ from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_cli
     Marathon,
     call,
     get_json,
-    marathons,  # noqa: F401 - a fixture, used by name
     wait_for,
     zk_url,
 )
@@ -30,7 +31,17 @@ NO_MESOS = f"127.0.0.1:{free_port()}"  # nothing listens there
 IDLE = {"id": "/it/web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 0}
 
 
-def start(zk_ensemble: Any, marathons: list[Marathon], zk: str | None = None) -> Marathon:  # noqa: F811
+@pytest.fixture
+def marathons() -> Iterator[list[Marathon]]:
+    """The doubles a test started; killed and their logs removed afterwards."""
+    started: list[Marathon] = []
+    yield started
+    for m in started:
+        m.kill()
+        os.unlink(m.log.name)
+
+
+def start(zk_ensemble: Any, marathons: list[Marathon], zk: str | None = None) -> Marathon:
     m = Marathon(zk or zk_url(zk_ensemble), NO_MESOS)
     marathons.append(m)
     return m.wait_up()
@@ -64,7 +75,7 @@ def served(m: Marathon, app_id: str) -> dict | None:
     return body["app"] if status == 200 else None
 
 
-def test_app_created_rerun_unchanged_check_mode_typo_and_absent(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_app_created_rerun_unchanged_check_mode_typo_and_absent(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     # Check mode first: changed, and nothing on the server.
     result = app_module(m, "--check", app=IDLE)
@@ -105,7 +116,7 @@ def test_app_created_rerun_unchanged_check_mode_typo_and_absent(zk_ensemble: Any
     assert not result.get("failed") and result["changed"] is False and result["api_calls"] == 1, result
 
 
-def test_stuck_deployment_timeout_lock_and_force(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_stuck_deployment_timeout_lock_and_force(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     stuck = {**IDLE, "id": "/it/stuck", "instances": 1}
     # Without Mesos the task never starts: the wait times out naming the step and the counts.
@@ -130,7 +141,7 @@ def test_stuck_deployment_timeout_lock_and_force(zk_ensemble: Any, marathons: li
     assert [d["id"] for d in get_json(m.port, "/v2/deployments")] == [result["deployment_id"]]
 
 
-def test_info_and_urls_in_order_through_a_standby(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_info_and_urls_in_order_through_a_standby(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     zk = zk_url(zk_ensemble)
     leader = start(zk_ensemble, marathons, zk)
     wait_for(lambda: call(leader.port, "GET", "/v2/leader")[0] == 200, 20, "a leader")

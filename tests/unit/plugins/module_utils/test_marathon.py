@@ -247,3 +247,22 @@ def test_check_params_normalises_urls() -> None:
     assert mt.check_params(params(urls=["m1", "https://m2:8443/", "m1:8080"])) == ["http://m1:8080", "https://m2:8443"]
     with pytest.raises(mt.MarathonError, match="zk://"):
         mt.check_params(params(urls=["zk://zk1:2181/marathon"]))
+
+
+def test_expected_app_keeps_marathons_defaults_out_of_the_diff() -> None:
+    want = {
+        **WEB,
+        "instances": 3,
+        "healthChecks": [{"protocol": "HTTP", "path": "/"}],
+        "portDefinitions": [{"port": 0}],
+    }
+    have = served_app({**WEB, "healthChecks": [{"protocol": "HTTP", "path": "/"}], "user": "nobody"})
+    after = mt.expected_app(want, have, replace=True)
+    before = mt.comparable(have)
+    assert before is not None
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    # instances as asked, user back to Marathon's default (replace); health check defaults and the
+    # assigned port kept as Marathon holds them.
+    assert changed == ["instances", "user"]
+    assert after["user"] is None and after["portDefinitions"][0]["port"] == 10000
+    assert mt.expected_app(want, have, replace=False)["user"] == "nobody"
