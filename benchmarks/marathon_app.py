@@ -1,0 +1,224 @@
+#!/usr/bin/env python
+"""marathon_app on the Marathon protocol double: cost of an unchanged app, and wait latency.
+
+Starts a one-member loopback ZooKeeper ensemble (the test fixture's JVM) and one Marathon
+double (doubles/marathon) with no Mesos master behind it, so a deployment that needs a task
+stays running until it is cancelled.
+
+1. Unchanged app: an app of 0 instances is created once; then the module runs again with the
+   same definition, N times in process (``main()`` with its arguments, as Ansible's module
+   runner calls it, minus the interpreter start-up) and M times as users run it
+   (``ansible localhost -m orchestrator.platform.marathon_app``), beside the floor of the same
+   command with ``ansible.builtin.ping`` (Ansible's own start-up, no HTTP). Prints the API
+   calls of each run (the module's ``api_calls``), whether any run changed something or made
+   a deployment, and p50/max wall time of each.
+2. Wait latency: the module runs in process with ``wait: true`` on a change whose deployment
+   cannot finish here; after 1 s plus a fraction of the poll interval (spread evenly over the
+   trials) the deployment is taken out of ``/v2/deployments``
+   (``DELETE /v2/deployments/{id}?force=true``: 202 once Marathon no longer lists it). The
+   time from that 202 (Marathon reporting the deployment gone) to the module returning is the
+   latency the module adds to a finished deployment. With a real Mesos the deployment would
+   leave the list by finishing; the module cannot tell the two apart (it polls the list).
+   Run for each ``--poll-intervals`` value.
+
+Usage (from the repository, after ``. tools/env``)::
+
+    python benchmarks/marathon_app.py [--runs 20] [--adhoc-runs 5] [--trials 10] [--poll-intervals 0.5,0.2]
+
+Numbers, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from ansible.module_utils import basic  # noqa: E402
+from ansible_collections.orchestrator.platform.plugins.modules import marathon_app  # noqa: E402
+
+from tests.fixtures.zk_ensemble import ZkEnsemble  # noqa: E402  # the test fixture: a real JVM on a free port
+from tests.support.ports import free_port  # noqa: E402
+
+REPO = Path(HERE).parent
+DOUBLE = REPO / "doubles" / "marathon" / "marathon_double"
+IDLE = {"id": "/bench/idle", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 0}
+STUCK = {"id": "/bench/stuck", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 0}
+
+
+def http(port: int, method: str, path: str, body: object = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw.strip() else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+
+
+def in_process(args: dict) -> tuple[float, dict]:
+    """Run marathon_app's main() once with ``args``; (seconds, result)."""
+    payload = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()
+    out = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        basic._ANSIBLE_ARGS = payload
+        basic._ANSIBLE_PROFILE = "legacy"
+        marathon_app.main()
+    took = time.perf_counter() - start
+    return took, json.loads(out.getvalue())
+
+
+def adhoc(args: dict, module: str = "orchestrator.platform.marathon_app") -> tuple[float, dict]:
+    cmd = [
+        "ansible",
+        "localhost",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+    ]
+    cmd += ["-m", module, "-a", json.dumps(args)]
+    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
+    took = time.perf_counter() - start
+    return took, json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def unchanged(port: int, runs: int, adhoc_runs: int) -> None:
+    args = {"urls": [f"http://127.0.0.1:{port}"], "app": IDLE, "retries": 0}
+    took, first = in_process(args)
+    print(f"create: changed={first.get('changed')} api_calls={first.get('api_calls')} {took:.3f}s")
+    times: list[float] = []
+    calls: list[int] = []
+    changed: list[bool] = []
+    for _run in range(runs):
+        took, result = in_process(args)
+        times.append(took)
+        calls.append(int(result.get("api_calls") or 0))
+        changed.append(bool(result.get("changed")) or bool(result.get("deployment_id")) or bool(result.get("failed")))
+    print(
+        f"unchanged, in process, {runs} runs: api_calls {sorted(set(calls))}, any change/deployment/failure: "
+        f"{any(changed)}, p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
+    )
+    times, calls, changed = [], [], []
+    for _run in range(adhoc_runs):
+        took, result = adhoc(args)
+        times.append(took)
+        calls.append(int(result.get("api_calls") or 0))
+        changed.append(bool(result.get("changed")) or bool(result.get("failed")))
+    if adhoc_runs:
+        print(
+            f"unchanged, ansible localhost -m, {adhoc_runs} runs: api_calls {sorted(set(calls))}, any change/failure: "
+            f"{any(changed)}, p50 {statistics.median(times):.2f} s, max {max(times):.2f} s"
+        )
+    if adhoc_runs:
+        floor = [adhoc({}, "ansible.builtin.ping")[0] for _run in range(adhoc_runs)]
+        print(
+            f"floor, ansible localhost -m ansible.builtin.ping, {adhoc_runs} runs: "
+            f"p50 {statistics.median(floor):.2f} s, max {max(floor):.2f} s"
+        )
+    versions = http(port, "GET", "/v2/apps/bench/idle/versions")[1]
+    print(f"versions of {IDLE['id']} after all runs: {len(versions['versions'])} (1 = nothing was ever redeployed)")
+
+
+def run_and_stamp(args: dict, done: dict) -> None:
+    """Run the module in process; note when it returned and what."""
+    result = in_process(args)[1]
+    done["returned"] = time.perf_counter()
+    done["result"] = result
+
+
+def wait_latency(port: int, trials: int, interval: float) -> None:
+    base = {"urls": [f"http://127.0.0.1:{port}"], "retries": 0, "poll_interval": interval, "wait_timeout": 60}
+    in_process({**base, "app": STUCK})
+    latencies = []
+    for trial in range(trials):
+        done: dict = {}
+        # instances 1 or 2: a ScaleApplication step that no Mesos will ever run here.
+        change = {**base, "app": {**STUCK, "instances": 1 + trial % 2, "cmd": f"sleep {1000 + trial}"}}
+        worker = threading.Thread(target=run_and_stamp, args=(change, done))
+        worker.start()
+        # The moment the deployment goes is spread evenly over one poll interval: a fixed delay
+        # would fall at the same phase of the module's polling every time (and measure that phase).
+        time.sleep(1.0 + interval * trial / trials)
+        deployments = http(port, "GET", "/v2/deployments")[1]
+        dep = [d["id"] for d in deployments if "/bench/stuck" in d.get("affectedApps", [])]
+        status, _body = http(port, "DELETE", f"/v2/deployments/{dep[0]}?force=true")
+        gone = time.perf_counter()
+        worker.join(timeout=30)
+        if status != 202 or done.get("result", {}).get("failed"):
+            print(f"trial {trial}: DELETE answered {status}, module: {done.get('result')}")
+            continue
+        latencies.append(done["returned"] - gone)
+    if latencies:
+        print(
+            f"wait latency, poll_interval {interval}s, {len(latencies)} trials: deployment gone -> module returned "
+            f"p50 {statistics.median(latencies) * 1000:.0f} ms, p90 {pct(latencies, 0.9) * 1000:.0f} ms, "
+            f"max {max(latencies) * 1000:.0f} ms"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--adhoc-runs", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--poll-intervals", default="0.5,0.2")
+    args = parser.parse_args()
+    print(f"load: {os.getloadavg()}")
+    with ZkEnsemble(size=1, name="bench-marathon") as zk, tempfile.NamedTemporaryFile(suffix=".log") as log:
+        port = free_port()
+        zk_url = f"zk://{zk.connect_string}/bench-marathon"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MARATHON_")}
+        flags = [f"--master=127.0.0.1:{free_port()}", f"--zk={zk_url}", f"--http_port={port}", "--hostname=127.0.0.1"]
+        proc = subprocess.Popen([sys.executable, str(DOUBLE), *flags], stdout=log, stderr=log, env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if http(port, "GET", "/v2/leader")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    print(Path(log.name).read_text(errors="replace")[-3000:])
+                    return 1
+                time.sleep(0.2)
+            unchanged(port, args.runs, args.adhoc_runs)
+            for interval in (float(v) for v in args.poll_intervals.split(",")):
+                wait_latency(port, args.trials, interval)
+        finally:
+            proc.kill()
+            proc.wait(timeout=10)
+    print(f"load: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
