@@ -21,9 +21,19 @@ stays running until it is cancelled.
    leave the list by finishing; the module cannot tell the two apart (it polls the list).
    Run for each ``--poll-intervals`` value.
 
+3. With ``--mesos N``: deployments that finish for real. A Mesos double master and one Docker
+   agent (as tests/doubles/test_marathon_tasks.py starts them) run the tasks of a second
+   Marathon double as containers of the image of tools/build-task-image (built first), with a
+   MESOS_HTTP health check. An app of 2 instances is created, then updated N times (a new
+   environment value: a rolling update, minimumHealthCapacity 0.5), each time by the module in
+   process with ``wait: true``. The time from the ``deployment_success`` event's timestamp (the
+   moment Marathon reports the deployment finished, read from ``/v2/events``) to the module
+   returning is the latency asked for, at the default poll interval of 0.5 s.
+
 Usage (from the repository, after ``. tools/env``)::
 
     python benchmarks/marathon_app.py [--runs 20] [--adhoc-runs 5] [--trials 10] [--poll-intervals 0.5,0.2]
+                                      [--mesos 10]
 
 Numbers, not assertions.
 """
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import io
 import json
 import os
@@ -51,7 +62,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 from ansible.module_utils import basic  # noqa: E402
 from ansible_collections.orchestrator.platform.plugins.modules import marathon_app  # noqa: E402
 
+from tests.doubles.marathon_double_client import Events  # noqa: E402
 from tests.fixtures.zk_ensemble import ZkEnsemble  # noqa: E402  # the test fixture: a real JVM on a free port
+from tests.support.mesos_cluster import Cluster  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 
 REPO = Path(HERE).parent
@@ -184,12 +197,91 @@ def wait_latency(port: int, trials: int, interval: float) -> None:
         )
 
 
+def start_marathon(zk_url: str, master: str, log: Any) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARATHON_")}
+    flags = [f"--master={master}", f"--zk={zk_url}", f"--http_port={port}", "--hostname=127.0.0.1"]
+    proc = subprocess.Popen([sys.executable, str(DOUBLE), *flags], stdout=log, stderr=log, env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if http(port, "GET", "/v2/leader")[0] == 200:
+                return proc, port
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise RuntimeError(Path(log.name).read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+
+
+def real_deployments(zk: ZkEnsemble, updates: int, work: Path) -> None:
+    subprocess.run([str(REPO / "tools" / "build-task-image")], capture_output=True, check=True, timeout=600)
+    label = f"orchestrator-platform.marathon-bench={time.time_ns()}"
+    cluster = Cluster(zk.connect_string, work, masters=1, master_flags=("--registry=in_memory",))
+    marathon = None
+    try:
+        cluster.start_masters()
+        cluster.wait_agent(cluster.add_agent("cpus:2;mem:1024;disk:2048;ports:[31000-31999]"))
+        mesos_zk = cluster.zk_url
+        with tempfile.NamedTemporaryFile(suffix=".log") as log:
+            marathon, port = start_marathon(f"zk://{zk.connect_string}/bench-marathon-mesos", mesos_zk, log)
+            while not http(port, "GET", "/v2/info")[1].get("frameworkId"):
+                time.sleep(0.2)
+            events = Events(port)
+            check = {"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30,
+                     "intervalSeconds": 1, "timeoutSeconds": 1, "delaySeconds": 0,
+                     "maxConsecutiveFailures": 3}  # fmt: skip
+            docker_info = {
+                "image": "orchestrator-platform/task-busybox:1",
+                "parameters": [{"key": "label", "value": label}],
+            }
+            app = {
+                "id": "/bench/roll", "instances": 2, "cpus": 0.1, "mem": 32,
+                "container": {"type": "DOCKER", "docker": docker_info},
+                "portDefinitions": [{"port": 0, "name": "http"}], "healthChecks": [check],
+                "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0}, "env": {"GEN": "0"},
+            }  # fmt: skip
+            base = {"urls": [f"http://127.0.0.1:{port}"], "retries": 0, "wait_timeout": 240}
+            took, result = in_process({**base, "app": app})
+            print(f"real: created {app['id']} (2 healthy tasks) in {took:.1f}s, failed={result.get('failed')}")
+            lags, durations = [], []
+            for gen in range(1, updates + 1):
+                took, result = in_process({**base, "app": {**app, "env": {"GEN": str(gen)}}})
+                returned = time.time()
+                if result.get("failed"):
+                    print(f"update {gen} failed: {result.get('msg')}")
+                    continue
+                success = events.wait("deployment_success", 30, id=result["deployment_id"])
+                reported = datetime.datetime.fromisoformat(success["timestamp"].replace("Z", "+00:00")).timestamp()
+                lags.append(returned - reported)
+                durations.append(took)
+            events.close()
+            if lags:
+                print(
+                    f"real rolling updates, poll_interval 0.5s (default), {len(lags)} runs: "
+                    f"deployment_success -> module returned p50 {statistics.median(lags) * 1000:.0f} ms, "
+                    f"p90 {pct(lags, 0.9) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms; "
+                    f"module run (PUT + wait) p50 {statistics.median(durations):.1f}s"
+                )
+    finally:
+        if marathon is not None:
+            marathon.kill()
+        cluster.stop()
+        ids = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--adhoc-runs", type=int, default=5)
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--poll-intervals", default="0.5,0.2")
+    parser.add_argument("--mesos", type=int, default=0, help="rolling updates on the Mesos double (0: skip)")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()}")
     with ZkEnsemble(size=1, name="bench-marathon") as zk, tempfile.NamedTemporaryFile(suffix=".log") as log:
@@ -216,6 +308,9 @@ def main() -> int:
         finally:
             proc.kill()
             proc.wait(timeout=10)
+        if args.mesos:
+            with tempfile.TemporaryDirectory(prefix="bench-mesos-") as work:
+                real_deployments(zk, args.mesos, Path(work))
     print(f"load: {os.getloadavg()}")
     return 0
 

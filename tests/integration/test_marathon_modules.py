@@ -6,22 +6,34 @@ No Mesos master listens at ``--master``: a deployment that needs a task never fi
 is what the wait, lock and force cases need; an app of 0 instances deploys at once. The modules
 run ad hoc (``ansible localhost -m``) with this venv's Python. What they wrote is read back from
 the double over plain HTTP, not from the modules.
+
+The last test puts the Marathon double on the Mesos double (a master and a Docker agent, as
+tests/doubles/test_marathon_tasks.py does) so that deployments finish for real: tasks run as
+containers of the image of tools/build-task-image, health-checked.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import subprocess
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_client import (
+    REPO,
+    Events,
     Marathon,
     call,
     get_json,
     wait_for,
     zk_url,
 )
+from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import Proc, agent_args, master_args
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import LOCAL, run_module
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 
@@ -164,3 +176,103 @@ def test_info_and_urls_in_order_through_a_standby(zk_ensemble: Any, marathons: l
     # marathon_app through the standby too: unchanged is still one call.
     result = app_module(standby, app={"id": "/it/idle", "cmd": "sleep 1", "instances": 0}, update_mode="merge")
     assert not result.get("failed") and result["changed"] is False and result["api_calls"] == 1, result
+
+
+# ------------------------------------------------------------------------------------------
+# On the Mesos double: deployments that finish
+# ------------------------------------------------------------------------------------------
+
+IMAGE = "orchestrator-platform/task-busybox:1"  # tools/build-task-image
+LABEL = f"orchestrator-platform.marathon-it={uuid.uuid4().hex[:12]}"
+
+
+def docker(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def mesos(zk_ensemble: Any, tmp_path: Path) -> Iterator[str]:
+    """A Mesos double master and one Docker agent; the Mesos zk URL. This run's containers removed after."""
+    res = subprocess.run(
+        [str(REPO / "tools" / "build-task-image")], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert res.returncode == 0, f"tools/build-task-image failed:\n{res.stdout}\n{res.stderr}"
+    mesos_zk = f"zk://{zk_ensemble.connect_string}/mesos-it-{uuid.uuid4().hex[:8]}"
+    started: list[Proc] = []
+    try:
+        port = free_port()
+        master_flags = master_args(port, tmp_path, f"--zk={mesos_zk}", "--quorum=1", "--registry=in_memory")
+        started.append(Proc("master", master_flags).wait_http())
+        agent_flags = agent_args(
+            free_port(),
+            mesos_zk,
+            tmp_path / "agent",
+            "--containerizers=docker,mesos",
+            resources="cpus:2;mem:1024;disk:2048;ports:[31000-31999]",
+        )
+        started.append(Proc("agent", agent_flags).wait_http())
+        wait_for(lambda: get_json(port, "/master/slaves")["slaves"], 20, "the agent's registration")
+        yield mesos_zk
+    finally:
+        for proc in started:
+            proc.kill()
+            os.unlink(proc.log.name)
+        ids = docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
+        if ids:
+            docker("rm", "-f", *ids)
+
+
+def marathon_time(stamp: str) -> float:
+    """Seconds since the epoch of a Marathon event timestamp (``2015-09-30T12:44:30.061Z``)."""
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def test_wait_for_real_deployments_on_the_mesos_double(zk_ensemble: Any, marathons: list[Marathon], mesos: str) -> None:
+    m = Marathon(zk_url(zk_ensemble), mesos)
+    marathons.append(m)
+    m.wait_up()
+    wait_for(lambda: get_json(m.port, "/v2/info")["frameworkId"], 30, "the framework id")
+    events = Events(m.port)
+    check = {"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 30, "intervalSeconds": 1,
+             "timeoutSeconds": 1, "delaySeconds": 0, "maxConsecutiveFailures": 3}  # fmt: skip
+    app = {
+        "id": "/it/roll",
+        "instances": 2,
+        "cpus": 0.1,
+        "mem": 32,
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "parameters": [{"key": "label", "value": LABEL}]}},
+        "portDefinitions": [{"port": 0, "name": "http"}],
+        "healthChecks": [check],
+        "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0},
+        "env": {"GEN": "1"},
+    }
+    try:
+        # Created and waited for: the module returns when both tasks run and are healthy.
+        result = app_module(m, app=app, wait_timeout=180)
+        assert not result.get("failed"), result
+        served_app = served(m, "/it/roll")
+        assert served_app is not None and served_app["deployments"] == []
+        assert (served_app["tasksRunning"], served_app["tasksHealthy"]) == (2, 2)
+        assert result["app"]["tasksHealthy"] == 2
+        # Unchanged, with its assigned service port and the health check defaults: one GET.
+        result = app_module(m, app=app)
+        assert not result.get("failed") and result["changed"] is False and result["api_calls"] == 1, result
+        # A rolling update, waited for; the module returns soon after Marathon reports success.
+        result = app_module(m, app={**app, "env": {"GEN": "2"}}, wait_timeout=240)
+        returned = time.time()
+        assert not result.get("failed"), result
+        success = events.wait("deployment_success", 30, id=result["deployment_id"])
+        final = served(m, "/it/roll")
+        assert final is not None and final["tasksHealthy"] == 2
+        assert {t["version"] for t in final["tasks"]} == {final["version"]}
+        lag = returned - marathon_time(success["timestamp"])
+        print(f"deployment_success at {success['timestamp']}, module returned {lag:.3f}s later (ansible included)")
+        # Ansible's own exit is in that figure; the module itself polls every 0.1 s here.
+        assert lag < 5, lag
+        # Gone, and its containers with it.
+        result = app_module(m, app_id="/it/roll", state="absent", wait_timeout=120)
+        assert not result.get("failed") and result["changed"] is True, result
+        assert served(m, "/it/roll") is None
+        wait_for(lambda: not docker("ps", "-q", "--filter", f"label={LABEL}").stdout.split(), 60, "no containers")
+    finally:
+        events.close()
