@@ -149,6 +149,8 @@ class Events:
                     return
                 chunk = self.file.read(size)
                 self.file.readline()
+                if chunk == b"\r\n":  # Jetty's EventSource heartbeat
+                    continue
                 with self.lock:
                     self.chunks.append(chunk)
                 buf += chunk

@@ -302,6 +302,8 @@ def test_event_stream_frames(zk_ensemble: Any, marathons: list[Marathon]) -> Non
     m = start(zk_ensemble, marathons)
     events = Events(m.port)
     assert "200" in events.status_line and events.headers["content-type"].startswith("text/event-stream")
+    # Jetty's EventSourceServlet: without Accept: text/event-stream the GET falls through to 405.
+    assert request(m.port, "GET", "/v2/events", headers={"Accept": "*/*"})[0] == 405
     assert events.headers["transfer-encoding"] == "chunked"
     events.wait("event_stream_attached")
     filtered = Events(m.port, "?event_type=deployment_info")

@@ -231,11 +231,10 @@ class Core:
             return
         now = time.monotonic()
         interval = self.flags["min_revive_offers_interval"] / 1000.0
-        if (
-            launchable
-            and (not self.launchable_before or self.suppressed)
-            and now - self.last_revive >= min(interval, 1)
-        ):
+        # Demand that got no offer for --min_revive_offers_interval is revived again (upstream
+        # repeats revives, --revive_offers_repetitions).
+        starving = launchable and now - max(self.last_revive, self.last_offer) >= interval
+        if launchable and (not self.launchable_before or self.suppressed or starving) and now - self.last_revive >= 0.5:
             self.last_revive = now
             self.suppressed = False
             self._call({"type": "REVIVE"})
@@ -350,6 +349,7 @@ class Core:
                         self.sub = sub
                         self.suppressed = False
                         self.launchable_before = False
+                    sub.start()
                     delay = 0.5
                     ended.wait()
                 except (OSError, ConnectionError) as exc:
@@ -370,6 +370,7 @@ class Core:
         # overtake an earlier REVIVE).
         sub = self.sub
         if sub is None or not self.framework_id:
+            log(f"Not subscribed to Mesos: {call['type']} dropped", "WARN")
             return
         self.outbox.put((sub, {"framework_id": {"value": self.framework_id}, **call}))
 

@@ -48,7 +48,14 @@ class EventBus:
         with self._lock:
             self._subscribers.append((stream, wanted))
         self.publish("event_stream_attached", remoteAddress=remote)
+        threading.Thread(target=self._heartbeat, args=(stream,), daemon=True).start()
         return stream
+
+    @staticmethod
+    def _heartbeat(stream: Stream) -> None:
+        # Jetty EventSourceServlet: a CRLF every heartBeatPeriod (10 s) keeps the stream alive.
+        while not stream.closed.wait(10):
+            stream.write(b"\r\n")
 
     @property
     def count(self) -> int:

@@ -112,13 +112,16 @@ class Marathon:
         return forward(req, leader, self.host_port, self.flags["leader_proxy_read_timeout"] / 1000.0)
 
     def events(self, req: Request) -> Response:
-        # HttpEventStreamServlet: text/event-stream, one frame per event.
-        accept = req.headers.get("Accept") or ""
-        if "text/event-stream" not in accept and "*/*" not in accept and accept:
-            return Response(406, b"")
+        # HttpEventStreamServlet extends Jetty's EventSourceServlet: only a request with an
+        # Accept header equal to text/event-stream opens a stream; anything else falls through
+        # to HttpServlet.doGet (405). The stream: text/event-stream, UTF-8, Connection: close.
+        if "text/event-stream" not in [a.strip() for a in req.headers.get_all("Accept", [])]:
+            return Response(405, b"HTTP method GET is not supported by this URL", "text/plain")
         wanted = {v for value in req.params("event_type") for v in value.split(",") if v}
         stream = self.bus.attach(req.client, wanted)
-        return Response(200, content_type="text/event-stream", stream=stream)
+        return Response(
+            200, content_type="text/event-stream;charset=utf-8", headers={"Connection": "close"}, stream=stream
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,10 @@ class Subscription:
         self.on_event = on_event
         self.on_end = on_end
         self.closed = False
+
+    def start(self) -> None:
+        """Start reading events (after the caller has stored this subscription: the first
+        events' answers, DECLINE and RECONCILE, are sent through it)."""
         threading.Thread(target=self._read, daemon=True, name="mesos-events").start()
 
     def _read(self) -> None:
