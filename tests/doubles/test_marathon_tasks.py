@@ -192,6 +192,31 @@ def test_scale_up_runs_docker_tasks_and_a_new_leader_keeps_them(
     assert sorted(t["id"] for t in after["tasks"]) == before and after["tasksRunning"] == 2
     assert len(containers()) == 2
     print(f"scale 0->2 deployment took {took:.1f}s")
+    # AppTasksResource.deleteOne: killed without scale, the instance is replaced; with scale=true
+    # the app loses one instance through a deployment.
+    victim = before[0]
+    status, _h, body = call(m2.port, "DELETE", f"/v2/apps/web/tasks/{victim}")
+    assert status == 200 and body["task"]["id"] == victim
+    wait_for(
+        lambda: (
+            (
+                ids := [
+                    t["id"] for t in get_json(m2.port, "/v2/apps/web")["app"]["tasks"] if t["state"] == "TASK_RUNNING"
+                ]
+            )
+            and victim not in ids
+            and len(ids) == 2
+        ),
+        60,
+        "the replacement",
+    )
+    survivor = before[1]
+    status, headers, body = call(m2.port, "DELETE", f"/v2/apps/web/tasks/{survivor}?scale=true")
+    assert status == 200 and headers["Marathon-Deployment-Id"] == body["deploymentId"]
+    wait_for(lambda: deployed(m2, "/web"), 60, "the scale-down")
+    final = get_json(m2.port, "/v2/apps/web")["app"]
+    assert final["instances"] == 1 and [t["id"] for t in final["tasks"]] != [survivor] and len(final["tasks"]) == 1
+    assert call(m2.port, "DELETE", "/v2/apps/web/tasks/nope")[0:3:2] == (404, {"message": "Task 'nope' does not exist"})
 
 
 def test_bridge_network_maps_the_host_port(

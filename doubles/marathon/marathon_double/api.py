@@ -106,6 +106,9 @@ class Api:
             rest = path[len("/v2/apps") :]
             if rest.endswith("/restart") and method == "POST":
                 return self.restart(req, canonical_id(rest[: -len("/restart")]))
+            if "/tasks/" in rest and method == "DELETE":
+                app_part, _sep, task_id = rest.rpartition("/tasks/")
+                return self.kill_one(req, canonical_id(app_part), task_id)
             if rest.endswith("/tasks"):
                 return self.app_tasks(req, canonical_id(rest[: -len("/tasks")]))
             if rest.endswith("/versions") and method == "GET":
@@ -313,15 +316,36 @@ class Api:
                 return Response.json({"message": f"App '{app_id}' does not exist"}, 404)
             insts = [i for i in self.core.app_instances(app_id) if i.alive]
             if req.method == "DELETE":
-                scale = req.flag("scale", False)
-                for inst in insts:
-                    self.core.kill(inst)
-                if scale:
-                    target = {**app, "instances": 0}
-                    plan = self.core.deploy(app, self._finish(target, timestamp(), True, app), True)
-                    return Response.json({"version": plan.version, "deploymentId": plan.id})
-                return Response.json({"tasks": [i.task_json(app) for i in insts]})
+                # AppTasksResource.deleteMany: ?host= narrows; scale=true lowers instances (TaskKiller.killAndScale).
+                host = req.param("host")
+                doomed = [i for i in insts if host is None or i.host == host]
+                return self._kill(req, app, doomed, single=False)
             return Response.json({"tasks": [i.task_json(app) for i in insts]})
+
+    def kill_one(self, req: Request, app_id: str, task_id: str) -> Response:
+        # AppTasksResource.deleteOne
+        with self.core.lock:
+            app = self.core.apps.get(app_id)
+            if app is None:
+                return Response.json({"message": f"App '{app_id}' does not exist"}, 404)
+            doomed = [i for i in self.core.app_instances(app_id) if i.alive and i.task_id == task_id]
+            if not doomed:
+                return Response.json({"message": f"Task '{task_id}' does not exist"}, 404)
+            return self._kill(req, app, doomed, single=True)
+
+    def _kill(self, req: Request, app: dict, doomed: list[Instance], single: bool) -> Response:
+        if req.flag("scale", False):
+            target = {**app, "instances": max(0, int(app["instances"]) - len(doomed))}
+            plan = self.core.deploy(app, self._finish(target, timestamp(), True, app), req.flag("force", False))
+            for inst in doomed:
+                self.core.kill(inst)
+            return Response.json(
+                {"version": plan.version, "deploymentId": plan.id}, 200, {"Marathon-Deployment-Id": plan.id}
+            )
+        tasks = [i.task_json(app) for i in doomed]
+        for inst in doomed:
+            self.core.kill(inst)
+        return Response.json({"task": tasks[0]} if single else {"tasks": tasks})
 
     def tasks(self, req: Request) -> Response:
         states = {s.lower() for v in req.params("status") for s in v.split(",")}

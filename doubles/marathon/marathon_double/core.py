@@ -344,7 +344,7 @@ class Core:
                     call["framework_id"] = {"value": self.framework_id}
                 ended = threading.Event()
                 try:
-                    sub = Subscription(master, call, self._on_event, self._ended(ended))
+                    sub = Subscription(master, call, self._on_event, self._ended(ended), self._credentials())
                     with self.lock:
                         self.sub = sub
                         self.suppressed = False
@@ -356,6 +356,19 @@ class Core:
                     log(f"Subscribing to Mesos master {master} failed: {exc}", "WARN")
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    def _credentials(self) -> tuple[str, bytes] | None:
+        # MarathonSchedulerDriver: the principal and the secret file's bytes, as they are (a
+        # trailing newline is part of the secret). Over the HTTP API: Basic authentication.
+        principal, path = self.flags["mesos_authentication_principal"], self.flags["mesos_authentication_secret_file"]
+        if not principal or not path:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                return principal, handle.read()
+        except OSError as exc:
+            log(f"Cannot read --mesos_authentication_secret_file {path}: {exc.strerror}", "ERROR")
+            return None
 
     @staticmethod
     def _ended(ended: threading.Event) -> Callable[[str], None]:
@@ -377,7 +390,7 @@ class Core:
     def _sender(self) -> None:
         while True:
             sub, call = self.outbox.get()
-            status, text = sub.call(call)
+            status, text = sub.call(call, self._credentials())
             if status != 202:
                 log(f"{call['type']} answered {status}: {text}", "WARN")
 

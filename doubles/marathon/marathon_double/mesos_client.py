@@ -12,6 +12,7 @@ libmesos's driver; the double speaks the HTTP API directly (see doubles/README.m
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
@@ -49,10 +50,24 @@ def detect_master(master: str, zk_timeout: float) -> str | None:
     return master.split(",", maxsplit=1)[0].removeprefix("http://")
 
 
+def basic(credentials: tuple[str, bytes] | None) -> dict[str, str]:
+    if not credentials:
+        return {}
+    token = base64.b64encode(credentials[0].encode() + b":" + credentials[1]).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
 class Subscription:
     """One SUBSCRIBE stream; events go to ``on_event``; ``on_end`` when the stream ends."""
 
-    def __init__(self, master: str, call: dict, on_event: Callable[[dict], None], on_end: Callable[[str], None]):
+    def __init__(
+        self,
+        master: str,
+        call: dict,
+        on_event: Callable[[dict], None],
+        on_end: Callable[[str], None],
+        credentials: tuple[str, bytes] | None = None,
+    ) -> None:
         self.master = master
         host, _sep, port = master.rpartition(":")
         self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -61,7 +76,7 @@ class Subscription:
             "POST",
             "/api/v1/scheduler",
             body=body,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={"Content-Type": "application/json", "Accept": "application/json", **basic(credentials)},
         )
         self.resp = self.conn.getresponse()
         if self.resp.status != 200:
@@ -102,7 +117,7 @@ class Subscription:
             self.closed = True
             self.on_end(why)
 
-    def call(self, call: dict) -> tuple[int, str]:
+    def call(self, call: dict, credentials: tuple[str, bytes] | None = None) -> tuple[int, str]:
         host, _sep, port = self.master.rpartition(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
         try:
@@ -110,7 +125,7 @@ class Subscription:
                 "POST",
                 "/api/v1/scheduler",
                 body=json.dumps(call).encode(),
-                headers={"Content-Type": "application/json", "Mesos-Stream-Id": self.stream_id},
+                headers={"Content-Type": "application/json", "Mesos-Stream-Id": self.stream_id, **basic(credentials)},
             )
             resp = conn.getresponse()
             return resp.status, resp.read().decode(errors="replace")
