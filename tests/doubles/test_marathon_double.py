@@ -15,6 +15,7 @@ import json
 import signal
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_client import (
@@ -33,6 +34,7 @@ from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_cli
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
+from kazoo.exceptions import NoAuthError
 
 sys.path.insert(0, str(DOUBLE.parent))
 from marathon_double import flags as mflags
@@ -367,3 +369,24 @@ def test_deployment_rollback_force_and_small_resources(zk_ensemble: Any, maratho
     assert "marathon.deployments.active.gauge" in metrics["gauges"]
     text = request(m.port, "GET", "/metrics/prometheus")[2].decode()
     assert "# TYPE marathon_deployments_active_gauge gauge\nmarathon_deployments_active_gauge " in text
+
+
+def test_zk_credentials_make_the_nodes_creator_only(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+    # ZookeeperConf.zkDefaultCreationACL: CREATOR_ALL_ACL when the URL has user:password; the
+    # URL is redacted in /v2/info (ZkUrl.redactedConnectionString).
+    path = f"marathon-acl-{uuid.uuid4().hex[:8]}"
+    m = start(zk_ensemble, marathons, zk=f"zk://ops:pw@{zk_ensemble.connect_string}/{path}")
+    assert call(m.port, "POST", "/v2/apps", {**APP, "id": "/secret"})[0] == 201
+    info = get_json(m.port, "/v2/info")
+    assert info["zookeeper_config"]["zk"] == f"zk://xxxxxxxx:xxxxxxxx@{zk_ensemble.connect_string}/{path}"
+    with kazoo_client(zk_ensemble.connect_string, auth=("ops", "pw")) as owner:
+        acl, _stat = owner.get_acls(f"/{path}/leader-curator")
+        assert [(a.id.scheme, a.perms) for a in acl] == [("digest", 31)]
+        assert owner.get_children(f"/{path}/state")
+    with kazoo_client(zk_ensemble.connect_string) as client:
+        try:
+            client.get_children(f"/{path}/state")
+        except NoAuthError:
+            pass
+        else:
+            raise AssertionError("the state is readable without credentials")

@@ -445,7 +445,8 @@ class Api:
                 "leader_proxy_read_timeout_ms": f["leader_proxy_read_timeout"],
                 "local_port_max": f["local_port_max"],
                 "local_port_min": f["local_port_min"],
-                "master": f["master"],
+                # InfoResource: config.mesosMaster().redactedConnectionString
+                "master": redacted_zk(f["master"]) if str(f["master"]).startswith("zk://") else f["master"],
                 "max_instances_per_offer": f["max_instances_per_offer"],
                 "mesos_bridge_name": f["mesos_bridge_name"],
                 "mesos_heartbeat_failure_threshold": f["mesos_heartbeat_failure_threshold"],
