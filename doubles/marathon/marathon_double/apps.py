@@ -223,26 +223,34 @@ def normalize(raw: dict, app_id: str, role: str) -> dict:
     if _network_mode(app) == "host":
         app.setdefault("portDefinitions", [{"port": 0, "name": "default"}])
         app["portDefinitions"] = [{"protocol": "tcp", "labels": {}, **pd} for pd in app["portDefinitions"]]
+        if container is not None:
+            # ContainerConversion.create: portMappings always written (empty with host networking).
+            container.setdefault("portMappings", [])
     else:
+        # AppConversion: no portDefinitions with non-host networking; AppNormalization gives
+        # bridge mappings a hostPort of 0 (container networks keep none unless given).
         app.pop("portDefinitions", None)
+        bridge = {"hostPort": 0} if _network_mode(app) == "container/bridge" else {}
         if container is not None:
             container["portMappings"] = [
-                {"containerPort": 0, "hostPort": 0, "servicePort": 0, "protocol": "tcp", "labels": {}, **pm}
+                {"containerPort": 0, **bridge, "servicePort": 0, "protocol": "tcp", "labels": {}, **pm}
                 for pm in container.get("portMappings") or []
             ]
-    checks = []
-    for check in app["healthChecks"]:
-        full = {**HEALTH_DEFAULTS, "protocol": "HTTP", **check}
-        if full["protocol"] in ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"):
-            full.setdefault("path", "/")
-            full.setdefault("ipProtocol", "IPv4")
-        if full["protocol"] in ("HTTP", "HTTPS"):
-            full.setdefault("ignoreHttp1xx", False)
-        if full["protocol"] != "COMMAND" and "port" not in full:
-            full.setdefault("portIndex", 0)
-        checks.append(full)
-    app["healthChecks"] = checks
+    app["healthChecks"] = [_health_check(c) for c in app["healthChecks"]]
     return app
+
+
+def _health_check(check: dict) -> dict:
+    # raml AppHealthCheck defaults; HealthCheckConversion fills path, portIndex, ipProtocol.
+    full = {**HEALTH_DEFAULTS, "protocol": "HTTP", **check}
+    if full["protocol"] in ("HTTP", "HTTPS", "MESOS_HTTP", "MESOS_HTTPS"):
+        full.setdefault("path", "/")
+        full.setdefault("ipProtocol", "IPv4")
+    if full["protocol"] in ("HTTP", "HTTPS"):
+        full.setdefault("ignoreHttp1xx", False)
+    if full["protocol"] != "COMMAND" and "port" not in full:
+        full.setdefault("portIndex", 0)
+    return full
 
 
 def validate(app: dict) -> None:
