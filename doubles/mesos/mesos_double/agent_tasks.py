@@ -25,10 +25,11 @@ from collections.abc import Callable
 from typing import Any
 
 from . import containerizer as dc
+from .common import TERMINAL_TASK_STATES
 from .docker_engine import DockerEngine, EngineError
 from .executor import DockerExecutor
 from .resources import resources_v0
-from .status_updates import TERMINAL, AckError, StatusUpdateManager
+from .status_updates import AckError, StatusUpdateManager
 
 DEFAULT_EXECUTOR_CPUS = 0.1  # src/slave/constants.hpp
 DEFAULT_EXECUTOR_MEM = 32.0
@@ -89,7 +90,7 @@ class Executor:
     def allocated(self) -> list[dict]:
         res = list(self.info.get("resources", []))
         for task in self.tasks.values():
-            if task["state"] not in TERMINAL:
+            if task["state"] not in TERMINAL_TASK_STATES:
                 res += task.get("resources", [])
         return res
 
@@ -314,7 +315,7 @@ class TaskSide:
             executor.terminated = True
             self.executors_terminated += 1
             for tid, task in executor.tasks.items():
-                if task["state"] in TERMINAL or framework.terminating:
+                if task["state"] in TERMINAL_TASK_STATES or framework.terminating:
                     continue
                 status = {
                     "task_id": {"value": tid},
@@ -369,7 +370,7 @@ class TaskSide:
 
     def _update_task_state(self, task: dict, status: dict) -> None:
         # Executor::updateTaskState: a repeated state replaces the last status.
-        if task["state"] in TERMINAL:
+        if task["state"] in TERMINAL_TASK_STATES:
             return
         statuses = task["statuses"]
         if statuses and statuses[-1]["state"] == status["state"]:
@@ -380,7 +381,7 @@ class TaskSide:
                 entry[key] = status[key]
         statuses.append(entry)
         task["state"] = status["state"]
-        if status["state"] in TERMINAL:
+        if status["state"] in TERMINAL_TASK_STATES:
             short = status["state"][5:].lower()
             if short in self.counters:
                 self.counters[short] += 1
@@ -608,7 +609,7 @@ class TaskSide:
             out["role"] = (executor.info["resources"][0].get("allocation_info") or {}).get("role", "*")
         if "labels" in executor.info:
             out["labels"] = _labels_v0(executor.info["labels"])
-        live = [t for t in tasks if t["state"] not in TERMINAL]
+        live = [t for t in tasks if t["state"] not in TERMINAL_TASK_STATES]
         out["tasks"] = [self._task_v0(t) for t in live]
         out["queued_tasks"] = []
         out["completed_tasks"] = [self._task_v0(t) for t in executor.completed or [t for t in tasks if t not in live]]
@@ -765,7 +766,7 @@ class TaskSide:
     def _reattach(self, framework: Framework, executor: Executor, record: dict, task_info: dict, cleanup: bool) -> None:
         assert self.engine is not None
         name = dc.container_name(executor.container_id)
-        if record["state"] in TERMINAL:
+        if record["state"] in TERMINAL_TASK_STATES:
             executor.terminated = True
             return
         runner = DockerExecutor(

@@ -21,22 +21,12 @@ import threading
 import time
 from typing import Any
 
-from .common import log
+from .common import TERMINAL_TASK_STATES, log
 
 MIN_CPUS = 0.01
 MIN_MEM = 32.0
 # include/mesos/v1/mesos.proto Filters.refuse_seconds [default = 5.0]
 DEFAULT_REFUSE_SECONDS = 5.0
-_TERMINAL = {
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_LOST",
-    "TASK_ERROR",
-    "TASK_DROPPED",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-}
 
 
 def _round(value: float) -> float:
@@ -276,7 +266,7 @@ class AllocatorMixin:
         offered = Bag()
         for framework in self.frameworks.values():
             for task in framework.tasks.values():
-                if task["agent_id"]["value"] == agent_id and task["state"] not in _TERMINAL:
+                if task["agent_id"]["value"] == agent_id and task["state"] not in TERMINAL_TASK_STATES:
                     used = used + Bag(task["resources"])
         for offer in self.offers.values():
             if offer["agent_id"]["value"] == agent_id:

@@ -47,6 +47,19 @@ AGENT_CAPABILITIES = [
 ]
 MASTER_INFO_LABEL = "json.info"  # src/master/constants.hpp MASTER_INFO_JSON_LABEL
 _SEQ_RE = re.compile(r"^json\.info_(\d{10})$")
+# src/common/protobuf_utils.cpp protobuf::isTerminalState: a task in one of these never runs again.
+TERMINAL_TASK_STATES = frozenset(
+    {
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_LOST",
+        "TASK_ERROR",
+        "TASK_DROPPED",
+        "TASK_GONE",
+        "TASK_GONE_BY_OPERATOR",
+    }
+)
 # Internal channel between the double's agents and masters (NOT Mesos's libprocess protocol).
 DOUBLE_AGENT_PATH = AGENT_TO_MASTER
 

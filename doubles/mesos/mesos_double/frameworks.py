@@ -16,20 +16,11 @@ import time
 from typing import Any
 
 from .allocator import Bag
+from .common import TERMINAL_TASK_STATES
 from .recordio import encode
 from .resources import resources_v0
 from .web import Stream, drop_empty
 
-TERMINAL_STATES = {
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_LOST",
-    "TASK_ERROR",
-    "TASK_DROPPED",
-    "TASK_GONE",
-    "TASK_GONE_BY_OPERATOR",
-}
 # src/master/constants.hpp DEFAULT_HEARTBEAT_INTERVAL
 HEARTBEAT_INTERVAL = 15.0
 
@@ -121,7 +112,7 @@ class Framework:
     def used(self) -> Bag:
         bag = Bag()
         for task in self.tasks.values():
-            if task["state"] not in TERMINAL_STATES:
+            if task["state"] not in TERMINAL_TASK_STATES:
                 bag = bag + Bag(task["resources"])
         return bag
 

@@ -36,7 +36,7 @@ from .common import (
     resolve_ip,
 )
 from .flags import FlagError, Flags, numify_int, parse_duration
-from .frameworks import TERMINAL_STATES, Framework, state_summary, task_v0
+from .frameworks import TERMINAL_TASK_STATES, Framework, state_summary, task_v0
 from .maintenance import MaintenanceMixin, machine_key
 from .master_tasks import TaskMixin
 from .operator_api import OperatorApiMixin
@@ -515,7 +515,7 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
         used_bag, offered_bag = Bag(), Bag()
         for framework in self.frameworks.values():
             for task in framework.tasks.values():
-                if task["agent_id"]["value"] == agent_id and task["state"] not in TERMINAL_STATES:
+                if task["agent_id"]["value"] == agent_id and task["state"] not in TERMINAL_TASK_STATES:
                     used_bag = used_bag + Bag(task["resources"])
         for offer in self.offers.values():
             if offer["agent_id"]["value"] == agent_id:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .allocator import Bag, refuse_seconds, stringify
 from .channel import CHANNEL_TIMEOUT, MASTER_TO_AGENT
 from .common import log
-from .frameworks import TERMINAL_STATES, Framework, new_task, status_update
+from .frameworks import TERMINAL_TASK_STATES, Framework, new_task, status_update
 from .scheduler import validate_id
 from .web import http_json
 
@@ -145,7 +145,7 @@ class TaskMixin:
         # Master::updateTask: latest state, the update's state and uuid, the statuses list;
         # a task that turns terminal gives its resources back and counts in master/tasks_*.
         latest = status.get("latest_state") or status["state"]
-        was_terminal = task["state"] in TERMINAL_STATES
+        was_terminal = task["state"] in TERMINAL_TASK_STATES
         task["state"] = latest
         task["status_update_state"] = status["state"]
         if status.get("uuid"):
@@ -155,7 +155,7 @@ class TaskMixin:
         last = task["statuses"][-1] if task["statuses"] else {}
         if not status.get("uuid") or last.get("uuid") != status.get("uuid"):
             task["statuses"].append({k: v for k, v in status.items() if k not in ("data", "latest_state")})
-        if latest in TERMINAL_STATES and not was_terminal:
+        if latest in TERMINAL_TASK_STATES and not was_terminal:
             self.count_terminal(latest)
             self.trigger_allocation()
 
@@ -357,7 +357,7 @@ class TaskMixin:
         task = framework.tasks.get(status["task_id"]["value"])
         if task is not None:
             self.update_task(task, status)
-            if not status.get("uuid") and task["state"] in TERMINAL_STATES:
+            if not status.get("uuid") and task["state"] in TERMINAL_TASK_STATES:
                 framework.complete_task(task, int(self.flags["max_completed_tasks_per_framework"]))
         status.pop("latest_state", None)
         self.forward(framework, status)
@@ -414,7 +414,7 @@ class TaskMixin:
         limit = int(self.flags["max_completed_tasks_per_framework"])
         for framework in self.frameworks.values():
             for task in [t for t in framework.tasks.values() if t["agent_id"]["value"] == agent_id]:
-                if task["state"] in TERMINAL_STATES:
+                if task["state"] in TERMINAL_TASK_STATES:
                     framework.complete_task(task, limit)
                     continue
                 if unreachable_time is not None:
@@ -441,7 +441,7 @@ class TaskMixin:
             framework.id, task["agent_id"]["value"], task["task_id"], "TASK_KILLED",
             f"Framework {framework.id} removed", "REASON_FRAMEWORK_REMOVED", executor_id=task.get("executor_id"),
         )  # fmt: skip
-        if task["state"] not in TERMINAL_STATES:
+        if task["state"] not in TERMINAL_TASK_STATES:
             self.update_task(task, status)
         framework.complete_task(task, int(self.flags["max_completed_tasks_per_framework"]))
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .common import log
 from .frameworks import (
     HEARTBEAT_INTERVAL,
-    TERMINAL_STATES,
+    TERMINAL_TASK_STATES,
     Framework,
     framework_roles,
     has_capability,
@@ -532,7 +532,7 @@ class SchedulerMixin:
         task = framework.tasks.get(ack["task_id"]["value"])
         if task is not None and task.get("status_update_uuid") == ack["uuid"]:
             task.pop("status_update_uuid_pending", None)
-            if task["status_update_state"] in TERMINAL_STATES:
+            if task["status_update_state"] in TERMINAL_TASK_STATES:
                 framework.complete_task(task, int(self.flags["max_completed_tasks_per_framework"]))
 
     def _agent_recovered(self, agent_id: str) -> bool:

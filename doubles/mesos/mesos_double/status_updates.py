@@ -22,9 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .channel import STATUS_UPDATE_RETRY_INTERVAL_MAX, STATUS_UPDATE_RETRY_INTERVAL_MIN
-
-TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"}
-TERMINAL |= {"TASK_GONE_BY_OPERATOR"}
+from .common import TERMINAL_TASK_STATES
 
 
 class AckError(Exception):
@@ -99,7 +97,7 @@ class StatusUpdateManager:
             stream.record({"type": "ACK", "uuid": uid})
             stream.acknowledged.add(uid)
             head = stream.pending.popleft()
-            if head["status"]["state"] in TERMINAL:
+            if head["status"]["state"] in TERMINAL_TASK_STATES:
                 stream.terminated = True
             stream.due = None
             if stream.terminated:
@@ -166,7 +164,7 @@ class StatusUpdateManager:
             elif entry.get("type") == "ACK" and stream.pending:
                 stream.acknowledged.add(entry["uuid"])
                 head = stream.pending.popleft()
-                if head["status"]["state"] in TERMINAL:
+                if head["status"]["state"] in TERMINAL_TASK_STATES:
                     stream.terminated = True
         if not stream.terminated:
             with self.cond:
