@@ -60,6 +60,7 @@ class Core:
         self.started = False
         self.outbox: queue.Queue[tuple[Subscription, dict]] = queue.Queue()
         self.last_offer = 0.0
+        self.last_reconcile = time.monotonic()
 
     # ---- state -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -190,6 +191,7 @@ class Core:
         return plans.scale(app, insts, int(app["instances"]))
 
     def _tick(self) -> None:
+        self._overdue_and_reconcile()
         for dep in list(self.deployments):
             if not dep.announced:
                 dep.announced = True
@@ -217,6 +219,23 @@ class Core:
             if decision.launch and app_id in self.apps and self.backoff.until(app_id) <= time.monotonic():
                 launchable = True
         self._offers_wanted(launchable)
+
+    def _overdue_and_reconcile(self) -> None:
+        # core/task/jobs/impl/OverdueTasksActor: a task not RUNNING within --task_launch_timeout
+        # is killed (and counts as a failure); SchedulerActions.reconcileTasks every
+        # --reconciliation_interval.
+        now = time.time()
+        timeout = self.flags["task_launch_timeout"] / 1000.0
+        for inst in list(self.instances.values()):
+            if inst.state in ("TASK_STAGING", "TASK_STARTING") and now - inst.staged_at > timeout:
+                log(f"Task {inst.task_id} is overdue (not running after {timeout:.0f}s): killing it")
+                app = self.apps.get(inst.app_id)
+                if app is not None:
+                    self.backoff.failed(app)
+                self.kill(inst)
+        if time.monotonic() - self.last_reconcile >= self.flags["reconciliation_interval"] / 1000.0:
+            self.last_reconcile = time.monotonic()
+            self._reconcile()
 
     def _forget(self, app_id: str) -> None:
         for inst in self.app_instances(app_id):
