@@ -17,11 +17,9 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ansible_collections.orchestrator.platform.tests.support import waiting
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 
@@ -94,15 +92,6 @@ class Marathon:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
             self.popen.wait(timeout=10)
-
-
-@pytest.fixture
-def marathons() -> Iterator[list[Marathon]]:
-    started: list[Marathon] = []
-    yield started
-    for m in started:
-        m.kill()
-        os.unlink(m.log.name)
 
 
 def zk_url(zk_ensemble: Any) -> str:

@@ -15,17 +15,15 @@ import socket
 import subprocess
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import (
     Proc,
     agent_args,
     get_json,
-    master_args,
     request,
     wait_for,
 )
@@ -213,14 +211,6 @@ def launch(offer: dict, task_id: str, cpus: float = 0.5, mem: float = 64, **extr
 PARTITION_AWARE = {"capabilities": [{"type": "PARTITION_AWARE"}]}
 
 
-@pytest.fixture
-def master(procs: list[Proc], tmp_path: Path) -> Proc:
-    port = free_port()
-    proc = Proc("master", master_args(port, tmp_path, "--registry=in_memory")).wait_http()
-    procs.append(proc)
-    return proc
-
-
 def start_agent(master: Proc, procs: list[Proc], work_dir: Path, *extra: str, **kwargs: Any) -> str:
     """An agent double registered with ``master``; returns its agent id."""
     port = free_port()
@@ -333,20 +323,6 @@ LABEL = f"orchestrator-platform.test-run={RUN_ID}"
 
 def docker(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def task_image() -> Iterator[str]:
-    builder = REPO / "tools" / "build-task-image"
-    if builder.exists():
-        res = subprocess.run([str(builder)], capture_output=True, text=True, timeout=600, check=False)
-        assert res.returncode == 0, f"tools/build-task-image failed:\n{res.stdout}\n{res.stderr}"
-    assert docker("image", "inspect", IMAGE).returncode == 0, f"the task image {IMAGE} is missing"
-    yield IMAGE
-    # Only the containers this test run labelled.
-    ids = docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
-    if ids:
-        docker("rm", "-f", *ids)
 
 
 def docker_launch(offer: dict, task_id: str, image: str) -> dict:

@@ -27,7 +27,6 @@ from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_cli
     call,
     get_json,
     leader_of,
-    marathons,  # noqa: F401 - a fixture, used by name
     request,
     wait_for,
     zk_url,
@@ -43,7 +42,7 @@ NO_MESOS = f"127.0.0.1:{free_port()}"  # nothing listens there
 APP = {"id": "/web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}
 
 
-def start(zk_ensemble: Any, marathons: list[Marathon], *extra: str, zk: str | None = None) -> Marathon:  # noqa: F811
+def start(zk_ensemble: Any, marathons: list[Marathon], *extra: str, zk: str | None = None) -> Marathon:
     m = Marathon(zk or zk_url(zk_ensemble), NO_MESOS, *extra)
     marathons.append(m)
     return m.wait_up()
@@ -78,7 +77,7 @@ def test_flags_as_scallop_and_the_environment_as_main_env_to_args() -> None:
         raise AssertionError("accepted twice")
 
 
-def test_http_credentials_and_sigterm(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_http_credentials_and_sigterm(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     zk = zk_url(zk_ensemble)
     m = Marathon(zk, NO_MESOS, env={"MARATHON_HTTP_CREDENTIALS": "ops:s3cret"})
     marathons.append(m)
@@ -113,7 +112,7 @@ def test_unknown_flag_exits_112_and_help_says_it_is_a_double() -> None:
     assert res.returncode == 0 and "THIS IS A PROTOCOL DOUBLE of Marathon" in res.stdout
 
 
-def test_app_lifecycle_answers_as_apps_resource(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_app_lifecycle_answers_as_apps_resource(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     assert request(m.port, "GET", "/ping")[2] == b"pong"
     # POST: 201, the app with its deployment, Location and Marathon-Deployment-Id.
@@ -185,7 +184,7 @@ def test_app_lifecycle_answers_as_apps_resource(zk_ensemble: Any, marathons: lis
     assert status == 200 and body["version"] == before
 
 
-def test_validation_errors_are_upstreams(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_validation_errors_are_upstreams(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     status, _h, body = call(m.port, "POST", "/v2/apps", b"{not json")
     assert status == 400 and body["message"] == "Invalid JSON"
@@ -212,7 +211,7 @@ def test_validation_errors_are_upstreams(zk_ensemble: Any, marathons: list[Marat
     assert get_json(m.port, "/v2/apps") == {"apps": []}
 
 
-def test_get_matches_the_reference_example_shape(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_get_matches_the_reference_example_shape(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     # Keys of upstream's app example that a server fills are all there after a POST of the example.
     example = json.loads((REFERENCE / "examples" / "app.json").read_text())
     m = start(zk_ensemble, marathons)
@@ -242,7 +241,7 @@ def test_get_matches_the_reference_example_shape(zk_ensemble: Any, marathons: li
 
 def test_leader_in_zookeeper_failover_keeps_apps_and_standbys_proxy(
     zk_ensemble: Any,
-    marathons: list[Marathon],  # noqa: F811
+    marathons: list[Marathon],
 ) -> None:
     zk = zk_url(zk_ensemble)
     first = start(zk_ensemble, marathons, zk=zk)
@@ -274,7 +273,7 @@ def test_leader_in_zookeeper_failover_keeps_apps_and_standbys_proxy(
     assert second.popen.wait(timeout=15) == 105
 
 
-def test_no_leader_is_502_and_session_loss_ends_the_process(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_no_leader_is_502_and_session_loss_ends_the_process(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     zk = zk_url(zk_ensemble)
     path = "/" + zk.split("/", 3)[3]
     with kazoo_client(zk_ensemble.connect_string) as client:
@@ -300,7 +299,7 @@ def test_no_leader_is_502_and_session_loss_ends_the_process(zk_ensemble: Any, ma
         zk_ensemble.wait_for_quorum()
 
 
-def test_event_stream_frames(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_event_stream_frames(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     events = Events(m.port)
     assert "200" in events.status_line and events.headers["content-type"].startswith("text/event-stream")
@@ -326,7 +325,7 @@ def test_event_stream_frames(zk_ensemble: Any, marathons: list[Marathon]) -> Non
     filtered.close()
 
 
-def test_deployment_rollback_force_and_small_resources(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_deployment_rollback_force_and_small_resources(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     m = start(zk_ensemble, marathons)
     _s, headers, _b = call(m.port, "POST", "/v2/apps", {**APP, "id": "/rb"})
     first = headers["Marathon-Deployment-Id"]
@@ -371,7 +370,7 @@ def test_deployment_rollback_force_and_small_resources(zk_ensemble: Any, maratho
     assert "# TYPE marathon_deployments_active_gauge gauge\nmarathon_deployments_active_gauge " in text
 
 
-def test_zk_credentials_make_the_nodes_creator_only(zk_ensemble: Any, marathons: list[Marathon]) -> None:  # noqa: F811
+def test_zk_credentials_make_the_nodes_creator_only(zk_ensemble: Any, marathons: list[Marathon]) -> None:
     # ZookeeperConf.zkDefaultCreationACL: CREATOR_ALL_ACL when the URL has user:password; the
     # URL is redacted in /v2/info (ZkUrl.redactedConnectionString).
     path = f"marathon-acl-{uuid.uuid4().hex[:8]}"

@@ -32,7 +32,6 @@ from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_cli
     call,
     get_json,
     leader_of,
-    marathons,  # noqa: F401 - a fixture, used by name
     wait_for,
     zk_url,
 )
@@ -40,7 +39,6 @@ from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double i
     Proc,
     agent_args,
     master_args,
-    procs,  # noqa: F401 - a fixture, used by name
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 
@@ -78,7 +76,7 @@ def containers() -> list[dict]:
 
 
 @pytest.fixture
-def cluster(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> dict:  # noqa: F811
+def cluster(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> dict:
     """A Mesos double master (in ZooKeeper) and one Docker agent."""
     mesos_zk = f"zk://{zk_ensemble.connect_string}/mesos-m{uuid.uuid4().hex[:8]}"
     port = free_port()
@@ -122,7 +120,7 @@ def deployed(m: Marathon, app_id: str) -> bool:
 def test_scale_up_runs_docker_tasks_and_a_new_leader_keeps_them(
     task_image: str,
     cluster: dict,
-    marathons: list[Marathon],  # noqa: F811
+    marathons: list[Marathon],
 ) -> None:
     m = Marathon(cluster["zk"], cluster["mesos_zk"], "--framework_name=marathon-double-test")
     marathons.append(m)
@@ -222,7 +220,7 @@ def test_scale_up_runs_docker_tasks_and_a_new_leader_keeps_them(
 def test_bridge_network_maps_the_host_port(
     task_image: str,
     cluster: dict,
-    marathons: list[Marathon],  # noqa: F811
+    marathons: list[Marathon],
 ) -> None:
     m = Marathon(cluster["zk"], cluster["mesos_zk"])
     marathons.append(m)
@@ -258,7 +256,7 @@ def test_bridge_network_maps_the_host_port(
 def test_rolling_update_keeps_the_minimum_healthy(
     task_image: str,
     cluster: dict,
-    marathons: list[Marathon],  # noqa: F811
+    marathons: list[Marathon],
 ) -> None:
     m = Marathon(cluster["zk"], cluster["mesos_zk"])
     marathons.append(m)
@@ -334,7 +332,7 @@ def test_rolling_update_keeps_the_minimum_healthy(
 def test_failing_health_check_keeps_the_deployment_and_backs_off(
     task_image: str,
     cluster: dict,
-    marathons: list[Marathon],  # noqa: F811
+    marathons: list[Marathon],
 ) -> None:
     m = Marathon(cluster["zk"], cluster["mesos_zk"])
     marathons.append(m)

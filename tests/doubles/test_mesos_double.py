@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,15 +110,6 @@ class Proc:
 
     def wait_exit(self, timeout: float) -> int:
         return self.popen.wait(timeout=timeout)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.kill()
-        os.unlink(p.log.name)
 
 
 def run(

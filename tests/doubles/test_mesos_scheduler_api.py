@@ -25,17 +25,14 @@ from ansible_collections.orchestrator.platform.tests.doubles.mesos_scheduler_cli
     EventStream,
     Framework,
     launch,
-    master,  # noqa: F401 - a fixture, used by name
     metrics,
     scheduler_call,
     start_agent,
-    task_image,  # noqa: F401 - a fixture, used by name
 )
 from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import (
     Proc,
     get_json,
     master_args,
-    procs,  # noqa: F401 - a fixture, used by name
     request,
     v1,
     wait_for,
@@ -48,7 +45,7 @@ from mesos_double import allocator, protojson, recordio
 REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
 
 
-def test_subscribe_opens_a_recordio_stream_with_heartbeats(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_subscribe_opens_a_recordio_stream_with_heartbeats(master: Proc) -> None:
     fw = Framework(master.port)
     stream = fw.stream
     # http.cpp: 200, the accepted content type, a stream id, chunked (Response::PIPE).
@@ -86,7 +83,7 @@ def test_subscribe_opens_a_recordio_stream_with_heartbeats(master: Proc) -> None
     assert all(f["active"] and f["connected"] and "registered_time" in f for f in frameworks)
 
 
-def test_heartbeats_every_15_seconds(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_heartbeats_every_15_seconds(master: Proc) -> None:
     # Framework::heartbeat: DEFAULT_HEARTBEAT_INTERVAL (15 s) between HEARTBEATs, the first at once.
     start = time.monotonic()
     fw = Framework(master.port)
@@ -95,7 +92,7 @@ def test_heartbeats_every_15_seconds(master: Proc) -> None:  # noqa: F811 - a fi
     assert fw.stream.types()[:2] == ["SUBSCRIBED", "HEARTBEAT"] and fw.stream.errors == []
 
 
-def test_request_checks_answer_as_upstream(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_request_checks_answer_as_upstream(master: Proc) -> None:
     port = master.port
     sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
     status, headers, body = request(port, "GET", "/api/v1/scheduler")
@@ -170,7 +167,7 @@ def test_request_checks_answer_as_upstream(master: Proc) -> None:  # noqa: F811 
     assert fw.stream.ended is None and fw.stream.errors == []
 
 
-def test_chunked_request_body(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_chunked_request_body(master: Proc) -> None:
     # libprocess decodes chunked request bodies too: a SUBSCRIBE sent that way is a SUBSCRIBE.
     body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "chunky"}}})
     half = len(body) // 2
@@ -188,7 +185,7 @@ def test_chunked_request_body(master: Proc) -> None:  # noqa: F811 - a fixture i
     assert get_json(master.port, "/master/frameworks")["completed_frameworks"][0]["name"] == "chunky"
 
 
-def test_subscription_refusals_are_error_events(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_subscription_refusals_are_error_events(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     # Master::subscribe refuseSubscription: 200, an ERROR event, the stream closed.
     def refused(info: dict) -> str:
         stream = EventStream(master.port, {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}})
@@ -222,7 +219,7 @@ def test_subscription_refusals_are_error_events(master: Proc, procs: list[Proc],
     )
 
 
-def test_the_endpoint_is_also_under_master(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_the_endpoint_is_also_under_master(master: Proc) -> None:
     # libprocess: the master process's own path /master/api/v1/scheduler, /api/v1/scheduler by delegation.
     call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
     body = json.dumps(call).encode()
@@ -242,7 +239,7 @@ def test_the_endpoint_is_also_under_master(master: Proc) -> None:  # noqa: F811 
         conn.close()
 
 
-def test_offers_declines_suppress_and_revive(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_offers_declines_suppress_and_revive(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     agent_id = start_agent(master, procs, tmp_path / "a1")
     fw = Framework(master.port)
     (offer,) = fw.offers()
@@ -296,7 +293,7 @@ def test_offers_declines_suppress_and_revive(master: Proc, procs: list[Proc], tm
     fw.offers(after=seen)
 
 
-def test_two_frameworks_both_get_offers(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_two_frameworks_both_get_offers(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     # DRF: with two agents each framework gets one; a declined agent goes to the other one.
     a1 = start_agent(master, procs, tmp_path / "a1")
     first = Framework(master.port, {"name": "first"})
@@ -312,7 +309,7 @@ def test_two_frameworks_both_get_offers(master: Proc, procs: list[Proc], tmp_pat
     assert other["agent_id"]["value"] == a2
 
 
-def test_offers_are_rescinded_when_the_agent_goes(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_offers_are_rescinded_when_the_agent_goes(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     start_agent(master, procs, tmp_path / "a1")
     fw = Framework(master.port)
     (offer,) = fw.offers()
@@ -333,7 +330,7 @@ def test_offers_are_rescinded_when_the_agent_goes(master: Proc, procs: list[Proc
     assert metrics(master)["master/tasks_lost"] == 1.0
 
 
-def test_offer_timeout_and_role_whitelist(procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_offer_timeout_and_role_whitelist(procs: list[Proc], tmp_path: Path) -> None:
     # --offer_timeout rescinds offers held too long; --roles (deprecated whitelist) refuses others.
     port = free_port()
     args = master_args(port, tmp_path, "--registry=in_memory", "--offer_timeout=1secs", "--roles=web")
@@ -352,7 +349,7 @@ def test_offer_timeout_and_role_whitelist(procs: list[Proc], tmp_path: Path) -> 
     assert again["id"] != offer["id"]
 
 
-def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     agent_id = start_agent(master, procs, tmp_path / "a1")
     fw = Framework(master.port, PARTITION_AWARE)
     (offer,) = fw.offers()
@@ -446,7 +443,7 @@ def test_accept_validates_tasks_as_upstream(master: Proc, procs: list[Proc], tmp
     assert metrics(master)["master/tasks_error"] == 8.0
 
 
-def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     agent_id = start_agent(master, procs, tmp_path / "a1")
     plain = Framework(master.port)
     aware = Framework(master.port, PARTITION_AWARE)
@@ -478,7 +475,7 @@ def test_reconciliation_of_unknown_tasks(master: Proc, procs: list[Proc], tmp_pa
         assert fw.stream.updates("ghost")[0]["state"] == expected[1]
 
 
-def test_update_framework(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_update_framework(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     # Master::updateFramework: 200 OK or 400 with upstream's prefixes; a role the framework left
     # loses its offers (RESCIND).
     start_agent(master, procs, tmp_path / "a1")
@@ -515,7 +512,7 @@ def test_update_framework(master: Proc, procs: list[Proc], tmp_path: Path) -> No
     assert {r["allocation_info"]["role"] for r in again["resources"]} == {"web"}
 
 
-def test_operator_teardown(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_operator_teardown(master: Proc) -> None:
     # Master::Http::teardown (POST /master/teardown, form body) and the v1 TEARDOWN call.
     first, second = Framework(master.port), Framework(master.port)
 

@@ -28,13 +28,11 @@ from ansible_collections.orchestrator.platform.tests.doubles.mesos_scheduler_cli
     container_running,
     docker_launch,
     launch,
-    master,  # noqa: F401 - a fixture, used by name
     metrics,
     metrics_of,
     register_fake_agent,
     scheduler_call,
     start_agent,
-    task_image,  # noqa: F401 - a fixture, used by name
 )
 from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double import (
     Proc,
@@ -42,7 +40,6 @@ from ansible_collections.orchestrator.platform.tests.doubles.test_mesos_double i
     agent_args,
     get_json,
     master_args,
-    procs,  # noqa: F401 - a fixture, used by name
     request,
     v1,
     wait_for,
@@ -54,7 +51,7 @@ from ansible_collections.orchestrator.platform.tests.support.ports import free_p
 REFERENCE = Path(os.environ.get("MESOS_REFERENCE_DIR", "/work/shared/reference/mesos/api"))
 
 
-def test_framework_failover_and_removal(master: Proc, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_framework_failover_and_removal(master: Proc, procs: list[Proc], tmp_path: Path) -> None:
     start_agent(master, procs, tmp_path / "a1")
     fw = Framework(master.port, {"failover_timeout": 3600})
     fw.offers()
@@ -102,7 +99,7 @@ def test_framework_failover_and_removal(master: Proc, procs: list[Proc], tmp_pat
     assert metrics(master)["master/outstanding_offers"] == 0.0
 
 
-def test_new_leader_learns_tasks_from_agents_and_frameworks_from_resubscription(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_new_leader_learns_tasks_from_agents_and_frameworks_from_resubscription(master: Proc) -> None:
     # Master::_reregisterSlave with the agent's tasks and frameworks; recoverFramework; the
     # framework re-subscribing with its FrameworkID after a master failover (no "failed over").
     old_master = "0ld-master"
@@ -206,7 +203,7 @@ def test_new_leader_learns_tasks_from_agents_and_frameworks_from_resubscription(
     assert "tasks" not in got and got["completed_tasks"][0]["status_update_uuid"] == uuid
 
 
-def test_agent_removal_fails_its_tasks_and_tells_frameworks(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_agent_removal_fails_its_tasks_and_tells_frameworks(master: Proc) -> None:
     # _removeSlave (here: its machine brought DOWN): TASK_LOST "Agent <host> removed: <cause>",
     # REASON_SLAVE_REMOVED, and sendSlaveLost's FAILURE event to every connected framework.
     fw = Framework(master.port, {"failover_timeout": 60.0})
@@ -247,7 +244,7 @@ def test_agent_removal_fails_its_tasks_and_tells_frameworks(master: Proc) -> Non
     assert model["tasks"] == [] and model["completed_tasks"][0]["state"] == "TASK_LOST"
 
 
-def test_unreachable_agent_tasks_are_unreachable_or_lost(procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_unreachable_agent_tasks_are_unreachable_or_lost(procs: list[Proc], tmp_path: Path) -> None:
     # SlaveObserver's health check fails -> markUnreachable -> __removeSlave: partition-aware
     # frameworks see TASK_UNREACHABLE (with unreachable_time), the others TASK_LOST; both
     # REASON_SLAVE_REMOVED; reconciliation then answers TASK_UNREACHABLE / TASK_LOST.
@@ -305,7 +302,7 @@ def test_unreachable_agent_tasks_are_unreachable_or_lost(procs: list[Proc], tmp_
     assert (status["state"], status["message"]) == ("TASK_UNREACHABLE", "Reconciliation: Task is unreachable")
 
 
-def test_channel_messages_to_the_agent(master: Proc) -> None:  # noqa: F811 - a fixture imported from mesos_scheduler_client
+def test_channel_messages_to_the_agent(master: Proc) -> None:
     fw = Framework(master.port, {"failover_timeout": 60.0, "checkpoint": True})
     agent = FakeAgent(master, "0ld-master-S5")
     try:
@@ -363,7 +360,7 @@ def test_channel_messages_to_the_agent(master: Proc) -> None:  # noqa: F811 - a 
         agent.close()
 
 
-def test_high_availability_redirects_and_master_failover(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:  # noqa: F811
+def test_high_availability_redirects_and_master_failover(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> None:
     # docs/high-availability-framework-guide.md: a non-leader answers 307 to the leader; after the
     # leader dies the framework subscribes to the new one with its FrameworkID and carries on.
     zk_url = f"zk://{zk_ensemble.connect_string}/mesos-{uuid.uuid4().hex[:8]}"
@@ -409,9 +406,9 @@ def test_high_availability_redirects_and_master_failover(zk_ensemble: Any, procs
 
 
 def test_docker_task_lifecycle_through_the_master(
-    task_image: str,  # noqa: F811 - a fixture imported from mesos_scheduler_client
-    master: Proc,  # noqa: F811 - a fixture imported from mesos_scheduler_client
-    procs: list[Proc],  # noqa: F811
+    task_image: str,
+    master: Proc,
+    procs: list[Proc],
     tmp_path: Path,
 ) -> None:
     agent_id = start_agent(master, procs, tmp_path / "a1", "--containerizers=docker,mesos")
@@ -508,9 +505,9 @@ def test_docker_task_lifecycle_through_the_master(
 
 
 def test_master_failover_keeps_running_tasks(
-    task_image: str,  # noqa: F811 - a fixture imported from mesos_scheduler_client
+    task_image: str,
     zk_ensemble: Any,
-    procs: list[Proc],  # noqa: F811
+    procs: list[Proc],
     tmp_path: Path,
 ) -> None:
     # docs/high-availability-framework-guide.md: the new leader learns the task from the agent's
