@@ -100,11 +100,14 @@ class TaskMixin:
 
     if TYPE_CHECKING:  # provided by the other parts of Master
 
-        def remove_offer(self, offer_id: str, rescind: bool = False, filter_seconds: float | None = None) -> None: ...
+        def remove_offer(self, offer_id: str, rescind: bool = False, filter_seconds: float | None = None) -> None:
+            """Another part of Master."""
 
-        def trigger_allocation(self) -> None: ...
+        def trigger_allocation(self) -> None:
+            """Another part of Master."""
 
-        def rescind_agent_offers(self, agent_id: str) -> None: ...
+        def rescind_agent_offers(self, agent_id: str) -> None:
+            """Another part of Master."""
 
     # ---- the channel to agents ----------------------------------------------------------------
     def to_agent(self, agent_id: str, action: str, body: dict) -> None:

@@ -29,21 +29,29 @@ class OperatorApiMixin:
 
     if TYPE_CHECKING:  # provided by the other parts of Master
 
-        def metrics(self) -> dict: ...
+        def metrics(self) -> dict:
+            """Another part of Master."""
 
-        def operator_teardown(self, framework_id: str) -> Response: ...
+        def operator_teardown(self, framework_id: str) -> Response:
+            """Another part of Master."""
 
-        def v1_tasks(self) -> dict: ...
+        def v1_tasks(self) -> dict:
+            """Another part of Master."""
 
-        def v1_frameworks(self) -> dict: ...
+        def v1_frameworks(self) -> dict:
+            """Another part of Master."""
 
-        def agent_v1(self, agent_id: str, agent: dict) -> dict: ...
+        def agent_v1(self, agent_id: str, agent: dict) -> dict:
+            """Another part of Master."""
 
-        def maintenance_status(self) -> dict: ...
+        def maintenance_status(self) -> dict:
+            """Another part of Master."""
 
-        def update_schedule(self, schedule: Any, prefix: str = "") -> Response | None: ...
+        def update_schedule(self, schedule: Any, prefix: str = "") -> Response | None:
+            """Another part of Master."""
 
-        def machines_transition(self, ids: Any, down: bool, prefix: str = "") -> Response | None: ...
+        def machines_transition(self, ids: Any, down: bool, prefix: str = "") -> Response | None:
+            """Another part of Master."""
 
     def api(self, req: Request) -> Response:
         if not self.recovered:

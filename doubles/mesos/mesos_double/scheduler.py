@@ -148,23 +148,32 @@ class SchedulerMixin:
 
     if TYPE_CHECKING:  # provided by the other parts of Master
 
-        def remove_offer(self, offer_id: str, rescind: bool = False, filter_seconds: float | None = None) -> None: ...
+        def remove_offer(self, offer_id: str, rescind: bool = False, filter_seconds: float | None = None) -> None:
+            """Another part of Master."""
 
-        def trigger_allocation(self) -> None: ...
+        def trigger_allocation(self) -> None:
+            """Another part of Master."""
 
-        def to_agent(self, agent_id: str, action: str, body: dict) -> None: ...
+        def to_agent(self, agent_id: str, action: str, body: dict) -> None:
+            """Another part of Master."""
 
-        def accept(self, framework: Framework, accept: dict) -> None: ...
+        def accept(self, framework: Framework, accept: dict) -> None:
+            """Another part of Master."""
 
-        def decline(self, framework: Framework, decline: dict) -> None: ...
+        def decline(self, framework: Framework, decline: dict) -> None:
+            """Another part of Master."""
 
-        def revive(self, framework: Framework, revive: dict) -> None: ...
+        def revive(self, framework: Framework, revive: dict) -> None:
+            """Another part of Master."""
 
-        def suppress(self, framework: Framework, suppress: dict) -> None: ...
+        def suppress(self, framework: Framework, suppress: dict) -> None:
+            """Another part of Master."""
 
-        def forward(self, framework: Framework, status: dict) -> None: ...
+        def forward(self, framework: Framework, status: dict) -> None:
+            """Another part of Master."""
 
-        def kill_task_of_removed_framework(self, framework: Framework, task: dict) -> None: ...
+        def kill_task_of_removed_framework(self, framework: Framework, task: dict) -> None:
+            """Another part of Master."""
 
     # ---- the HTTP endpoint ----------------------------------------------------------------------
     def scheduler_api(self, req: Request) -> Response:
