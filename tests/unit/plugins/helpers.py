@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -150,13 +151,21 @@ class FakeMesos:
         self.server.server_close()
 
 
-@contextlib.contextmanager
-def fake_mesos_servers() -> Iterator[Callable[..., FakeMesos]]:
-    """A factory of FakeMesos servers (``make(routes)``); every one is closed on exit."""
-    servers: list[FakeMesos] = []
+class _Closable(Protocol):
+    def close(self) -> None:
+        """Stop serving."""
 
-    def make(routes: dict | None = None) -> FakeMesos:
-        servers.append(FakeMesos(routes))
+
+S = TypeVar("S", bound=_Closable)
+
+
+@contextlib.contextmanager
+def fake_servers(server_class: Callable[[dict | None], S]) -> Iterator[Callable[..., S]]:
+    """A factory of fake servers (``make(routes)``) of ``server_class``; every one is closed on exit."""
+    servers: list[S] = []
+
+    def make(routes: dict | None = None) -> S:
+        servers.append(server_class(routes))
         return servers[-1]
 
     try:
@@ -164,3 +173,8 @@ def fake_mesos_servers() -> Iterator[Callable[..., FakeMesos]]:
     finally:
         for srv in servers:
             srv.close()
+
+
+def fake_mesos_servers() -> contextlib.AbstractContextManager[Callable[..., FakeMesos]]:
+    """A factory of FakeMesos servers (``make(routes)``); every one is closed on exit."""
+    return fake_servers(FakeMesos)

@@ -12,9 +12,11 @@ import copy
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import fake_servers
 
 REFERENCE = Path(os.environ.get("MARATHON_REFERENCE_DIR", "/work/shared/reference/marathon"))
 
@@ -100,19 +102,9 @@ class FakeMarathon:
         self.server.server_close()
 
 
-@contextlib.contextmanager
-def fake_marathons() -> Iterator[Callable[..., FakeMarathon]]:
-    servers: list[FakeMarathon] = []
-
-    def make(routes: dict | None = None) -> FakeMarathon:
-        servers.append(FakeMarathon(routes))
-        return servers[-1]
-
-    try:
-        yield make
-    finally:
-        for srv in servers:
-            srv.close()
+def fake_marathons() -> contextlib.AbstractContextManager[Callable[..., FakeMarathon]]:
+    """A factory of FakeMarathon servers (``make(routes)``); every one is closed on exit."""
+    return fake_servers(FakeMarathon)
 
 
 def served_app(definition: dict, **server_fields: object) -> dict:
