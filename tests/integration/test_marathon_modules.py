@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from ansible_collections.orchestrator.platform.tests.doubles.marathon_double_cli
     Marathon,
     call,
     get_json,
+    leader_of,
     wait_for,
     zk_url,
 )
@@ -276,3 +278,65 @@ def test_wait_for_real_deployments_on_the_mesos_double(zk_ensemble: Any, maratho
         wait_for(lambda: not docker("ps", "-q", "--filter", f"label={LABEL}").stdout.split(), 60, "no containers")
     finally:
         events.close()
+
+
+def test_scale_with_instances_through_a_leader_abdication(
+    zk_ensemble: Any, marathons: list[Marathon], mesos: str
+) -> None:
+    """``instances`` scales up while the leader abdicates in the middle of the wait: the module
+    follows the new leader through its other URL, every task survives, the framework stays."""
+    zk = zk_url(zk_ensemble)
+    first = Marathon(zk, mesos)
+    marathons.append(first)
+    first.wait_up()
+    wait_for(lambda: get_json(first.port, "/v2/info")["frameworkId"], 30, "the framework id")
+    second = Marathon(zk, mesos)
+    marathons.append(second)
+    second.wait_up()
+    assert leader_of([first.port, second.port]) == first.port
+    framework = get_json(first.port, "/v2/info")["frameworkId"]
+    urls = [f"http://{first.host_port}", f"http://{second.host_port}"]
+    app = {
+        "id": "/it/scale",
+        "instances": 1,
+        "cpus": 0.05,
+        "mem": 16,
+        "container": {"type": "DOCKER", "docker": {"image": IMAGE, "parameters": [{"key": "label", "value": LABEL}]}},
+        "portDefinitions": [{"port": 0}],
+        "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0, "intervalSeconds": 1}],
+    }
+    result = app_module(first, app=app, urls=urls, wait_timeout=180)
+    assert not result.get("failed") and result["changed"] is True, result
+    original = {t["id"] for t in get_json(first.port, "/v2/apps/it/scale")["app"]["tasks"]}
+    assert len(original) == 1
+
+    abdicated: list[tuple[int, Any]] = []
+
+    def abdicate_once_deploying() -> None:
+        wait_for(lambda: get_json(first.port, "/v2/deployments"), 60, "the scaling deployment")
+        status, _h, body = call(first.port, "DELETE", "/v2/leader")
+        abdicated.append((status, body))
+
+    thread = threading.Thread(target=abdicate_once_deploying, daemon=True)
+    thread.start()
+    result = app_module(first, app_id="/it/scale", instances=3, urls=urls, retries=10, wait_timeout=180)
+    thread.join(timeout=70)
+    assert not result.get("failed") and result["changed"] is True, result
+    assert abdicated == [(200, {"message": "Leadership abdicated"})], abdicated
+    # The abdicated leader ended (as Marathon does, for its supervisor to restart it); the
+    # other one leads with the same framework and every task, the first one included.
+    wait_for(lambda: first.popen.poll() is not None, 10, "the abdicated leader's exit")
+    assert leader_of([second.port]) == second.port
+    assert get_json(second.port, "/v2/info")["frameworkId"] == framework
+    scaled = served(second, "/it/scale")
+    assert scaled is not None and (scaled["instances"], scaled["tasksHealthy"]) == (3, 3), scaled
+    assert original <= {t["id"] for t in scaled["tasks"]}
+
+    # Down to 1, waited for; one container left.
+    result = app_module(second, app_id="/it/scale", instances=1, wait_timeout=120)
+    assert not result.get("failed") and result["changed"] is True, result
+    down = served(second, "/it/scale")
+    assert down is not None and (down["instances"], down["tasksRunning"]) == (1, 1), down
+    wait_for(
+        lambda: len(docker("ps", "-q", "--filter", f"label={LABEL}").stdout.split()) == 1, 60, "one container left"
+    )
