@@ -67,8 +67,10 @@ options:
     type: float
     default: 1.0
 notes:
-  - HTTP goes through Ansible's C(ansible.module_utils.urls); proxies from the environment
-    (C(https_proxy), C(no_proxy)) apply.
+  - HTTP goes through Python's C(urllib.request); proxies from the environment
+    (C(http_proxy), C(https_proxy), C(no_proxy)) apply, and without O(url_username) the
+    credentials for the host in C(~/.netrc) (or C($NETRC)) are sent, as Ansible's C(open_url) does.
+    HTTPS uses the TLS context of Ansible's C(ansible.module_utils.urls) (its CA discovery).
   - Written against Marathon's v2 REST API as documented for Marathon 1.7 to 1.10 (RAML, the
     AppDefinition schema and the upstream sources).
 """

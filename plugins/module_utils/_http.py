@@ -4,15 +4,23 @@
 
 """The one HTTP client of the collection (private to it), shared by the Mesos and Marathon code.
 
-* :class:`HttpClient`: JSON requests on ``ansible.module_utils.urls`` (``Request.open``) with
-  a timeout, HTTP basic auth sent with the first request, a CA file, a client certificate and
-  key (one TLS context built per client), proxies from the environment, and a count of the
-  requests made (:attr:`HttpClient.calls`).
+* :class:`HttpClient`: JSON requests on Python's ``urllib.request`` with a timeout, HTTP basic
+  auth sent with the first request (from the options, else ``~/.netrc`` or ``$NETRC`` as
+  Ansible's ``open_url`` does), proxies from the environment (``http_proxy``, ``https_proxy``,
+  ``no_proxy``), and a count of the requests made (:attr:`HttpClient.calls`). HTTPS uses one
+  TLS context per client, built by Ansible's ``ansible.module_utils.urls.make_context`` (its CA
+  discovery, ``ca_path``, ``validate_certs``, client certificate and key) the first time an
+  ``https://`` URL is asked.
 * :meth:`HttpClient.exchange`: one request, no redirect followed, every HTTP status returned.
 * :meth:`HttpClient.follow`: one request with redirects followed (``Location`` absolute,
   scheme-relative or relative; 307/308 keep the method and body, 301/302/303 only for GET).
 * :meth:`HttpClient.first_answer`: the same request against several base URLs in order until
   one answers; the error names what each one said.
+
+Why not ``ansible.module_utils.urls`` for every request: importing it (cryptography, email,
+cookies, GSSAPI probes) and building a TLS context (the system CA store) cost a module run
+about 0.1 s each on the development machine, most of an unchanged ``marathon_app`` run's own
+time, and a plain ``http://`` request needs neither. urls is imported only for HTTPS.
 
 Service modules subclass :class:`HttpClient` and :class:`HttpError` (``_mesos.MesosClient``,
 ``_marathon.MarathonClient``) to map statuses to their own messages.
@@ -20,18 +28,14 @@ Service modules subclass :class:`HttpClient` and :class:`HttpError` (``_mesos.Me
 
 from __future__ import annotations
 
-import inspect
+import base64
 import json
+import os
 import time
 import urllib.error
-from http.client import HTTPException
+import urllib.request
+from http.client import HTTPException, HTTPSConnection
 from urllib.parse import urljoin, urlsplit
-
-from ansible.module_utils.urls import Request, make_context
-
-# Request.open takes a ready TLS context since ansible-core 2.17; older ones build the same
-# context from ca_path, validate_certs, client_cert and client_key on every request.
-_OPEN_TAKES_CONTEXT = "context" in inspect.signature(Request.open).parameters
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 3
@@ -109,11 +113,51 @@ def base_url(entry: str, default_scheme: str, default_port: int, error: type[Htt
     return f"{parts.scheme}://{host}:{port}{parts.path.rstrip('/')}"
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect comes back as an answer (an HTTPError with its 3xx): :meth:`HttpClient.follow` decides."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0917 - urllib's signature
+        return None
+
+
+class _ClientHTTPSHandler(urllib.request.HTTPSHandler):
+    """HTTPS with the client's TLS context, built when the first HTTPS connection needs it."""
+
+    def __init__(self, client: HttpClient):
+        super().__init__()
+        self._client = client
+
+    def https_open(self, req):
+        return self.do_open(HTTPSConnection, req, context=self._client.tls_context())
+
+
+def netrc_credentials(host: str | None) -> tuple[str, str] | None:
+    """``(login, password)`` for ``host`` from ``$NETRC`` or ``~/.netrc``, as ``open_url`` reads them."""
+    path = os.environ.get("NETRC") or os.path.expanduser("~/.netrc")
+    if not host or not os.path.isfile(path):
+        return None
+    import netrc  # noqa: PLC0415 - only when there is a file: most hosts have none
+
+    try:
+        login = netrc.netrc(os.environ.get("NETRC")).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None
+    if login and login[0] and login[2]:
+        return login[0], login[2]
+    return None
+
+
+def _basic_auth(username: str, password: str | None) -> str:
+    token = base64.b64encode(f"{username}:{password or ''}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 class HttpClient:
     """HTTP requests with a module's connection options.
 
     ``params`` keys used: ``timeout``, ``validate_certs``, ``url_username``, ``url_password``,
-    ``ca_path``, ``client_cert``, ``client_key``. ``opener`` replaces ``Request().open`` (tests).
+    ``ca_path``, ``client_cert``, ``client_key``. ``opener`` replaces the ``urllib`` opener's
+    ``open(request, timeout=...)`` (tests).
     """
 
     error: type[HttpError] = HttpError
@@ -122,14 +166,26 @@ class HttpClient:
         self.params = params
         self.timeout = float(params.get("timeout") or 10.0)
         self._sleep = sleep
-        # Request.open is what open_url calls; it takes a ready TLS context, built once here
-        # instead of once per request (loading the CA store costs about 0.1 s each time).
-        self._open = opener or (lambda url, **kw: Request().open(kw.pop("method"), url, **kw))
+        # urllib's default handlers, with redirects returned instead of followed and HTTPS on
+        # this client's context; ProxyHandler() reads the proxies (and no_proxy) from the
+        # environment. exchange() refuses any scheme but http and https.
+        self._open = (
+            opener
+            or urllib.request.build_opener(urllib.request.ProxyHandler(), _NoRedirect(), _ClientHTTPSHandler(self)).open
+        )
         self._tls_context = None
+        self._netrc: dict[str, tuple[str, str] | None] = {}
         self.calls = 0
 
     def tls_context(self):
+        """The TLS context of this client's HTTPS requests, built on first use.
+
+        ``ansible.module_utils.urls`` is imported here and only here: an ``http://`` run never
+        pays for it, an ``https://`` run gets Ansible's own CA discovery and options.
+        """
         if self._tls_context is None:
+            from ansible.module_utils.urls import make_context  # noqa: PLC0415 - HTTPS only
+
             p = self.params
             try:
                 self._tls_context = make_context(
@@ -141,6 +197,16 @@ class HttpClient:
             except (OSError, ValueError) as exc:
                 raise self.error(f"cannot set up TLS (ca_path, client_cert, client_key): {exc}") from exc
         return self._tls_context
+
+    def _authorization(self, url: str) -> str | None:
+        p = self.params
+        if p.get("url_username"):
+            return _basic_auth(p["url_username"], p.get("url_password"))
+        host = urlsplit(url).hostname or ""
+        if host not in self._netrc:
+            self._netrc[host] = netrc_credentials(host)
+        login = self._netrc[host]
+        return _basic_auth(*login) if login else None
 
     def exchange(
         self,
@@ -154,44 +220,31 @@ class HttpClient:
 
         Raises ``self.error`` (status None) only when no HTTP answer came (refused, timeout, TLS).
         """
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            raise self.error(f"not an http(s) URL: {url}", url=url)
         hdrs = {"Accept": "application/json", **(headers or {})}
         data = None
         if body is not None:
             data = json.dumps(body, sort_keys=True).encode("utf-8")
             # Mesos's v1 API insists on exactly this content type.
             hdrs["Content-Type"] = "application/json"
-        p = self.params
-        # Built (its files checked) even where Request.open cannot take it, so that bad TLS
-        # files fail as this client's error on every ansible-core.
-        tls_context = self.tls_context()
-        tls = {"context": tls_context} if _OPEN_TAKES_CONTEXT else {}
+        auth = self._authorization(url)
+        if auth and not any(k.lower() == "authorization" for k in hdrs):
+            hdrs["Authorization"] = auth  # sent with the first request, not after a 401
+        if scheme == "https":
+            self.tls_context()  # bad TLS files fail here as this client's error
         wait = timeout or self.timeout
+        request = urllib.request.Request(url, data=data, headers=hdrs, method=method)  # noqa: S310 - scheme checked above
         self.calls += 1
         try:
-            resp = self._open(
-                url,
-                data=data,
-                headers=hdrs,
-                method=method,
-                timeout=wait,
-                validate_certs=p.get("validate_certs", True),
-                url_username=p.get("url_username"),
-                url_password=p.get("url_password"),
-                force_basic_auth=bool(p.get("url_username")),
-                follow_redirects="none",
-                client_cert=p.get("client_cert"),
-                client_key=p.get("client_key"),
-                ca_path=p.get("ca_path"),
-                use_proxy=True,
-                **tls,
-            )
+            resp = self._open(request, timeout=wait)
         except urllib.error.HTTPError as exc:
             try:
                 payload = exc.read() or b""
             except (OSError, HTTPException):
                 payload = b""
             answer_headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-            # With redirects off, urllib reports the redirect target as the error's URL.
             return Response(exc.code, answer_headers, payload, url, self.error)
         except urllib.error.URLError as exc:
             raise self.error(f"cannot reach {url}: {exc.reason}", url=url) from exc
@@ -230,6 +283,8 @@ class HttpClient:
                     url=url,
                 )
             target = urljoin(url, location.strip())
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise self.error(f"{url} redirects to {location}, not an http(s) URL", status=response.status, url=url)
             if target in seen:
                 raise self.error(f"redirect loop: {' -> '.join([*seen, target])}", status=response.status, url=url)
             seen.append(target)

@@ -4,7 +4,7 @@
 
 """The one Mesos HTTP client of the collection (private to it), and Mesos data helpers.
 
-* :class:`MesosClient`: requests on ``ansible.module_utils.urls.open_url`` with a timeout,
+* :class:`MesosClient`: requests on the shared client of ``_http`` with a timeout,
   bounded retries, leader redirects followed by hand (a master that is not the leader answers
   ``307`` with a scheme-relative ``Location: //host:port[/path]``), HTTP basic auth and TLS
   options; every HTTP status is turned into a result or a :class:`MesosError` in one place

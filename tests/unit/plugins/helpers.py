@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -178,3 +181,16 @@ def fake_servers(server_class: Callable[[dict | None], S]) -> Iterator[Callable[
 def fake_mesos_servers() -> contextlib.AbstractContextManager[Callable[..., FakeMesos]]:
     """A factory of FakeMesos servers (``make(routes)``); every one is closed on exit."""
     return fake_servers(FakeMesos)
+
+
+def imported_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` (with this test's sys.path).
+
+    For import-cost checks: what a module pulls in is what every run of it pays for.
+    """
+    script = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=60
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))

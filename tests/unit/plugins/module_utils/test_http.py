@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _http, _marathon, _mesos
-from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import unused_port
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import imported_after, unused_port
 from ansible_collections.orchestrator.platform.tests.unit.plugins.marathon_canned import FakeMarathon, fake_marathons
 
 
@@ -87,3 +88,66 @@ def test_base_url_forms() -> None:
 def test_bad_tls_files(tmp_path: Path) -> None:
     with pytest.raises(_http.HttpError, match="cannot set up TLS"):
         client(ca_path=str(tmp_path / "missing.pem")).exchange("GET", "https://127.0.0.1:1/")
+
+
+def test_plain_http_needs_neither_ansible_urls_nor_a_tls_context(fake: Callable[..., FakeMarathon]) -> None:
+    """What made an unchanged marathon_app run slow: urls (cryptography, email, cookies) and the CA store."""
+    srv = fake({("GET", "/x"): (200, {}, {"ok": True})})
+    loaded = imported_after(
+        "from ansible_collections.orchestrator.platform.plugins.module_utils import _http\n"
+        f"c = _http.HttpClient({{'timeout': 3.0}})\n"
+        f"assert c.exchange('GET', '{srv.base}/x').json() == {{'ok': True}}\n"
+        "assert c._tls_context is None\n"
+    )
+    assert "ansible.module_utils.urls" not in loaded and "cryptography" not in loaded
+    assert "yaml" not in loaded
+
+
+def test_https_builds_the_context_once_with_ansibles_make_context() -> None:
+    c = client(validate_certs=False)
+    first = c.tls_context()
+    assert c.tls_context() is first and first.verify_mode == ssl.CERT_NONE and not first.check_hostname
+
+
+def test_credentials_from_netrc_when_none_given(
+    fake: Callable[..., FakeMarathon], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As open_url does: $NETRC (or ~/.netrc) for the host, unless url_username is given."""
+    srv = fake({("GET", "/x"): (200, {}, {})})
+    rc = tmp_path / "netrc"
+    rc.write_text("machine 127.0.0.1 login fromrc password rcpass\n")
+    rc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(rc))
+    client().exchange("GET", srv.base + "/x")
+    client(url_username="ops", url_password="s3cret").exchange("GET", srv.base + "/x")
+    sent = [r["headers"].get("authorization") for r in srv.requests]
+    assert sent == [
+        "Basic " + base64.b64encode(b"fromrc:rcpass").decode(),
+        "Basic " + base64.b64encode(b"ops:s3cret").decode(),
+    ]
+    rc.write_text("machine elsewhere login x password y\n")
+    client().exchange("GET", srv.base + "/x")
+    assert "authorization" not in srv.requests[-1]["headers"]
+
+
+def test_proxy_from_the_environment(fake: Callable[..., FakeMarathon], monkeypatch: pytest.MonkeyPatch) -> None:
+    """http_proxy applies (the request reaches the proxy with the absolute URL); no_proxy exempts."""
+    proxy = fake({("GET", "http://marathon.invalid:8080/v2/info"): (200, {}, {"via": "proxy"})})
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", proxy.base)
+    assert client().exchange("GET", "http://marathon.invalid:8080/v2/info").json() == {"via": "proxy"}
+    target = fake({("GET", "/y"): (200, {}, {"via": "direct"})})
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert client().exchange("GET", target.base + "/y").json() == {"via": "direct"}
+    assert [r["path"] for r in proxy.requests] == ["http://marathon.invalid:8080/v2/info"]
+
+
+def test_redirect_to_another_scheme_is_refused(fake: Callable[..., FakeMarathon]) -> None:
+    srv = fake({("GET", "/a"): (302, {"Location": "file:///etc/passwd"}, None)})
+    with pytest.raises(_http.HttpError, match="not an http") as info:
+        client().follow("GET", srv.base + "/a")
+    assert info.value.status == 302
+    with pytest.raises(_http.HttpError, match="not an http"):
+        client().exchange("GET", "file:///etc/passwd")
+    assert client().exchange("GET", srv.base + "/a").status == 302  # an answer, not followed
