@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.orchestrator.platform.plugins.modules import marathon_app
-from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import run_module
+from ansible_collections.orchestrator.platform.tests.unit.plugins.helpers import imported_after, run_module
 from ansible_collections.orchestrator.platform.tests.unit.plugins.marathon_canned import (
     INVALID,
     LOCKED,
@@ -261,3 +261,9 @@ def test_missing_app_without_definition_fails(
     srv = fake({("GET", APP): (404, {}, {"message": "App '/web' does not exist"})})
     failed, result = run(capsys, srv, app_id="/web", instances=2)
     assert failed and "does not exist; give its definition" in result["msg"] and srv.writes() == []
+
+
+def test_module_import_stays_light() -> None:
+    """Every run imports the module: PyYAML (app_file only) and Ansible's urls (HTTPS only) wait until needed."""
+    loaded = imported_after("from ansible_collections.orchestrator.platform.plugins.modules import marathon_app")
+    assert "yaml" not in loaded and "ansible.module_utils.urls" not in loaded
