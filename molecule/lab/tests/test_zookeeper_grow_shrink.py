@@ -17,10 +17,14 @@ Meanwhile, from this machine:
   no round may show two leaders.
 
 After each step: ``zk_info`` (the collection's module) reports a healthy quorum, the leader
-counts exactly the group's voters, all synced. Also: two new voters at once and a dry run
-(``--check``) change nothing, a rerun of a finished step changes nothing, and the removed
-members, started again, neither serve nor disturb the ensemble. The lab is left as found:
-three members (same zoo.cfg), spares stopped.
+counts exactly the group's voters, all synced. Also: two new voters at once, a grow while a
+member is down, a shrink of a member that is down and a dry run (``--check``) change nothing,
+a rerun of a finished step changes nothing, and the removed members, started again, neither
+serve nor disturb the ensemble. The lab is left as found: three members (same zoo.cfg), spares
+stopped.
+
+A separate check, which stops nothing, runs the refusals of bad requests (no member named, two
+named, an unknown host, a member still in the group, fewer than 3 left).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import pytest
 import yaml
 from ansible_collections.orchestrator.platform.tests.support import ansible_run
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import REPO_ROOT
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from kazoo.client import KazooClient, KazooState
 from kazoo.retry import KazooRetry
 from lab_inventory import INVENTORY_DIR, group_hosts
@@ -155,13 +160,17 @@ def save_results(name: str, data: dict, fallback: Path) -> Path:
     return path
 
 
-def write_inventory(directory: Path, members: list[str]) -> str:
-    """The lab inventory with group zookeeper = members (spares keep their zookeeper_spare vars)."""
+def write_inventory(directory: Path, members: list[str], outside: tuple[str, ...] = ()) -> str:
+    """The lab inventory with group zookeeper = members (spares keep their zookeeper_spare vars);
+    ``outside``: members of the lab's group taken out of it but kept in the inventory, as an
+    operator does before a shrink (group zookeeper_outside)."""
     inventory = yaml.safe_load((INVENTORY_DIR / "hosts.yml").read_text())
     groups = inventory["all"]["children"]
     spare_hosts = groups["zookeeper_spare"]["hosts"]
     base = copy.deepcopy(groups["zookeeper"]["hosts"])
     groups["zookeeper"]["hosts"] = {name: copy.deepcopy(base.get(name) or spare_hosts.get(name)) for name in members}
+    if outside:
+        groups["zookeeper_outside"] = {"hosts": {name: copy.deepcopy(base[name]) for name in outside}}
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "hosts.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
     link = directory / "group_vars"
@@ -192,6 +201,43 @@ def assert_exactly(info: dict, members: list[str]) -> None:
     assert leader[0]["synced_followers"] == len(members) - 1, info
     assert leader[0]["followers"] == len(members) - 1, info
     assert not info["problems"], info
+
+
+def files_of(snapshot: dict[str, str]) -> dict[str, list[str]]:
+    """The checksums of the files the role manages, without the JVM's pid and start time."""
+    return {name: text.splitlines()[:3] for name, text in snapshot.items()}
+
+
+def start_and_wait_serving(member: str, ips: dict[str, str]) -> None:
+    docker_exec(member, "systemctl start zookeeper")
+    wait_for(lambda: mode_of(ips[member]) in ("leader", "follower"), 60, f"{member} serving again", interval=0.2)
+
+
+def refused(tmp_path: Path, playbook: Path, members: list[str], *args: str, outside: tuple[str, ...] = ()) -> str:
+    """Run a grow/shrink playbook that must refuse; its output. Nothing may change anywhere."""
+    before = state_snapshot()
+    inventory = write_inventory(tmp_path / "refused", members, outside)
+    run = ansible_run.ansible_playbook(playbook, *args, inventory=inventory)
+    assert run.returncode != 0, run.stdout[-4000:]
+    assert set(changed_counts(run.stdout).values()) == {0}, run.stdout[-4000:]
+    assert "Nothing was changed." in run.stdout, run.stdout[-4000:]
+    assert state_snapshot() == before
+    return run.stdout
+
+
+def test_grow_and_shrink_refuse_bad_requests_and_change_nothing(tmp_path: Path) -> None:
+    """Refusals that need no member down, on the lab's 3-member ensemble, each before any change."""
+    zk1, zk2, zk3 = MEMBERS
+    out = refused(tmp_path, SHRINK, [zk1, zk2])
+    assert "Name the member to remove: -e zookeeper_remove=<inventory name>" in out
+    out = refused(tmp_path, SHRINK, [zk1], "-e", f"zookeeper_remove={zk2},{zk3}")
+    assert f"zookeeper_remove={zk2},{zk3} names more than one member" in out
+    out = refused(tmp_path, SHRINK, [zk1, zk2], "-e", "zookeeper_remove=no-such-host")
+    assert "zookeeper_remove=no-such-host is not a host of the inventory" in out
+    out = refused(tmp_path, SHRINK, list(MEMBERS), "-e", f"zookeeper_remove={zk3}")
+    assert f"{zk3} is still in group 'zookeeper': take it out of the group in the inventory first" in out
+    out = refused(tmp_path, SHRINK, [zk1, zk2], "-e", f"zookeeper_remove={zk3}", outside=(zk3,))
+    assert f"Removing {zk3} would leave 2 voting member(s), which survive no failure" in out
 
 
 @pytest.mark.disruptive
@@ -243,12 +289,34 @@ def test_grow_to_five_and_shrink_to_three_one_member_at_a_time(tmp_path: Path) -
         assert state_snapshot() == before
         assert mode_of(ips[zk4]) == "down"
 
+        # Refused while a member of the group is down: the new voter would make 2 of 4 serving.
+        docker_exec(MEMBERS[-1], "systemctl stop zookeeper")
+        title = f"refused: grow 3 -> 4 while {MEMBERS[-1]} is down"
+        out = step(title, GROW, inv[4])
+        assert steps[title]["rc"] != 0, out[-4000:]
+        assert f"(not serving: {MEMBERS[-1]}, {zk4}; one of them may be the new member)" in out, out[-4000:]
+        assert set(steps[title]["changed"].values()) == {0}, out[-4000:]
+        assert files_of(state_snapshot()) == files_of(before)
+        start_and_wait_serving(MEMBERS[-1], ips)
+        assert_exactly(zk_info(inv[3], three), three)
+
         out = step("grow 3 -> 4", GROW, inv[4])
         assert steps["grow 3 -> 4"]["rc"] == 0, out[-6000:]
         assert_exactly(zk_info(inv[4], four), four)
         out = step("rerun of grow 3 -> 4", GROW, inv[4])
         assert steps["rerun of grow 3 -> 4"]["rc"] == 0, out[-6000:]
         assert set(steps["rerun of grow 3 -> 4"]["changed"].values()) == {0}, out[-4000:]
+
+        # Refused: removing a voter that is down. Restarting the 3 others one at a time would
+        # leave 2 of the 4 the running list counts, below its majority of 3.
+        docker_exec(zk4, "systemctl stop zookeeper")
+        title = f"refused: shrink 4 -> 3 while the leaving {zk4} is down"
+        out = step(title, SHRINK, inv[3], "-e", f"zookeeper_remove={zk4}")
+        assert steps[title]["rc"] != 0, out[-4000:]
+        assert f"{zk4} does not serve, and restarting the other 3 members one at a time" in out, out[-4000:]
+        assert set(steps[title]["changed"].values()) == {0}, out[-4000:]
+        start_and_wait_serving(zk4, ips)
+        assert_exactly(zk_info(inv[4], four), four)
 
         out = step("grow 4 -> 5", GROW, inv[5])
         assert steps["grow 4 -> 5"]["rc"] == 0, out[-6000:]
