@@ -5,157 +5,41 @@ ZooKeeper ensemble (session fixture ``zk_ensemble``); the modules run through
 ``ansible-playbook`` (playbooks/mesos_*.yml) and ``ansible localhost -m`` with this venv's
 Python. Every port is picked free at run time; waits poll a real condition with a deadline.
 What the modules wrote is read back from the double over plain HTTP, not from the modules.
+The masters' processes, the leader and HTTP are ``tests/support/mesos_cluster``'s.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.orchestrator.platform.tests.support import mesos_scheduler as ms
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import LOCAL, run_module, run_playbook
-from ansible_collections.orchestrator.platform.tests.support.ports import free_port
+from ansible_collections.orchestrator.platform.tests.support.mesos_cluster import Cluster, Master, http
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
-
-REPO = Path(__file__).resolve().parents[2]
-DOUBLE = REPO / "doubles" / "mesos" / "mesos_double"
 
 pytestmark = pytest.mark.slow
 
 
-# A master that does not answer yet (refused, not JSON) is not there yet.
-NOT_YET = (OSError, ValueError)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def http(port: int, path: str, method: str = "GET", body: Any = None) -> tuple[int, dict, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with _OPENER.open(req, timeout=5) as resp:
-            raw = resp.read()
-            return resp.status, dict(resp.headers), json.loads(raw) if raw.strip() else None
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        return exc.code, dict(exc.headers), raw.decode(errors="replace")
-
-
-class Master:
-    def __init__(self, port: int, zk_url: str, work: Path) -> None:
-        self.port = port
-        self.zk_url = zk_url
-        self.work = work
-        self.popen: subprocess.Popen | None = None
-        self.log = Path(tempfile.mkstemp(prefix=f"mesos-master-{port}-", suffix=".log")[1])
-
-    @property
-    def hostport(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> Master:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MESOS_")}
-        args = [
-            sys.executable,
-            str(DOUBLE),
-            "master",
-            f"--port={self.port}",
-            "--ip=127.0.0.1",
-            "--hostname=127.0.0.1",
-            f"--work_dir={self.work}",
-            f"--zk={self.zk_url}",
-            "--quorum=2",
-            "--zk_session_timeout=2secs",
-        ]
-        with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(args, stdout=out, stderr=out, env=env)
-        wait_for(self.serving, 20, f"master {self.hostport} to answer /health", interval=0.1, retry_on=NOT_YET)
-        return self
-
-    def serving(self) -> bool:
-        if self.popen is None or self.popen.poll() is not None:
-            raise AssertionError(f"master {self.hostport} exited:\n{self.log.read_text(errors='replace')[-3000:]}")
-        return http(self.port, "/health")[0] == 200
-
-    def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def kill(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait(timeout=10)
-
-
-class Cluster:
-    def __init__(self, zk_connect: str, work: Path) -> None:
-        self.zk_path = f"/mesos-it-{uuid.uuid4().hex[:8]}"
-        self.zk_url = f"zk://{zk_connect}{self.zk_path}"
-        self.masters = [Master(free_port(), self.zk_url, work / f"m{i}") for i in range(3)]
-
-    @property
-    def urls(self) -> list[str]:
-        return [f"http://{m.hostport}" for m in self.masters]
-
-    def leader(self) -> Master | None:
-        """The master that every running master's /master/redirect names, once they agree."""
-        seen = set()
-        for m in self.masters:
-            if not m.running():
-                continue
-            status, headers, _body = http(m.port, "/master/redirect")
-            if status != 307:
-                return None
-            seen.add(headers.get("Location"))
-        if len(seen) != 1:
-            return None
-        location = seen.pop()
-        leader = next((m for m in self.masters if location == f"//{m.hostport}"), None)
-        if leader is None or not leader.running():
-            return None
-        # Elected and recovered: it serves the leader-only maintenance endpoints.
-        return leader if http(leader.port, "/master/maintenance/status")[0] == 200 else None
-
-    def wait_leader(self, timeout: float = 30) -> Master:
-        return wait_for(self.leader, timeout, "one leader named by every master", interval=0.1, retry_on=NOT_YET)
-
-    def stop(self) -> None:
-        for m in self.masters:
-            m.kill()
-
-
 @pytest.fixture(scope="module")
 def cluster(zk_ensemble: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(zk_ensemble.connect_string, tmp_path_factory.mktemp("mesos"))
+    """Three masters (quorum 2), no agents; started once, killed at the end."""
+    c = Cluster(
+        zk_ensemble.connect_string, tmp_path_factory.mktemp("mesos"), zk_path=f"/mesos-it-{uuid.uuid4().hex[:8]}"
+    )
     try:
-        for m in c.masters:
-            m.start()
-        c.wait_leader()
+        c.start_masters()
         yield c
     finally:
         c.stop()
 
 
 def info(cluster: Cluster, **extra: Any) -> dict:
-    return run_playbook("mesos_master_info.yml", {"mesos_masters": cluster.urls, "mesos_zk": cluster.zk_url, **extra})
+    return run_playbook(
+        "mesos_master_info.yml", {"mesos_masters": cluster.master_urls, "mesos_zk": cluster.zk_url, **extra}
+    )
 
 
 def maintenance(
@@ -169,16 +53,19 @@ def maintenance(
     )
 
 
-def schedule_of(leader: Master) -> dict:
-    status, _headers, body = http(leader.port, "/master/maintenance/schedule")
-    assert status == 200, body
+def leader_json(leader: Master, path: str) -> dict:
+    """The leader's JSON object at ``path`` ({} for an empty body), read over plain HTTP."""
+    status, _headers, body = http(leader.hostport, path)
+    assert status == 200 and (body is None or isinstance(body, dict)), (status, body)
     return body or {}
+
+
+def schedule_of(leader: Master) -> dict:
+    return leader_json(leader, "/master/maintenance/schedule")
 
 
 def status_of(leader: Master) -> dict:
-    status, _headers, body = http(leader.port, "/master/maintenance/status")
-    assert status == 200, body
-    return body or {}
+    return leader_json(leader, "/master/maintenance/status")
 
 
 def scheduled_machines(leader: Master) -> set[tuple[str, str]]:
@@ -239,7 +126,7 @@ def test_zk_alone_and_masters_alone_agree(cluster: Cluster) -> None:
 def test_mesos_master_status_alias(cluster: Cluster) -> None:
     """The old name routes to mesos_master_info (meta/runtime.yml), called ad hoc like users do."""
     leader = cluster.wait_leader()
-    args = {"masters": cluster.urls, "zk": cluster.zk_url}
+    args = {"masters": cluster.master_urls, "zk": cluster.zk_url}
     module = "orchestrator.platform.mesos_master_status"
     result = run_module("localhost", module, args, inventory="localhost,", options=LOCAL, timeout=120)
     assert not result.get("failed"), result
@@ -269,7 +156,7 @@ def test_maintenance_cycle_idempotent_check_mode_and_merge(cluster: Cluster) -> 
             }
         ]
     }
-    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", other)
+    status, _headers, body = http(leader.hostport, "/master/maintenance/schedule", "POST", other)
     assert status == 200, body
     machines = [AGENT1, AGENT2]
     start = "2030-01-01T00:00:00Z"
@@ -356,7 +243,7 @@ def test_maintenance_cycle_idempotent_check_mode_and_merge(cluster: Cluster) -> 
     assert scheduled_machines(leader) == {("other.example", "10.0.0.99")}
 
     # Clean up the other window.
-    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", {})
+    status, _headers, body = http(leader.hostport, "/master/maintenance/schedule", "POST", {})
     assert status == 200, body
 
 
@@ -375,7 +262,7 @@ def test_maintenance_hostnames_in_other_capitals_are_the_same_machine(cluster: C
     posted = {"hostname": "Agent3.Example", "ip": "10.0.0.13"}
     task = {"hostname": "agent3.example", "ip": "10.0.0.13"}
     window = {"machine_ids": [posted], "unavailability": {"start": {"nanoseconds": 1_900_000_000_000_000_000}}}
-    status, _headers, body = http(leader.port, "/master/maintenance/schedule", "POST", {"windows": [window]})
+    status, _headers, body = http(leader.hostport, "/master/maintenance/schedule", "POST", {"windows": [window]})
     assert status == 200, body
     res = maintenance(cluster, [task], mesos_state="scheduled")
     assert not res.get("failed") and res["changed"] is False and res["requests"] == [], res
@@ -394,7 +281,7 @@ def test_maintenance_hostnames_in_other_capitals_are_the_same_machine(cluster: C
 
 
 def test_frameworks_reported_connected_disconnected_and_removed(cluster: Cluster) -> None:
-    sched = ms.Scheduler(cluster.urls, ms.framework_info("info-fw", failover_timeout=120, checkpoint=True))
+    sched = ms.Scheduler(cluster.master_urls, ms.framework_info("info-fw", failover_timeout=120, checkpoint=True))
     try:
         sched.subscribe(timeout=60)
         result = info(cluster)

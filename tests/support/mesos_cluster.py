@@ -1,6 +1,6 @@
 """Mesos master and agent processes of the protocol double (doubles/mesos) on 127.0.0.1.
 
-For the workload tests and the benchmarks: masters that elect a leader through a real
+For the module and workload tests and the benchmarks: masters that elect a leader through a real
 ZooKeeper (``zk://...``), agents with the docker containerizer on the host's Docker engine,
 each with its own ``--work_dir`` and free ports. Processes are started with this interpreter
 and logged to a file; ``stop()`` sends SIGTERM (an agent restart), ``kill()`` SIGKILL (a
@@ -172,6 +172,11 @@ class Cluster:
     @property
     def master_hostports(self) -> list[str]:
         return [m.hostport for m in self.masters]
+
+    @property
+    def master_urls(self) -> list[str]:
+        """``http://host:port`` of each master, as the modules' ``masters`` option takes them."""
+        return [f"http://{m.hostport}" for m in self.masters]
 
     def start_masters(self) -> None:
         for m in self.masters:
