@@ -70,7 +70,7 @@ notes:
   - HTTP goes through Python's C(urllib.request); proxies from the environment
     (C(http_proxy), C(https_proxy), C(no_proxy)) apply, and without O(url_username) the
     credentials for the host in C(~/.netrc) (or C($NETRC)) are sent, as Ansible's C(open_url) does.
-    HTTPS uses the TLS context of Ansible's C(ansible.module_utils.urls) (its CA discovery).
+    HTTPS verifies against O(ca_path), else the system's CA store (Python's C(ssl) defaults).
   - Written against Marathon's v2 REST API as documented for Marathon 1.7 to 1.10 (RAML, the
     AppDefinition schema and the upstream sources).
 """

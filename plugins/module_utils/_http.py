@@ -8,19 +8,22 @@
   auth sent with the first request (from the options, else ``~/.netrc`` or ``$NETRC`` as
   Ansible's ``open_url`` does), proxies from the environment (``http_proxy``, ``https_proxy``,
   ``no_proxy``), and a count of the requests made (:attr:`HttpClient.calls`). HTTPS uses one
-  TLS context per client, built by Ansible's ``ansible.module_utils.urls.make_context`` (its CA
-  discovery, ``ca_path``, ``validate_certs``, client certificate and key) the first time an
-  ``https://`` URL is asked.
+  TLS context per client (:func:`tls_context`: the system CA store or ``ca_path``,
+  ``validate_certs``, a client certificate and key), built the first time an ``https://`` URL
+  is asked.
 * :meth:`HttpClient.exchange`: one request, no redirect followed, every HTTP status returned.
 * :meth:`HttpClient.follow`: one request with redirects followed (``Location`` absolute,
   scheme-relative or relative; 307/308 keep the method and body, 301/302/303 only for GET).
 * :meth:`HttpClient.first_answer`: the same request against several base URLs in order until
   one answers; the error names what each one said.
 
-Why not ``ansible.module_utils.urls`` for every request: importing it (cryptography, email,
-cookies, GSSAPI probes) and building a TLS context (the system CA store) cost a module run
-about 0.1 s each on the development machine, most of an unchanged ``marathon_app`` run's own
-time, and a plain ``http://`` request needs neither. urls is imported only for HTTPS.
+Why not ``ansible.module_utils.urls``: every module that imports it, even inside a function,
+gets it packed into its AnsiballZ payload. On the controller, Ansible parses every packed file
+(``recursive_finder``) in a worker forked from a large process, where the garbage collector's
+full passes make urls.py alone cost about 0.09 s of CPU per task; on the host, importing it
+(cryptography, email, cookies) costs 0.05 to 0.07 s, and building its TLS context loads the CA
+store even for ``http://``. That was most of what an unchanged ``marathon_app`` run cost
+beyond ``ansible.builtin.ping`` (benchmarks/results/marathon_app.md).
 
 Service modules subclass :class:`HttpClient` and :class:`HttpError` (``_mesos.MesosClient``,
 ``_marathon.MarathonClient``) to map statuses to their own messages.
@@ -31,6 +34,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -120,6 +124,27 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def tls_context(
+    ca_path: str | None, validate_certs: bool, client_cert: str | None, client_key: str | None
+) -> ssl.SSLContext:
+    """An ``ssl.SSLContext`` for a client's HTTPS requests.
+
+    Verified against ``ca_path`` only when it is given, else against the system's CA store
+    (``ssl.create_default_context``: OpenSSL's default paths); ``validate_certs=False`` checks
+    neither the chain nor the host name. A client certificate (and its key) is offered to
+    servers that ask, during the handshake or after it (TLS 1.3). ``ssl`` raises OSError or
+    ValueError (``ssl.SSLError`` is an OSError) for files it cannot read or use.
+    """
+    context = ssl.create_default_context(cafile=ca_path or None)
+    if not validate_certs:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if client_cert:
+        context.post_handshake_auth = True
+        context.load_cert_chain(client_cert, keyfile=client_key or None)
+    return context
+
+
 class _ClientHTTPSHandler(urllib.request.HTTPSHandler):
     """HTTPS with the client's TLS context, built when the first HTTPS connection needs it."""
 
@@ -178,21 +203,12 @@ class HttpClient:
         self.calls = 0
 
     def tls_context(self):
-        """The TLS context of this client's HTTPS requests, built on first use.
-
-        ``ansible.module_utils.urls`` is imported here and only here: an ``http://`` run never
-        pays for it, an ``https://`` run gets Ansible's own CA discovery and options.
-        """
+        """The TLS context of this client's HTTPS requests, built on first use (an ``http://`` run never builds one)."""
         if self._tls_context is None:
-            from ansible.module_utils.urls import make_context  # noqa: PLC0415 - HTTPS only
-
             p = self.params
             try:
-                self._tls_context = make_context(
-                    cafile=p.get("ca_path"),
-                    validate_certs=p.get("validate_certs", True),
-                    client_cert=p.get("client_cert"),
-                    client_key=p.get("client_key"),
+                self._tls_context = tls_context(
+                    p.get("ca_path"), p.get("validate_certs", True), p.get("client_cert"), p.get("client_key")
                 )
             except (OSError, ValueError) as exc:
                 raise self.error(f"cannot set up TLS (ca_path, client_cert, client_key): {exc}") from exc
