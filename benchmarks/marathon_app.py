@@ -11,7 +11,12 @@ stays running until it is cancelled.
    (``ansible localhost -m orchestrator.platform.marathon_app``), beside the floor of the same
    command with ``ansible.builtin.ping`` (Ansible's own start-up, no HTTP). Prints the API
    calls of each run (the module's ``api_calls``), whether any run changed something or made
-   a deployment, and p50/max wall time of each.
+   a deployment, and p50/max wall time of each. The ad hoc runs of the module and of ping take
+   turns (and, with ``--baseline REV``, runs of the module as of git revision REV: its
+   plugins/, meta/ and galaxy.yml exported to a collection path of their own), so a change of
+   the machine's load hits each alike; the module's p50 is also printed as a ratio to ping's,
+   and so is the CPU time of each command (all its processes: ``RUSAGE_CHILDREN``), which a
+   busy machine stretches less than the wall time.
 2. Wait latency: the module runs in process with ``wait: true`` on a change whose deployment
    cannot finish here; after 1 s plus a fraction of the poll interval (spread evenly over the
    trials) the deployment is taken out of ``/v2/deployments``
@@ -33,7 +38,7 @@ stays running until it is cancelled.
 Usage (from the repository, after ``. tools/env``)::
 
     python benchmarks/marathon_app.py [--runs 20] [--adhoc-runs 5] [--trials 10] [--poll-intervals 0.5,0.2]
-                                      [--mesos 10]
+                                      [--mesos 10] [--baseline REV]
 
 Numbers, not assertions.
 """
@@ -46,6 +51,7 @@ import datetime
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -73,9 +79,9 @@ IDLE = {"id": "/bench/idle", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "insta
 STUCK = {"id": "/bench/stuck", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 0}
 
 
-def http(port: int, method: str, path: str, body: object = None) -> tuple[int, Any]:
+def http(port: int, method: str, path: str, body: object = None, host: str = "127.0.0.1") -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    req = urllib.request.Request(f"http://{host}:{port}{path}", data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -99,7 +105,14 @@ def in_process(args: dict) -> tuple[float, dict]:
     return took, json.loads(out.getvalue())
 
 
-def adhoc(args: dict, module: str = "orchestrator.platform.marathon_app") -> tuple[float, dict]:
+def adhoc(
+    args: dict, module: str = "orchestrator.platform.marathon_app", collections: Path | None = None
+) -> tuple[float, float, dict]:
+    """One ``ansible localhost -m module``: (wall s, CPU s of every process of it, result).
+
+    ``collections``: another collection path (a baseline). The CPU time is ``RUSAGE_CHILDREN``'s:
+    the controller, its worker and the module's interpreter, each waited for by its parent.
+    """
     cmd = [
         "ansible",
         "localhost",
@@ -110,12 +123,30 @@ def adhoc(args: dict, module: str = "orchestrator.platform.marathon_app") -> tup
         "-e",
         f"ansible_python_interpreter={sys.executable}",
     ]
-    cmd += ["-m", module, "-a", json.dumps(args)]
+    cmd += ["-m", module]
+    if args:  # `-a '{}'` is a raw parameter: ansible-core 2.19 fails ping's task before running it
+        cmd += ["-a", json.dumps(args)]
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_NOCOLOR="1")
+    if collections is not None:
+        env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), PYTHONPATH=str(collections))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False, timeout=120)
     took = time.perf_counter() - start
-    return took, json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return took, cpu, json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def export_collection(rev: str, dest: Path) -> Path:
+    """The collection's plugins, meta and galaxy.yml as of git revision ``rev``, as a collection path."""
+    root = dest / "ansible_collections" / "orchestrator" / "platform"
+    root.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", rev, "plugins", "meta", "galaxy.yml"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return dest
 
 
 def pct(values: list[float], q: float) -> float:
@@ -123,7 +154,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def unchanged(port: int, runs: int, adhoc_runs: int) -> None:
+def unchanged(port: int, runs: int, adhoc_runs: int, baseline: tuple[str, Path] | None = None) -> None:
     args = {"urls": [f"http://127.0.0.1:{port}"], "app": IDLE, "retries": 0}
     took, first = in_process(args)
     print(f"create: changed={first.get('changed')} api_calls={first.get('api_calls')} {took:.3f}s")
@@ -139,23 +170,45 @@ def unchanged(port: int, runs: int, adhoc_runs: int) -> None:
         f"unchanged, in process, {runs} runs: api_calls {sorted(set(calls))}, any change/deployment/failure: "
         f"{any(changed)}, p50 {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
-    times, calls, changed = [], [], []
-    for _run in range(adhoc_runs):
-        took, result = adhoc(args)
-        times.append(took)
-        calls.append(int(result.get("api_calls") or 0))
-        changed.append(bool(result.get("changed")) or bool(result.get("failed")))
-    if adhoc_runs:
-        print(
-            f"unchanged, ansible localhost -m, {adhoc_runs} runs: api_calls {sorted(set(calls))}, any change/failure: "
-            f"{any(changed)}, p50 {statistics.median(times):.2f} s, max {max(times):.2f} s"
+    if not adhoc_runs:
+        return
+    # The module, the ping floor (and the baseline revision's module) take turns, run after run:
+    # on a shared machine a load change then hits all of them alike, and the ratio holds.
+    kinds = ["module", "ping"] + (["baseline"] if baseline else [])
+    walls: dict[str, list[float]] = {k: [] for k in kinds}
+    cpus: dict[str, list[float]] = {k: [] for k in kinds}
+    calls, changed = [], []
+    for run in range(adhoc_runs):
+        for kind in kinds[run % len(kinds) :] + kinds[: run % len(kinds)]:
+            if kind == "ping":
+                took, cpu, result = adhoc({}, "ansible.builtin.ping")
+                if result.get("ping") != "pong":
+                    raise RuntimeError(f"the ping floor did not run the ping module: {result}")
+            else:
+                took, cpu, result = adhoc(args, collections=baseline[1] if kind == "baseline" and baseline else None)
+                calls.append(int(result.get("api_calls") or 0))
+                changed.append(bool(result.get("changed")) or bool(result.get("failed")))
+            walls[kind].append(took)
+            cpus[kind].append(cpu)
+    floor, cpu_floor = statistics.median(walls["ping"]), statistics.median(cpus["ping"])
+
+    def figures(kind: str) -> str:
+        wall, cpu = statistics.median(walls[kind]), statistics.median(cpus[kind])
+        return (
+            f"p50 {wall:.2f} s, max {max(walls[kind]):.2f} s, {wall / floor:.2f} x the ping floor; "
+            f"CPU p50 {cpu:.2f} s, {cpu / cpu_floor:.2f} x ping's, {cpu - cpu_floor:+.2f} s"
         )
-    if adhoc_runs:
-        floor = [adhoc({}, "ansible.builtin.ping")[0] for _run in range(adhoc_runs)]
-        print(
-            f"floor, ansible localhost -m ansible.builtin.ping, {adhoc_runs} runs: "
-            f"p50 {statistics.median(floor):.2f} s, max {max(floor):.2f} s"
-        )
+
+    print(
+        f"unchanged, ansible localhost -m, {adhoc_runs} runs: api_calls {sorted(set(calls))}, any change/failure: "
+        f"{any(changed)}, {figures('module')}"
+    )
+    if baseline:
+        print(f"baseline {baseline[0]}, ansible localhost -m, {adhoc_runs} runs (interleaved): {figures('baseline')}")
+    print(
+        f"floor, ansible localhost -m ansible.builtin.ping, {adhoc_runs} runs (interleaved): "
+        f"p50 {floor:.2f} s, max {max(walls['ping']):.2f} s; CPU p50 {cpu_floor:.2f} s"
+    )
     versions = http(port, "GET", "/v2/apps/bench/idle/versions")[1]
     print(f"versions of {IDLE['id']} after all runs: {len(versions['versions'])} (1 = nothing was ever redeployed)")
 
@@ -282,8 +335,15 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--poll-intervals", default="0.5,0.2")
     parser.add_argument("--mesos", type=int, default=0, help="rolling updates on the Mesos double (0: skip)")
+    parser.add_argument("--baseline", metavar="REV", help="also time the ad hoc runs with this git revision's plugins")
     args = parser.parse_args()
     print(f"load: {os.getloadavg()}")
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as where:
+        baseline = (args.baseline, export_collection(args.baseline, Path(where))) if args.baseline else None
+        return measure(args, baseline)
+
+
+def measure(args: argparse.Namespace, baseline: tuple[str, Path] | None) -> int:
     with ZkEnsemble(size=1, name="bench-marathon") as zk, tempfile.NamedTemporaryFile(suffix=".log") as log:
         port = free_port()
         zk_url = f"zk://{zk.connect_string}/bench-marathon"
@@ -302,7 +362,7 @@ def main() -> int:
                     print(Path(log.name).read_text(errors="replace")[-3000:])
                     return 1
                 time.sleep(0.2)
-            unchanged(port, args.runs, args.adhoc_runs)
+            unchanged(port, args.runs, args.adhoc_runs, baseline)
             for interval in (float(v) for v in args.poll_intervals.split(",")):
                 wait_latency(port, args.trials, interval)
         finally:
