@@ -191,10 +191,13 @@ class Lab(Target):
         ips = [docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", m).strip()
                for m in LAB_MASTERS]  # fmt: skip
         self.urls = [f"http://{ip}:8080" for ip in ips]
-        leader = str(http(8080, "GET", "/v2/leader", host=ips[0])[1].get("leader", "")).partition(":")[0]
+        answer = http(8080, "GET", "/v2/leader", host=ips[0])
+        if not isinstance(answer[1], dict) or answer[1].get("leader", "").partition(":")[0] not in LAB_MASTERS:
+            raise SystemExit(f"no Marathon leader named by {self.urls[0]}/v2/leader: {answer}")
+        leader = answer[1]["leader"].partition(":")[0]
         standbys = [m for m in LAB_MASTERS if m != leader]
         self.groups = {
-            f"Marathon double leader ({leader})": container_pids(leader, "marathon_double") if leader else [],
+            f"Marathon double leader ({leader})": container_pids(leader, "marathon_double"),
             "Marathon doubles standing by (2)": [p for m in standbys for p in container_pids(m, "marathon_double")],
             "Mesos master doubles (3)": [p for m in LAB_MASTERS for p in container_pids(m, "mesos_double master")],
             "Mesos agent doubles (2)": [p for a in LAB_AGENTS for p in container_pids(a, "mesos_double agent")],
