@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ansible_collections.orchestrator.platform.tests.support.ansible_run import 
 
 __all__ = [
     "REPO_ROOT",
+    "changed_counts",
     "container_ip",
     "docker_exec",
     "molecule_inventory",
@@ -41,6 +43,11 @@ def container_ip(name: str) -> str:
     ).stdout.split()
     assert out, f"{name} has no address"
     return out[0]
+
+
+def changed_counts(output: str) -> dict[str, int]:
+    """``changed=`` of each host in the PLAY RECAP of an ansible-playbook run's output."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
 
 
 def docker_exec(name: str, command: str, check: bool = True) -> str:

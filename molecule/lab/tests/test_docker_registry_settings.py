@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from lab_inventory import AGENTS, group_vars
-from scenario_helpers import docker_exec, run_playbook
+from scenario_helpers import changed_counts, docker_exec, run_playbook
 
 AGENT_VARS = group_vars("mesos_agents")
 EXTRA_REGISTRY = "registry.invalid:5000"
@@ -92,10 +92,6 @@ def ca_pem(tmp_path_factory: pytest.TempPathFactory) -> str:
     return (tmp / "cert.pem").read_text()
 
 
-def _changed(output: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
-
-
 def _engine(agent: str) -> dict[str, str]:
     """What a reload must keep and what the settings change: the engine's process and files."""
     return {
@@ -138,7 +134,7 @@ def test_registry_settings_reload_the_engine_keep_containers_and_are_undone(play
         # Check mode with diff: reported, nothing written, nothing reloaded.
         checked = run_playbook(play, "-e", extra, "--check", "--diff")
         assert checked.returncode == 0, checked.stdout[-4000:]
-        assert all(_changed(checked.stdout)[agent] > 0 for agent in AGENTS), checked.stdout[-3000:]
+        assert all(changed_counts(checked.stdout)[agent] > 0 for agent in AGENTS), checked.stdout[-3000:]
         assert re.search(rf'^\+\s+"{re.escape(EXTRA_REGISTRY)}"', checked.stdout, re.M), checked.stdout[-3000:]
         assert {agent: _engine(agent) for agent in AGENTS} == original
 
@@ -158,7 +154,7 @@ def test_registry_settings_reload_the_engine_keep_containers_and_are_undone(play
 
         again = run_playbook(play, "-e", extra)
         assert again.returncode == 0, again.stdout[-4000:]
-        assert set(_changed(again.stdout).values()) == {0}, again.stdout[-3000:]
+        assert set(changed_counts(again.stdout).values()) == {0}, again.stdout[-3000:]
     finally:
         # The inventory's own settings: the extra registry, mirror and CA go again.
         restored = run_playbook(play)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from mesos_checks import PLAYBOOK, state_snapshot
-from scenario_helpers import run_playbook
+from scenario_helpers import changed_counts, run_playbook
 
 CASES = [
     pytest.param(
@@ -62,10 +62,6 @@ CASES = [
 ]
 
 
-def _changed_counts(output: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
-
-
 @pytest.mark.parametrize(("args", "message"), CASES)
 def test_bad_input_fails_naming_the_variable_and_changes_nothing(args, message):
     before = state_snapshot()
@@ -74,5 +70,5 @@ def test_bad_input_fails_naming_the_variable_and_changes_nothing(args, message):
     assert result.returncode != 0
     flat = re.sub(r"\s+", " ", result.stdout)
     assert re.sub(r"\s+", " ", message) in flat
-    assert set(_changed_counts(result.stdout).values()) <= {0}
+    assert set(changed_counts(result.stdout).values()) <= {0}
     assert state_snapshot() == before

@@ -10,7 +10,6 @@ these checks use the engines directly.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 import urllib.error
@@ -19,7 +18,7 @@ import urllib.request
 import pytest
 import yaml
 from lab_inventory import AGENTS, group_hosts, group_vars
-from scenario_helpers import REPO_ROOT, container_ip, docker_exec, run_playbook
+from scenario_helpers import REPO_ROOT, changed_counts, container_ip, docker_exec, run_playbook
 
 LAB = group_vars("all")
 REGISTRY_HOSTS = group_hosts("docker_registry")
@@ -152,14 +151,10 @@ def test_agent_pulls_the_task_image_runs_it_and_enforces_a_memory_limit(agent):
 REGISTRY_PLAYBOOK = REPO_ROOT / "playbooks" / "docker_registry.yml"
 
 
-def _changed(output: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
-
-
 def test_registry_playbook_in_check_mode_on_the_converged_lab_changes_nothing():
     run = run_playbook(REGISTRY_PLAYBOOK, "--check", "--diff")
     assert run.returncode == 0, run.stdout[-4000:]
-    assert _changed(run.stdout) == {REGISTRY_HOSTS[0]: 0}, run.stdout[-3000:]
+    assert changed_counts(run.stdout) == {REGISTRY_HOSTS[0]: 0}, run.stdout[-3000:]
 
 
 @pytest.mark.disruptive
@@ -200,7 +195,7 @@ def test_registry_serves_https_with_a_certificate_and_back_to_http(tmp_path):
         # An insecure registry is tried over HTTPS first, without verification: the pull still works.
         assert "PULLED" in docker_exec(AGENTS[0], f"docker pull -q {IMAGE} && echo PULLED", check=False)
         again = run_playbook(REGISTRY_PLAYBOOK, "-e", tls)
-        assert _changed(again.stdout) == {name: 0}, again.stdout[-3000:]
+        assert changed_counts(again.stdout) == {name: 0}, again.stdout[-3000:]
     finally:
         back = run_playbook(REGISTRY_PLAYBOOK)
     assert back.returncode == 0, back.stdout[-4000:]

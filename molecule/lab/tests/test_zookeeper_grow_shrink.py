@@ -33,7 +33,6 @@ import copy
 import itertools
 import json
 import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +46,7 @@ from ansible_collections.orchestrator.platform.tests.support.waiting import wait
 from kazoo.client import KazooClient, KazooState
 from kazoo.retry import KazooRetry
 from lab_inventory import INVENTORY_DIR, group_hosts
-from scenario_helpers import container_ip, docker_exec
+from scenario_helpers import changed_counts, container_ip, docker_exec
 from zk_checks import CLIENT_PORT, MEMBERS, mode_of, state_snapshot
 
 SPARES = group_hosts("zookeeper_spare")
@@ -177,10 +176,6 @@ def write_inventory(directory: Path, members: list[str], outside: tuple[str, ...
     if not link.exists():
         link.symlink_to(INVENTORY_DIR / "group_vars")
     return str(directory / "hosts.yml")
-
-
-def changed_counts(output: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
 
 
 def zk_info(inventory: str, members: list[str]) -> dict:

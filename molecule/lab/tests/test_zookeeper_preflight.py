@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import yaml
 from lab_inventory import group_vars
-from scenario_helpers import run_playbook
+from scenario_helpers import changed_counts, run_playbook
 from zk_checks import MEMBERS, PLAYBOOK, state_snapshot
 
 ZK1, ZK2, ZK3 = MEMBERS
@@ -26,10 +25,6 @@ def _inventory(tmp_path: Path, hosts: dict[str, dict]) -> str:
     return str(path)
 
 
-def _changed_counts(output: str) -> dict[str, int]:
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
-
-
 def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
     before = state_snapshot()
     inventory = _inventory(tmp_path, {ZK1: {"zookeeper_myid": 2}, ZK2: {"zookeeper_myid": 2}, ZK3: {}})
@@ -37,7 +32,7 @@ def test_duplicate_myid_fails_naming_the_hosts_and_changes_nothing(tmp_path):
     print(result.stdout[-3000:])
     assert result.returncode != 0
     assert f"Duplicate server ids: id 2 on {ZK1}, {ZK2}" in result.stdout
-    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert set(changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
 
 
@@ -49,7 +44,7 @@ def test_even_ensemble_without_acknowledgement_fails_and_changes_nothing(tmp_pat
     assert result.returncode != 0
     assert f"has 2 voting members ({ZK1}, {ZK2})" in result.stdout
     assert "tolerates no more failures than one fewer" in result.stdout
-    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert set(changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
 
 
@@ -60,7 +55,7 @@ def test_reordered_inventory_keeps_ids_check_mode_reports_no_change(tmp_path):
     result = run_playbook(PLAYBOOK, "--check", "--diff", inventory=inventory)
     print(result.stdout[-2000:])
     assert result.returncode == 0, result.stdout[-3000:]
-    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert set(changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
 
 
@@ -71,7 +66,7 @@ def test_check_mode_shows_the_diff_and_restarts_nothing(tmp_path):
     print(result.stdout[-2000:])
     assert result.returncode == 0, result.stdout[-3000:]
     assert "+tickTime=2345" in result.stdout
-    assert all(count > 0 for count in _changed_counts(result.stdout).values())
+    assert all(count > 0 for count in changed_counts(result.stdout).values())
     assert state_snapshot() == before
 
 
@@ -83,5 +78,5 @@ def test_host_listed_twice_fails_naming_both_names_and_changes_nothing(tmp_path)
     print(result.stdout[-3000:])
     assert result.returncode != 0
     assert f"Host listed twice (same address): {ZK1} is {ZK1}, zk1-alias" in result.stdout
-    assert set(_changed_counts(result.stdout).values()) == {0}
+    assert set(changed_counts(result.stdout).values()) == {0}
     assert state_snapshot() == before
