@@ -156,6 +156,24 @@ def cpu_seconds(pids: list[int] | list[int | None]) -> float:
     return sum(cpu_ticks(f"/proc/{pid}/stat") for pid in pids) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_wait(pids: list[int] | list[int | None]) -> float:
+    """Seconds the processes' threads have spent runnable but waiting for a CPU so far
+    (/proc/<pid>/task/<tid>/schedstat, second field; threads that ended are not counted)."""
+    waited = 0
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat", encoding="ascii") as f:
+                    waited += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return waited / 1e9
+
+
 def machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine so far."""
     with open("/proc/stat", encoding="ascii") as f:
@@ -172,21 +190,30 @@ class CpuShare:
         self.wall = time.monotonic()
         self.machine = machine_cpu()
         self.cpu = {name: cpu_seconds(pids) for name, pids in groups.items()}
+        self.waited = {name: run_queue_wait(pids) for name, pids in groups.items()}
 
     def cores(self) -> dict[str, float]:
         """``{group: cores}``, ``"other"`` (every other process and the kernel: the load
-        generators, the probe) and ``"busy"`` (the share of all cores that was busy)."""
+        generators, the probe), ``"busy"`` (the share of all cores that was busy) and
+        ``"wait <group>"``: the group's threads' time runnable but waiting for a CPU, in
+        seconds per second (where the time goes under contention: scheduling)."""
         wall = max(1e-9, time.monotonic() - self.wall)
         busy, total = (a - b for a, b in zip(machine_cpu(), self.machine, strict=True))
         out = {name: (cpu_seconds(pids) - self.cpu[name]) / wall for name, pids in self.groups.items()}
         out["busy"] = busy / max(1, total)
         out["other"] = out["busy"] * (os.cpu_count() or 1) - sum(out[name] for name in self.groups)
+        for name, pids in self.groups.items():
+            out[f"wait {name}"] = (run_queue_wait(pids) - self.waited[name]) / wall
         return out
 
 
 def fmt_cores(share: dict[str, float]) -> str:
-    parts = [f"{name} {cores:.2f}" for name, cores in share.items() if name != "busy"]
-    return f"{', '.join(parts)} cores; the machine's {os.cpu_count()} cores {share['busy']:.0%} busy"
+    parts = [f"{name} {cores:.2f}" for name, cores in share.items() if name != "busy" and not name.startswith("wait ")]
+    waits = [f"{name[5:]} {v * 1000:.0f}" for name, v in share.items() if name.startswith("wait ")]
+    return (
+        f"{', '.join(parts)} cores; the machine's {os.cpu_count()} cores {share['busy']:.0%} busy; "
+        f"waited for a CPU (ms per s): {', '.join(waits)}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,7 +291,17 @@ def engine_phase(spec: dict) -> dict:
     engine.open()
     try:
         started = time.monotonic()
-        if spec["phase"] == "copy":
+        if spec["phase"] == "copy" and spec.get("profile"):
+            # where the engine's own CPU goes in a copy: cProfile's functions by own time
+            import cProfile  # noqa: PLC0415  # only when asked
+            import pstats  # noqa: PLC0415
+
+            profiler = cProfile.Profile(time.process_time)
+            engine.preflight()
+            res = profiler.runcall(engine.copy)
+            with open(spec["profile"], "w", encoding="utf-8") as out:
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        elif spec["phase"] == "copy":
             engine.preflight()
             res = engine.copy()
         elif spec["phase"] == "verify":
@@ -477,6 +514,7 @@ def measure_relay_floor(
             "source JVMs": [m.pid for m in src_ens.members],
             "target JVMs": [m.pid for m in tgt_ens.members],
             "relay": [relay.pid],
+            "probe": [os.getpid()],
         }
     )
     res = probe.run(seconds)
@@ -584,7 +622,22 @@ def fmt(v: float | None, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:,.1f}{unit}"
 
 
-def main() -> int:  # noqa: PLR0915  # one linear script
+class BusyLoad:
+    """``n`` processes that spin on the CPU at normal priority: the contention of a busy
+    machine, added by the benchmark itself (issue 20: lag with both cores busy)."""
+
+    def __init__(self, n: int) -> None:
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL) for _ in range(n)
+        ]
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
+def main() -> int:  # noqa: PLR0912, PLR0915  # one linear script
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--nodes", type=int, default=100_000)
     ap.add_argument("--lag-seconds", type=float, default=60.0)
@@ -594,12 +647,28 @@ def main() -> int:  # noqa: PLR0915  # one linear script
     add_jvm_options(ap)
     ap.add_argument("--rates", default="500,1000", help="change rates (per second) of the lag and floor phases")
     ap.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        help="processes spinning on the CPU during the floor and lag phases (2 = both cores of this machine busy)",
+    )
+    ap.add_argument(
+        "--copy-runs",
+        type=int,
+        default=1,
+        help="copies of the tree, each after the raw write bound measured again (the target emptied between)",
+    )
+    ap.add_argument(
         "--relay-batch",
         type=int,
         default=RELAY_TARGET_BATCH,
         help="changes per multi of the relay floor's load on the target (default: the engine's batches)",
     )
     ap.add_argument("--engine-log", help="append the engine's DEBUG log (failed batches, repairs) to this file")
+    ap.add_argument(
+        "--profile-copy",
+        help="profile the last copy's engine CPU (cProfile, process time; slows it) into this file",
+    )
     ap.add_argument("--engine-phase", help=argparse.SUPPRESS)
     ap.add_argument("--load-phase", help=argparse.SUPPRESS)
     ap.add_argument("--relay-phase", help=argparse.SUPPRESS)
@@ -629,28 +698,36 @@ def main() -> int:  # noqa: PLR0915  # one linear script
         s.ensure_path(f"{ROOT}/churn")
         s.ensure_path(f"{ROOT}/probe")
         nodes_total = len(ops) + 2
-        t.ensure_path("/rawbound")
-        raw_rate = multi_write(t, [op._replace(path="/rawbound" + op.path) for op in ops])
-        delete_tree(t, "/rawbound" + ROOT)
-        t.delete("/rawbound")
         base = {
             "source": params(src_ens.connect_string),
             "target": params(tgt_ens.connect_string),
             "options": {"paths": [ROOT], "heartbeat_interval": 0.5},
             "log": args.engine_log,
         }
-        print("engine copy ...", file=sys.stderr)
         src_pids = [m.pid for m in src_ens.members]
         tgt_pids = [m.pid for m in tgt_ens.members]
-        jvm_before = (cpu_seconds(src_pids), cpu_seconds(tgt_pids), machine_cpu())
-        copy = finish_phase(run_phase(dict(base, phase="copy")), 3600)
-        busy, total = (a - b for a, b in zip(machine_cpu(), jvm_before[2], strict=True))
-        copy_cpu = {
-            "source": cpu_seconds(src_pids) - jvm_before[0],
-            "target": cpu_seconds(tgt_pids) - jvm_before[1],
-            "busy": busy / max(1, total),
-        }
-        copy_rate = copy["nodes"] / copy["wall"]
+        copies: list[dict] = []
+        for run in range(args.copy_runs):
+            if run:
+                delete_tree(t, ROOT)  # the next copy starts from an empty target again
+            t.ensure_path("/rawbound")
+            raw_rate = multi_write(t, [op._replace(path="/rawbound" + op.path) for op in ops])
+            delete_tree(t, "/rawbound" + ROOT)
+            t.delete("/rawbound")
+            print(f"engine copy {run + 1}/{args.copy_runs} ...", file=sys.stderr)
+            jvm_before = (cpu_seconds(src_pids), cpu_seconds(tgt_pids), machine_cpu())
+            profile = args.profile_copy if run == args.copy_runs - 1 else None
+            copy = finish_phase(run_phase(dict(base, phase="copy", profile=profile)), 3600)
+            busy, total = (a - b for a, b in zip(machine_cpu(), jvm_before[2], strict=True))
+            copy["jvm_cpu"] = {
+                "source": cpu_seconds(src_pids) - jvm_before[0],
+                "target": cpu_seconds(tgt_pids) - jvm_before[1],
+                "busy": busy / max(1, total),
+            }
+            copy["rate"] = copy["nodes"] / copy["wall"]
+            copy["raw_rate"] = raw_rate
+            copies.append(copy)
+        copy_rate = copies[-1]["rate"]
         print("zk-shell mirror ...", file=sys.stderr)
         sub = f"{ROOT}/d1"
         sub_nodes = 0
@@ -677,6 +754,7 @@ def main() -> int:  # noqa: PLR0915  # one linear script
         ver = finish_phase(run_phase(dict(base, phase="verify")), 3600)
         # watch floor: the probe watching the SOURCE itself while the writer runs, no mirror.
         # The probe writes through its own session, the load comes from another process.
+        busy_load = BusyLoad(args.busy)  # from the floors to the end of the lag phases
         probe_w = client(src_ens.connect_string)
         floor = {}
         floor_obs = client(src_ens.connect_string)
@@ -684,7 +762,7 @@ def main() -> int:  # noqa: PLR0915  # one linear script
         for rate in rates:
             print(f"watch floor at {rate}/s ...", file=sys.stderr)
             w = start_load(src_ens.connect_string, args.nodes, rate, args.floor_seconds, f"floor{rate}")
-            share = CpuShare({"source JVMs": src_pids})
+            share = CpuShare({"source JVMs": src_pids, "probe": [os.getpid()]})
             floor[rate] = probe_floor.run(args.floor_seconds)
             floor[rate]["cpu"] = share.cores()
             finish_load(w, args.floor_seconds)
@@ -723,10 +801,13 @@ def main() -> int:  # noqa: PLR0915  # one linear script
         for rate in rates:
             print(f"mirror lag at {rate}/s ...", file=sys.stderr)
             w = start_load(src_ens.connect_string, args.nodes, rate, args.lag_seconds, f"mirror{rate}")
-            share = CpuShare({"source JVMs": src_pids, "target JVMs": tgt_pids, "engine": [mproc.pid]})
+            share = CpuShare(
+                {"source JVMs": src_pids, "target JVMs": tgt_pids, "engine": [mproc.pid], "probe": [os.getpid()]}
+            )
             lag[rate] = probe.run(args.lag_seconds)
             lag[rate]["cpu"] = share.cores()
             lag[rate]["achieved"] = finish_load(w, args.lag_seconds)
+        busy_load.stop()
         s.create(marker, b"")
         mirror = finish_phase(mproc, 900)
         s.delete(marker)
@@ -737,18 +818,36 @@ def main() -> int:  # noqa: PLR0915  # one linear script
                 f"{nodes_total:,} znodes of 100 bytes (4 dirs x {len(ops) // 404} groups x 100), generated at "
                 f"{gen_rate:,.0f} nodes/s",
             ),
-            ("raw write bound (pipelined 1000-op multi creates, no reads)", f"{raw_rate:,.0f} nodes/s"),
-            (
-                "engine copy",
-                f"{copy_rate:,.0f} nodes/s ({copy['wall']:.1f} s, {copy_rate / raw_rate:.0%} of the raw "
-                f"bound), peak RSS {copy['rss_mb']:.0f} MB",
-            ),
-            (
-                "CPU during the engine copy",
-                f"engine {copy['cpu_s']:.1f} s, source JVMs {copy_cpu['source']:.1f} s, target JVMs "
-                f"{copy_cpu['target']:.1f} s; the machine's {os.cpu_count()} cores {copy_cpu['busy']:.0%} busy "
-                "(the copy phase's whole process, connecting included)",
-            ),
+        ]
+        for run, c in enumerate(copies, 1):
+            rows += [
+                (
+                    f"copy {run}: raw write bound (pipelined 1000-op multi creates, no reads)",
+                    f"{c['raw_rate']:,.0f} nodes/s",
+                ),
+                (
+                    f"copy {run}: engine copy",
+                    f"{c['rate']:,.0f} nodes/s ({c['wall']:.1f} s, {c['rate'] / c['raw_rate']:.0%} of the raw "
+                    f"bound), peak RSS {c['rss_mb']:.0f} MB",
+                ),
+                (
+                    f"copy {run}: CPU during the engine copy",
+                    f"engine {c['cpu_s']:.1f} s, source JVMs {c['jvm_cpu']['source']:.1f} s, target JVMs "
+                    f"{c['jvm_cpu']['target']:.1f} s; the machine's {os.cpu_count()} cores "
+                    f"{c['jvm_cpu']['busy']:.0%} busy (the copy phase's whole process, connecting included)",
+                ),
+            ]
+        if len(copies) > 1:
+            rates_seen = sorted(c["rate"] for c in copies)
+            ratios = sorted(c["rate"] / c["raw_rate"] for c in copies)
+            rows.append(
+                (
+                    f"engine copy over {len(copies)} runs",
+                    f"{rates_seen[0]:,.0f}-{rates_seen[-1]:,.0f} nodes/s (median {rates_seen[len(copies) // 2]:,.0f}), "
+                    f"{ratios[0]:.0%}-{ratios[-1]:.0%} of the raw bound of the same run",
+                )
+            )
+        rows += [
             (
                 "zk-shell 1.3.4 mirror",
                 "not run (no zk-shell)"
@@ -780,6 +879,12 @@ def main() -> int:  # noqa: PLR0915  # one linear script
                     f"({rf['n']} probes, {rf['relayed']} relayed)",
                 )
             )
+            rows.append(
+                (
+                    f"lag p99 / watch floor p99 at {rate} changes/s (goal: at most 2)",
+                    f"{m['p99'] / fl['p99']:.2f}" if m["p99"] and fl["p99"] else "n/a",
+                )
+            )
             rows += [
                 (f"CPU during the watch floor at {rate} changes/s", fmt_cores(fl["cpu"])),
                 (f"CPU during the relay floor at {rate} changes/s", fmt_cores(rf["cpu"])),
@@ -796,6 +901,7 @@ def main() -> int:  # noqa: PLR0915  # one linear script
             )
         )
         rows.append(("machine load (1/5/15 min) at the end", " / ".join(f"{x:.2f}" for x in load)))
+        rows.append(("processes spinning on the CPU during the floors and lags (--busy)", str(args.busy)))
         obs.stop()
         obs.close()
         probe_w.stop()
