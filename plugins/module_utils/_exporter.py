@@ -413,25 +413,26 @@ def load_config(path: str) -> dict:
 
 
 def run(build: Callable[[dict], Exporter], argv: list) -> int:
-    """``<entry> CONFIG.json``: build the exporter from the settings, serve until SIGTERM."""
+    """``<entry> CONFIG.json [--check]``: build the exporter from the settings and serve until
+    SIGTERM; with ``--check`` only validate the settings (the role's ``validate:``)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    if len(argv) != 1:
-        LOG.error("usage: orchestrator-exporter {zookeeper|mesos} CONFIG.json")
+    check = "--check" in argv
+    args = [a for a in argv if a != "--check"]
+    if len(args) != 1:
+        LOG.error("usage: orchestrator-exporter {zookeeper|mesos} CONFIG.json [--check]")
         return 2
     try:
-        exporter = build(load_config(argv[0]))
-    except (ConfigError, ValueError) as exc:
+        exporter = build(load_config(args[0]))
+    except (ConfigError, ValueError, TypeError) as exc:
         LOG.error("%s", exc)
         return 2
+    if check:
+        return 0
     try:
         exporter.start()
     except OSError as exc:
         LOG.error(
-            "%s exporter: cannot listen on %s:%s: %s",
-            exporter.name,
-            exporter.listen_address,
-            exporter.requested_port,
-            exc,
+            "%s exporter: cannot listen on %s:%s: %s", exporter.name, exporter.listen_address, exporter.requested_port, exc
         )
         return 2
 
