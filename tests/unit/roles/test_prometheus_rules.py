@@ -1,0 +1,188 @@
+"""The collection's Prometheus alerting rules (roles/prometheus/files/rules/*.yml), checked by the
+real ``/usr/bin/promtool`` and held to their contract.
+
+- ``promtool check rules`` accepts every rule file, and ``promtool test rules`` passes every test
+  file in tests/unit/roles/prometheus_rules/ (the failure shows promtool's own output).
+- Every alert has, in its area's test file, a case that fires it and a case where it must stay
+  silent; no test names an alert that does not exist (promtool would pass a silent case for a
+  misspelt alert name).
+- The silent cases are not silent by accident (series promtool never matches, an evaluation
+  before anything happened): with every ``for:`` set to 0 each alert's silent cases must fail,
+  i.e. at the moments they check the expression is true and only ``for:`` keeps the alert
+  pending (a normal leader election, one missed scrape, a short burst).
+- Every alert carries ``severity`` (page|ticket), ``component``, ``summary`` and ``description``
+  naming ``{{ $labels.instance }}``, and a ``runbook`` whose anchor is a heading of
+  docs/monitoring/alerts.md.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+RULES_DIR = REPO / "roles" / "prometheus" / "files" / "rules"
+TESTS_DIR = Path(__file__).resolve().parent / "prometheus_rules"
+ALERTS_DOC = REPO / "docs" / "monitoring" / "alerts.md"
+PROMTOOL = "/usr/bin/promtool"
+AREAS = ("zookeeper", "mesos", "marathon", "hosts", "zk_sync")
+COMPONENTS = {"zookeeper", "mesos", "marathon", "host", "zk_sync"}
+RUNBOOK_PREFIX = "docs/monitoring/alerts.md#"
+
+
+def rule_files() -> list[Path]:
+    return sorted(RULES_DIR.glob("*.yml"))
+
+
+def unit_test_files() -> list[Path]:
+    return sorted(TESTS_DIR.glob("*_test.yml"))
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def alerts_of(path: Path) -> list[dict[str, Any]]:
+    return [rule for group in load(path)["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    if not Path(PROMTOOL).exists():
+        pytest.fail(f"{PROMTOOL} is missing: install the Debian package prometheus (tools/setup does)")
+    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def heading_anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of the Markdown headings: lower case, punctuation dropped, spaces to '-'."""
+    anchors = set()
+    for line in markdown.splitlines():
+        match = re.match(r"#{1,6}\s+(.*)", line)
+        if match:
+            text = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def cases(test_file: Path) -> list[tuple[str, bool]]:
+    """(alertname, expects alerts) for every alert_rule_test of a promtool test file."""
+    out = []
+    for test in load(test_file)["tests"]:
+        for case in test.get("alert_rule_test", []):
+            out.append((case["alertname"], bool(case.get("exp_alerts"))))
+    return out
+
+
+def test_the_areas_have_rule_and_test_files() -> None:
+    assert [p.stem for p in rule_files()] == sorted(AREAS)
+    assert [p.name for p in unit_test_files()] == sorted(f"{area}_test.yml" for area in AREAS)
+    for area in AREAS:
+        listed = load(TESTS_DIR / f"{area}_test.yml")["rule_files"]
+        resolved = [(TESTS_DIR / name).resolve() for name in listed]
+        assert resolved == [RULES_DIR / f"{area}.yml"], f"{area}_test.yml must test {area}.yml only"
+
+
+@pytest.mark.parametrize("path", rule_files(), ids=lambda p: p.name)
+def test_promtool_check_rules(path: Path) -> None:
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alerts_of(path))} rules found" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("path", unit_test_files(), ids=lambda p: p.name)
+def test_promtool_test_rules(path: Path) -> None:
+    result = promtool("test", "rules", path.name, cwd=TESTS_DIR)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "SUCCESS" in output and "FAILED" not in output, output
+
+
+def test_promtool_test_rules_can_fail(tmp_path: Path) -> None:
+    """A wrong expectation makes promtool (and so the test above) fail: the harness can fail."""
+    test = load(TESTS_DIR / "zookeeper_test.yml")
+    test["rule_files"] = [str(RULES_DIR / "zookeeper.yml")]
+    firing = next(c for t in test["tests"] for c in t["alert_rule_test"] if c.get("exp_alerts"))
+    firing["exp_alerts"] = []
+    broken = tmp_path / "broken_test.yml"
+    broken.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = promtool("test", "rules", str(broken))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "FAILED" in output, output
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_every_alert_fires_and_stays_silent(area: str) -> None:
+    names = [rule["alert"] for rule in alerts_of(RULES_DIR / f"{area}.yml")]
+    found = cases(TESTS_DIR / f"{area}_test.yml")
+    unknown = sorted({name for name, _fires in found} - set(names))
+    assert not unknown, f"{area}_test.yml tests alerts that {area}.yml does not define: {unknown}"
+    for name in names:
+        assert (name, True) in found, f"{name}: no case in {area}_test.yml where it fires"
+        assert (name, False) in found, f"{name}: no case in {area}_test.yml where it must stay silent"
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_silent_cases_rely_on_for(area: str, tmp_path: Path) -> None:
+    rules = load(RULES_DIR / f"{area}.yml")
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["for"] = "0s"
+    mutated_rules = tmp_path / f"{area}.yml"
+    mutated_rules.write_text(yaml.safe_dump(rules), encoding="utf-8")
+
+    test = load(TESTS_DIR / f"{area}_test.yml")
+    test["rule_files"] = [str(mutated_rules)]
+    for unit in test["tests"]:
+        unit["alert_rule_test"] = [c for c in unit.get("alert_rule_test", []) if not c.get("exp_alerts")]
+        unit.pop("promql_expr_test", None)
+    silent_only = tmp_path / f"{area}_silent_test.yml"
+    silent_only.write_text(yaml.safe_dump(test), encoding="utf-8")
+
+    result = promtool("test", "rules", str(silent_only))
+    output = result.stdout + result.stderr
+    failed = set(re.findall(r"alertname: (\w+), time:", output))
+    names = {rule["alert"] for rule in alerts_of(RULES_DIR / f"{area}.yml")}
+    assert result.returncode != 0, output
+    assert names <= failed, (
+        f"without 'for:' these alerts still pass every silent case, so no silent case catches the "
+        f"condition while it is pending: {sorted(names - failed)}\n{output}"
+    )
+
+
+@pytest.mark.parametrize("path", rule_files(), ids=lambda p: p.name)
+def test_labels_annotations_and_runbooks(path: Path) -> None:
+    anchors = heading_anchors(ALERTS_DOC.read_text(encoding="utf-8"))
+    for rule in alerts_of(path):
+        name = rule["alert"]
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, name
+        assert re.fullmatch(r"\d+[smh]", str(rule["for"])) and not str(rule["for"]).startswith("0"), name
+        assert rule["labels"].get("severity") in {"page", "ticket"}, name
+        assert rule["labels"].get("component") in COMPONENTS, name
+        annotations = rule["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook"}, name
+        for key in ("summary", "description"):
+            assert "{{ $labels.instance }}" in annotations[key], f"{name}: {key} must name the instance"
+        runbook = annotations["runbook"]
+        assert runbook == RUNBOOK_PREFIX + name.lower(), f"{name}: runbook {runbook}"
+        assert runbook.removeprefix(RUNBOOK_PREFIX) in anchors, f"{name}: no heading {name} in {ALERTS_DOC.name}"
+
+
+def test_alert_names_are_unique() -> None:
+    names = [rule["alert"] for path in rule_files() for rule in alerts_of(path)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_heading_anchors() -> None:
+    assert heading_anchors("## ZookeeperNoLeader\n### What's this, then?\ntext # no") == {
+        "zookeepernoleader",
+        "whats-this-then",
+    }
+
+
+def test_promtool_is_the_real_one() -> None:
+    result = promtool("--version")
+    assert result.returncode == 0 and "promtool, version 2." in (result.stdout + result.stderr)
