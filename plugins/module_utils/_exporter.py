@@ -216,7 +216,9 @@ class Exporter:
         with self._lock:
             self._rendered = rendered
 
-    def _poll_loop(self) -> None:
+    def _poll_loop(self, first_wait: float) -> None:
+        if self._stop.wait(first_wait):
+            return
         while not self._stop.is_set():
             started = self._clock()
             try:
@@ -357,7 +359,9 @@ class Exporter:
             target=self._server.serve_forever, name=f"{self.name}-serve", daemon=True
         )
         self._server_thread.start()
-        self._poller = threading.Thread(target=self._poll_loop, name=f"{self.name}-poll", daemon=True)
+        self._poller = threading.Thread(
+            target=self._poll_loop, args=(self.interval if poll_first else 0.0,), name=f"{self.name}-poll", daemon=True
+        )
         self._poller.start()
         LOG.info(
             "%s exporter: serving /metrics on %s:%s, polling every %ss",
@@ -432,7 +436,11 @@ def run(build: Callable[[dict], Exporter], argv: list) -> int:
         exporter.start()
     except OSError as exc:
         LOG.error(
-            "%s exporter: cannot listen on %s:%s: %s", exporter.name, exporter.listen_address, exporter.requested_port, exc
+            "%s exporter: cannot listen on %s:%s: %s",
+            exporter.name,
+            exporter.listen_address,
+            exporter.requested_port,
+            exc,
         )
         return 2
 
