@@ -24,14 +24,22 @@ import math
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, NamedTuple
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+# Optional for ansible-test's import check of module_utils; the exporters' hosts have it.
+PROMETHEUS_IMPORT_ERROR = None
+try:
+    import prometheus_client.core
+    import prometheus_client.exposition
+
+    HAS_PROMETHEUS = True
+except ImportError:
+    HAS_PROMETHEUS = False
+    PROMETHEUS_IMPORT_ERROR = traceback.format_exc()
 
 LOG = logging.getLogger("orchestrator.exporter")
 
@@ -79,20 +87,20 @@ class _Rows:
         self.rows = rows
 
     def collect(self) -> list:
-        families: dict[str, Metric] = {}
+        families: dict = {}
         for r in self.rows:
             family = families.get(r.family)
             if family is None:
-                family = families[r.family] = Metric(r.family, r.help, r.kind)
+                family = families[r.family] = prometheus_client.core.Metric(r.family, r.help, r.kind)
             family.add_sample(r.sample, {k: str(v) for k, v in r.labels.items()}, r.value)
         return list(families.values())
 
 
 def render_rows(rows: list) -> bytes:
     """The text exposition of ``rows`` (prometheus-client's own serialiser)."""
-    registry = CollectorRegistry(auto_describe=False)
+    registry = prometheus_client.core.CollectorRegistry(auto_describe=False)
     registry.register(_Rows(rows))
-    return generate_latest(registry)
+    return prometheus_client.exposition.generate_latest(registry)
 
 
 class PollError(Exception):
@@ -149,6 +157,11 @@ class Exporter:
         compat_error_counter: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
+        if not HAS_PROMETHEUS:
+            raise ConfigError(
+                "the Python library prometheus-client is missing (Debian: python3-prometheus-client)\n"
+                f"{PROMETHEUS_IMPORT_ERROR}"
+            )
         if not targets:
             raise ValueError(f"{name} exporter: no targets configured")
         self.name = name
@@ -312,7 +325,7 @@ class Exporter:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    body, status, ctype = exporter.render(), 200, CONTENT_TYPE_LATEST
+                    body, status, ctype = exporter.render(), 200, prometheus_client.exposition.CONTENT_TYPE_LATEST
                 elif path == "/":
                     body, status, ctype = (
                         b'<html><body><a href="/metrics">/metrics</a></body></html>\n',
