@@ -15,7 +15,6 @@ import importlib
 import re
 import sys
 import threading
-import time
 import types
 import urllib.request
 from pathlib import Path
@@ -186,16 +185,15 @@ def test_zk_sync_names_are_what_its_endpoint_serves() -> None:
 
 
 def marathon_double_exposition() -> str:
-    """The double's /metrics/prometheus text, from its own Api.prometheus() with an empty core."""
+    """The double's /metrics/prometheus text, from its own Api.prometheus() over an empty core."""
     if str(MARATHON_DOUBLE.parent) not in sys.path:
         sys.path.insert(0, str(MARATHON_DOUBLE.parent))
     api_cls: Any = importlib.import_module("marathon_double.api").Api
     core = types.SimpleNamespace(
         lock=threading.Lock(), instances={}, apps={}, deployments=[], bus=types.SimpleNamespace(count=0), counters={}
     )
-    api = types.SimpleNamespace(core=core, flags={"metrics_name_prefix": "marathon"}, started=time.time())
-    api._metric_values = types.MethodType(api_cls._metric_values, api)
-    return str(api_cls.prometheus(api))
+    api = api_cls(flags={"metrics_name_prefix": "marathon"}, core=core, host_port="127.0.0.1:0", abdicate=lambda: None)
+    return str(api.prometheus())
 
 
 def test_marathon_names_are_what_the_double_serves() -> None:
