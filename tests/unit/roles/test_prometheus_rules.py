@@ -10,6 +10,9 @@ real ``/usr/bin/promtool`` and held to their contract.
   before anything happened): with every ``for:`` set to 0 each alert's silent cases must fail,
   i.e. at the moments they check the expression is true and only ``for:`` keeps the alert
   pending (a normal leader election, one missed scrape, a short burst).
+- The ZooKeeper rules, on what the collection's real exporter reports of a real three-member
+  ensemble (tests/fixtures/zk_ensemble.py), healthy, with one and with two members stopped,
+  give exactly the alerts expected.
 - Every alert carries ``severity`` (page|ticket), ``component``, ``summary`` and ``description``
   naming ``{{ $labels.instance }}``, and a ``runbook`` whose anchor is a heading of
   docs/monitoring/alerts.md.
@@ -24,6 +27,11 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.orchestrator.platform.plugins.module_utils._exporter import Exporter
+from ansible_collections.orchestrator.platform.plugins.module_utils._exporter_zookeeper import ZkMemberTarget
+from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[3]
 RULES_DIR = REPO / "roles" / "prometheus" / "files" / "rules"
@@ -186,3 +194,85 @@ def test_heading_anchors() -> None:
 def test_promtool_is_the_real_one() -> None:
     result = promtool("--version")
     assert result.returncode == 0 and "promtool, version 2." in (result.stdout + result.stderr)
+
+
+# ---- The ZooKeeper rules on what the collection's real exporter says of a real ensemble -------
+
+
+def exporter_series(member: Any, instance: str) -> list[dict[str, str]]:
+    """promtool input series (constant for 10 minutes) of one member's exporter, as Prometheus
+    stores a scrape of it: the exposition's samples plus job, instance and up."""
+    exporter = Exporter(
+        "zookeeper", [ZkMemberTarget(member.host, member.client_port, 2.0)], listen_address="127.0.0.1", port=0
+    )
+    exporter.poll_once()
+    text = exporter.render().decode()
+    series = [{"series": f'up{{job="zookeeper", instance="{instance}"}}', "values": "1x40"}]
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = {**sample.labels, "job": "zookeeper", "instance": instance}
+            body = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            series.append({"series": f"{sample.name}{{{body}}}", "values": f"{sample.value:g}x40"})
+    return series
+
+
+def check_ensemble_alerts(tmp_path: Path, name: str, series: list[dict[str, str]], expected: dict) -> None:
+    """promtool evaluates the ZooKeeper rules (annotations left out) on the series at 10m and
+    must find exactly the expected alerts: {alertname: [extra labels of each alert]}."""
+    rules = load(RULES_DIR / "zookeeper.yml")
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["annotations"] = {}
+    (tmp_path / "zookeeper.yml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    alert_tests = []
+    for rule in alerts_of(RULES_DIR / "zookeeper.yml"):
+        exp = [
+            {"exp_labels": {**rule["labels"], "job": "zookeeper", **labels}}
+            for labels in expected.get(rule["alert"], [])
+        ]
+        alert_tests.append({"eval_time": "10m", "alertname": rule["alert"], "exp_alerts": exp})
+    test = {
+        "rule_files": [str(tmp_path / "zookeeper.yml")],
+        "evaluation_interval": "15s",
+        "tests": [{"interval": "15s", "input_series": series, "alert_rule_test": alert_tests}],
+    }
+    path = tmp_path / f"{name}_test.yml"
+    path.write_text(yaml.safe_dump(test), encoding="utf-8")
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.slow
+def test_zookeeper_rules_on_the_real_exporter_of_a_real_ensemble(tmp_path: Path) -> None:
+    """Healthy: no alert. One member stopped: only ZookeeperMemberDown. Two stopped: the last one
+    answers "not currently serving": ZookeeperQuorumLost on every member, ZookeeperNoLeader on it."""
+    ensemble = ZkEnsemble(size=3, name="zk-rules")
+    names = ["zk1", "zk2", "zk3"]
+    try:
+        ensemble.start(timeout=90)
+        members = ensemble.members
+        hosts = {n: m.hostport for n, m in zip(names, members, strict=True)}
+
+        def scrape() -> list[dict[str, str]]:
+            return [s for n, m in zip(names, members, strict=True) for s in exporter_series(m, n)]
+
+        check_ensemble_alerts(tmp_path, "healthy", scrape(), {})
+
+        members[2].stop()
+        wait_for(lambda: sum(m.mode() is not None for m in members[:2]) == 2, 60, "two members serving without zk3")
+        check_ensemble_alerts(tmp_path, "one_down", scrape(), {"ZookeeperMemberDown": [{"instance": "zk3"}]})
+
+        members[1].stop()
+        wait_for(lambda: members[0].mode() is None, 60, "zk1 no longer serving")
+        check_ensemble_alerts(
+            tmp_path,
+            "two_down",
+            scrape(),
+            {
+                "ZookeeperMemberDown": [{"instance": "zk2"}, {"instance": "zk3"}],
+                "ZookeeperQuorumLost": [{"instance": n} for n in names],
+                "ZookeeperNoLeader": [{"instance": "zk1", "zk_host": hosts["zk1"]}],
+            },
+        )
+    finally:
+        ensemble.stop()
