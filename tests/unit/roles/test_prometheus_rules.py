@@ -11,8 +11,10 @@ real ``/usr/bin/promtool`` and held to their contract.
   i.e. at the moments they check the expression is true and only ``for:`` keeps the alert
   pending (a normal leader election, one missed scrape, a short burst).
 - The ZooKeeper rules, on what the collection's real exporter reports of a real three-member
-  ensemble (tests/fixtures/zk_ensemble.py), healthy, with one and with two members stopped,
-  give exactly the alerts expected.
+  ensemble (tests/fixtures/zk_ensemble.py), healthy, with one and with two members stopped, and
+  the Mesos rules on what its Mesos exporter reports of three masters of the Mesos double
+  (tests/support/mesos_cluster.py) through a failover and with every master stopped, give
+  exactly the alerts expected.
 - Every alert carries ``severity`` (page|ticket), ``component``, ``summary`` and ``description``
   naming ``{{ $labels.instance }}``, and a ``runbook`` whose anchor is a heading of
   docs/monitoring/alerts.md.
@@ -28,8 +30,10 @@ from typing import Any
 import pytest
 import yaml
 from ansible_collections.orchestrator.platform.plugins.module_utils._exporter import Exporter
+from ansible_collections.orchestrator.platform.plugins.module_utils._exporter_mesos import build as build_mesos_exporter
 from ansible_collections.orchestrator.platform.plugins.module_utils._exporter_zookeeper import ZkMemberTarget
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
+from ansible_collections.orchestrator.platform.tests.support.mesos_cluster import Cluster as MesosCluster
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -196,43 +200,49 @@ def test_promtool_is_the_real_one() -> None:
     assert result.returncode == 0 and "promtool, version 2." in (result.stdout + result.stderr)
 
 
-# ---- The ZooKeeper rules on what the collection's real exporter says of a real ensemble -------
+# ---- The rules on what the collection's real exporters say of real ensembles and masters -----
 
 
-def exporter_series(member: Any, instance: str) -> list[dict[str, str]]:
-    """promtool input series (constant for 10 minutes) of one member's exporter, as Prometheus
-    stores a scrape of it: the exposition's samples plus job, instance and up."""
-    exporter = Exporter(
-        "zookeeper", [ZkMemberTarget(member.host, member.client_port, 2.0)], listen_address="127.0.0.1", port=0
-    )
+def exporter_series(exporter: Any, job: str, instance: str) -> list[dict[str, str]]:
+    """promtool input series (constant for 10 minutes) of one exporter after one poll, as
+    Prometheus stores a scrape of it: the exposition's samples plus job, instance and up."""
     exporter.poll_once()
     text = exporter.render().decode()
-    series = [{"series": f'up{{job="zookeeper", instance="{instance}"}}', "values": "1x40"}]
+    series = [{"series": f'up{{job="{job}", instance="{instance}"}}', "values": "1x40"}]
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            labels = {**sample.labels, "job": "zookeeper", "instance": instance}
+            labels = {**sample.labels, "job": job, "instance": instance}
             body = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
             series.append({"series": f"{sample.name}{{{body}}}", "values": f"{sample.value:g}x40"})
     return series
 
 
-def check_ensemble_alerts(tmp_path: Path, name: str, series: list[dict[str, str]], expected: dict) -> None:
-    """promtool evaluates the ZooKeeper rules (annotations left out) on the series at 10m and
-    must find exactly the expected alerts: {alertname: [extra labels of each alert]}."""
-    rules = load(RULES_DIR / "zookeeper.yml")
+def zk_series(member: Any, instance: str) -> list[dict[str, str]]:
+    target = ZkMemberTarget(member.host, member.client_port, 2.0)
+    return exporter_series(Exporter("zookeeper", [target], listen_address="127.0.0.1", port=0), "zookeeper", instance)
+
+
+def mesos_series(master: Any, instance: str) -> list[dict[str, str]]:
+    exporter = build_mesos_exporter(
+        {"master": f"http://{master.hostport}", "port": 0, "listen_address": "127.0.0.1", "timeout": 2}
+    )
+    return exporter_series(exporter, "mesos", instance)
+
+
+def check_alerts(tmp_path: Path, area: str, name: str, series: list[dict[str, str]], expected: dict) -> None:
+    """promtool evaluates an area's rules (annotations left out) on the series at 10m and must
+    find exactly the expected alerts: {alertname: [labels of each alert beyond the rule's]}."""
+    rules = load(RULES_DIR / f"{area}.yml")
     for group in rules["groups"]:
         for rule in group["rules"]:
             rule["annotations"] = {}
-    (tmp_path / "zookeeper.yml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    (tmp_path / f"{area}.yml").write_text(yaml.safe_dump(rules), encoding="utf-8")
     alert_tests = []
-    for rule in alerts_of(RULES_DIR / "zookeeper.yml"):
-        exp = [
-            {"exp_labels": {**rule["labels"], "job": "zookeeper", **labels}}
-            for labels in expected.get(rule["alert"], [])
-        ]
+    for rule in alerts_of(RULES_DIR / f"{area}.yml"):
+        exp = [{"exp_labels": {**rule["labels"], **labels}} for labels in expected.get(rule["alert"], [])]
         alert_tests.append({"eval_time": "10m", "alertname": rule["alert"], "exp_alerts": exp})
     test = {
-        "rule_files": [str(tmp_path / "zookeeper.yml")],
+        "rule_files": [str(tmp_path / f"{area}.yml")],
         "evaluation_interval": "15s",
         "tests": [{"interval": "15s", "input_series": series, "alert_rule_test": alert_tests}],
     }
@@ -251,28 +261,61 @@ def test_zookeeper_rules_on_the_real_exporter_of_a_real_ensemble(tmp_path: Path)
     try:
         ensemble.start(timeout=90)
         members = ensemble.members
-        hosts = {n: m.hostport for n, m in zip(names, members, strict=True)}
+        zk_host = members[0].hostport
 
         def scrape() -> list[dict[str, str]]:
-            return [s for n, m in zip(names, members, strict=True) for s in exporter_series(m, n)]
+            return [s for n, m in zip(names, members, strict=True) for s in zk_series(m, n)]
 
-        check_ensemble_alerts(tmp_path, "healthy", scrape(), {})
+        def job(**labels: str) -> dict[str, str]:
+            return {"job": "zookeeper", **labels}
+
+        check_alerts(tmp_path, "zookeeper", "healthy", scrape(), {})
 
         members[2].stop()
-        wait_for(lambda: sum(m.mode() is not None for m in members[:2]) == 2, 60, "two members serving without zk3")
-        check_ensemble_alerts(tmp_path, "one_down", scrape(), {"ZookeeperMemberDown": [{"instance": "zk3"}]})
+        wait_for(lambda: all(m.mode() is not None for m in members[:2]), 60, "two members serving without zk3")
+        check_alerts(tmp_path, "zookeeper", "one_down", scrape(), {"ZookeeperMemberDown": [job(instance="zk3")]})
 
         members[1].stop()
         wait_for(lambda: members[0].mode() is None, 60, "zk1 no longer serving")
-        check_ensemble_alerts(
-            tmp_path,
-            "two_down",
-            scrape(),
-            {
-                "ZookeeperMemberDown": [{"instance": "zk2"}, {"instance": "zk3"}],
-                "ZookeeperQuorumLost": [{"instance": n} for n in names],
-                "ZookeeperNoLeader": [{"instance": "zk1", "zk_host": hosts["zk1"]}],
-            },
-        )
+        expected = {
+            "ZookeeperMemberDown": [job(instance="zk2"), job(instance="zk3")],
+            "ZookeeperQuorumLost": [job(instance=n) for n in names],
+            "ZookeeperNoLeader": [job(instance="zk1", zk_host=zk_host)],
+        }
+        check_alerts(tmp_path, "zookeeper", "two_down", scrape(), expected)
     finally:
+        ensemble.stop()
+
+
+@pytest.mark.slow
+def test_mesos_rules_on_the_real_exporter_of_the_mesos_double(tmp_path: Path) -> None:
+    """Three masters of the Mesos double on a real ZooKeeper: a leader, no alert; the leader
+    killed and another elected, no alert; every master stopped, MesosNoLeader on each."""
+    ensemble = ZkEnsemble(size=1, name="zk-mesos-rules")
+    cluster = None
+    names = ["m1", "m2", "m3"]
+    try:
+        ensemble.start(timeout=60)
+        cluster = MesosCluster(ensemble.connect_string, tmp_path / "mesos", masters=3)
+        cluster.start_masters()
+        masters = cluster.masters
+
+        def scrape() -> list[dict[str, str]]:
+            return [s for n, m in zip(names, masters, strict=True) for s in mesos_series(m, n)]
+
+        check_alerts(tmp_path, "mesos", "healthy", scrape(), {})
+
+        first = cluster.wait_leader()
+        first.kill()
+        second = cluster.wait_leader()
+        assert second is not first
+        check_alerts(tmp_path, "mesos", "failover", scrape(), {})
+
+        for master in masters:
+            master.stop()
+        expected = {"MesosNoLeader": [{"job": "mesos", "instance": n} for n in names]}
+        check_alerts(tmp_path, "mesos", "no_master", scrape(), expected)
+    finally:
+        if cluster is not None:
+            cluster.stop()
         ensemble.stop()
