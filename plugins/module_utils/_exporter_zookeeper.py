@@ -131,9 +131,10 @@ class ZkMemberTarget(Target):
 def build(config: dict) -> Exporter:
     """The exporter of the settings file: ``targets`` (``host:port`` list or connect string),
     ``port``, ``listen_address``, ``interval``, ``timeout``."""
-    targets = config.get("targets")
-    if isinstance(targets, list):
-        targets = ",".join(str(t) for t in targets)
+    raw = config.get("targets")
+    targets = ",".join(str(t) for t in raw) if isinstance(raw, list) else raw
+    if not isinstance(targets, str):
+        raise ConfigError(f"targets: a list of host:port strings is expected, not {raw!r}")
     try:
         pairs = split_hosts(targets)
     except ZkError as exc:
