@@ -300,7 +300,7 @@ PREFLIGHT = textwrap.dedent(
         ({"exporters_zookeeper_targets": ["zk1"]}, "exporters_zookeeper_targets must be a non-empty list"),
         ({"exporters_mesos_master_enabled": True, "exporters_mesos_master_url": "zk1:5050"}, "base URLs like"),
         # The argument specs refuse it even before preflight, naming the variable.
-        ({"exporters_zookeeper_enabled": "maybe"}, "argument 'exporters_zookeeper_enabled' is of type str"),
+        ({"exporters_zookeeper_enabled": "maybe"}, "argument 'exporters_zookeeper_enabled' is of type"),
     ],
 )
 def test_bad_input_stops_in_preflight(tmp_path: Path, extra: dict, message: str):
