@@ -124,7 +124,11 @@ def render(
     root.mkdir(exist_ok=True)
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inv if inv is not None else inventory(), sort_keys=False))
     (tmp_path / "play.yml").write_text(PLAY)
-    private = {"_prometheus_config_dir": str(root), "_prometheus_defaults_file": str(root / "default")}
+    private = {
+        "_prometheus_config_dir": str(root),
+        "_prometheus_defaults_file": str(root / "default"),
+        "_prometheus_dropin_file": str(root / "unit.d" / "orchestrator-platform.conf"),
+    }
     (tmp_path / "vars.json").write_text(json.dumps({**(variables or {}), **private}))
     proc = ansible_playbook(
         tmp_path / "play.yml",
