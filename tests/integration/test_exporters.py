@@ -1,6 +1,8 @@
 """The collection's own exporters against real servers: a 3-JVM ZooKeeper 3.8 ensemble and the
-Mesos protocol double (three masters electing through that ZooKeeper, two agents); and the
-exporters role converged on a systemd container of the lab's base image.
+Mesos protocol double (three masters electing through that ZooKeeper, two agents). The exporters
+role itself is converged by the lab (molecule/lab: every ZooKeeper and Mesos host, a second run
+changing nothing, check mode changing nothing: tests/test_monitoring.py); a separate systemd
+container here cost four minutes of the suite for the same proof.
 
 Each exporter runs in-process on a free port with a short poll interval; scrapes go through a
 real HTTP client and are parsed strictly by prometheus-client's own parser. The ensemble is this
@@ -9,10 +11,7 @@ module's own (tests stop members), the Mesos cluster uses it too.
 
 from __future__ import annotations
 
-import json
-import re
 import statistics
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -24,7 +23,6 @@ import pytest
 from ansible_collections.orchestrator.platform.plugins.module_utils import _exporter_mesos, _exporter_zookeeper
 from ansible_collections.orchestrator.platform.plugins.module_utils._exporter import Exporter
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
-from ansible_collections.orchestrator.platform.tests.support.ansible_run import ansible_env, ansible_playbook
 from ansible_collections.orchestrator.platform.tests.support.mesos_cluster import Cluster
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from ansible_collections.orchestrator.platform.tests.support.zk_client import kazoo_client
@@ -279,140 +277,3 @@ def test_mesos_agent_stopped_counts_errors_and_keeps_answering(mesos: Cluster):
         exporter.stop()
         agent.start()
         mesos.wait_agent(agent)
-
-
-# ---- The role, converged on a systemd container ------------------------------------------------------
-CONVERGE = """
-- name: Converge the exporters role
-  hosts: all
-  gather_facts: true
-  gather_subset: [min]
-  roles:
-    - role: orchestrator.platform.exporters
-"""
-FAKE_ZOOKEEPER = """
-import socketserver
-text = open('/root/mntr.txt', 'rb').read()
-class H(socketserver.BaseRequestHandler):
-    def handle(self):
-        cmd = self.request.recv(4)
-        self.request.sendall(text if cmd == b'mntr' else b'imok' if cmd == b'ruok' else b'')
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(('127.0.0.1', 2181), H).serve_forever()
-"""
-
-
-def docker(*args: str, check: bool = True) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {done.stderr}")
-    return done.stdout
-
-
-@pytest.fixture(scope="module")
-def systemd_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A Debian systemd container (the lab's base image) in the groups zookeeper and mesos_masters."""
-    name = f"exporters-it-{uuid.uuid4().hex[:8]}"
-    docker(
-        "run", "-d", "--name", name, "--label", "owner=exporters-it", "--cgroupns", "host",
-        "--tmpfs", "/run", "--tmpfs", "/run/lock", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
-        "--cap-add", "SYS_ADMIN", "--add-host", "host.docker.internal:host-gateway", "--memory", "512m",
-        "--stop-signal", "SIGRTMIN+3", "orchestrator-platform/debian-systemd:bookworm", "/lib/systemd/systemd",
-    )  # fmt: skip
-    try:
-        wait_for(
-            lambda: (
-                docker("exec", name, "systemctl", "is-system-running", check=False).strip() in ("running", "degraded")
-            ),
-            60,
-            "systemd up in the container",
-            interval=0.2,
-        )
-        tmp = tmp_path_factory.mktemp("exporters-converge")
-        inventory = tmp / "inventory.yml"
-        host = {
-            name: {"ansible_connection": "community.docker.docker", "ansible_python_interpreter": "/usr/bin/python3"}
-        }
-        inventory.write_text(
-            json.dumps(
-                {
-                    "all": {
-                        "hosts": host,
-                        "children": {"zookeeper": {"hosts": {name: {}}}, "mesos_masters": {"hosts": {name: {}}}},
-                    }
-                }
-            )
-        )
-        (tmp / "converge.yml").write_text(CONVERGE)
-        docker("cp", str(REPO / "tests/unit/plugins/module_utils/data/mntr_leader.txt"), f"{name}:/root/mntr.txt")
-        docker("exec", "-d", name, "python3", "-c", FAKE_ZOOKEEPER)
-        yield name, tmp
-    finally:
-        docker("rm", "-f", name, check=False)
-
-
-def converge(tmp: Path, *args: str) -> tuple[int, str, int]:
-    """``(return code, output, changed count)`` of one run of the role."""
-    proc = ansible_playbook(
-        tmp / "converge.yml", "-e", json.dumps({"exporters_interval": 2, "exporters_timeout": 1}), *args,
-        inventory=str(tmp / "inventory.yml"), timeout=600, env=ansible_env(ANSIBLE_PIPELINING="1"),
-    )  # fmt: skip
-    recap = re.search(r"changed=(\d+)", proc.stdout.split("PLAY RECAP")[-1])
-    return proc.returncode, proc.stdout, int(recap.group(1)) if recap else -1
-
-
-@pytest.mark.slow
-def test_role_converges_idempotent_check_mode_clean_and_restarts_only_what_changed(systemd_host: tuple[str, Path]):
-    name, tmp = systemd_host
-
-    def sh(*cmd: str) -> str:
-        return docker("exec", name, *cmd).strip()
-
-    def pids() -> list[str]:
-        return sh("systemctl", "show", "-p", "MainPID", "--value", *UNITS).split()
-
-    rc, out, changed = converge(tmp)
-    assert rc == 0 and changed > 0, out[-4000:]
-    rc, out, changed = converge(tmp)
-    assert (rc, changed) == (0, 0), out[-4000:]
-    rc, out, changed = converge(tmp, "--check", "--diff")
-    assert (rc, changed) == (0, 0), out[-4000:]
-    assert sh("systemctl", "is-active", *UNITS).split() == ["active", "active"]
-    assert sh("stat", "-c", "%a %U:%G", "/etc/orchestrator-exporters/mesos.json") == "640 root:orchestrator-exporter"
-    exporter_users = {
-        line.split()[0]
-        for line in sh("ps", "-o", "user=,args=", "-C", "python3").splitlines()
-        if "orchestrator-exporter" in line
-    }
-    assert exporter_users == {"orchest+"}  # ps cuts the user name orchestrator-exporter
-
-    def member_read() -> str | None:
-        scraped = sh("python3", "-c", SCRAPE_9141)
-        return scraped if 'zk_up{zk_host="127.0.0.1:2181"} 1.0' in scraped else None
-
-    text = wait_for(member_read, 20, "the installed exporter reading the member", interval=0.5)
-    assert text is not None
-    families = {f.name: f for f in text_string_to_metric_families(text)}
-    assert families["zk_server_leader"].samples[0].value == 1
-    assert len(families) > 500
-    before = pids()
-    rc, out, _changed = converge(tmp, "-e", "exporters_zookeeper_port=9142")
-    assert rc == 0, out[-4000:]
-    after = pids()
-    assert after[0] != before[0] and after[1] == before[1]  # only the ZooKeeper exporter restarted
-    settings = sh("sha256sum", "/etc/orchestrator-exporters/zookeeper.json")
-    rc, out, _changed = converge(
-        tmp, "-e", "exporters_zookeeper_port=9142", "-e", '{"exporters_zookeeper_targets": ["127.0.0.1:0"]}'
-    )
-    assert rc != 0 and "port 0 of '127.0.0.1:0' is out of range" in out
-    assert sh("sha256sum", "/etc/orchestrator-exporters/zookeeper.json") == settings and pids() == after
-    rc, out, _changed = converge(
-        tmp, "-e", "exporters_zookeeper_port=9142", "-e", "exporters_mesos_master_enabled=false"
-    )
-    assert rc == 0, out[-4000:]
-    assert docker("exec", name, "systemctl", "is-active", UNITS[1], check=False).strip() == "inactive"
-    print(f"role on a systemd container: {sh('systemd-analyze', 'security', UNITS[0]).splitlines()[-1]}")
-
-
-UNITS = ("orchestrator-exporter@zookeeper.service", "orchestrator-exporter@mesos.service")
-SCRAPE_9141 = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9141/metrics').read().decode())"
