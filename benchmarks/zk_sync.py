@@ -628,7 +628,7 @@ class BusyLoad:
 
     def __init__(self, n: int) -> None:
         self.procs = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL) for _ in range(n)
+            subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL) for _i in range(n)
         ]
 
     def stop(self) -> None:

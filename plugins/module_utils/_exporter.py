@@ -350,8 +350,11 @@ class Exporter:
             request_queue_size = 128
 
             def process_request(self, request, client_address):
-                assert exporter._pool is not None
-                exporter._pool.submit(self._handle, request, client_address)
+                pool = exporter._pool
+                if pool is None:  # stopped: the socket goes with the server
+                    self.shutdown_request(request)
+                    return
+                pool.submit(self._handle, request, client_address)
 
             def _handle(self, request, client_address):
                 try:

@@ -242,14 +242,14 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
 
 
 def test_bad_input_is_refused_by_the_preflight_before_anything_is_written(tmp_path: Path) -> None:
-    run = render(tmp_path, {}, inventory({name: {**LOCAL, **bad} for name, (bad, _) in BAD_INPUT.items()}))
+    run = render(tmp_path, {}, inventory({name: {**LOCAL, **bad} for name, (bad, _message) in BAD_INPUT.items()}))
     assert run.proc.returncode != 0
     failures = {
         host: json.loads(doc)
         for host, doc in re.findall(r"^fatal: \[([^\]]+)\]: FAILED! => (\{.*\})$", run.output, re.M)
     }
     assert sorted(failures) == sorted(BAD_INPUT), run.output[-5000:]
-    for host, (_, message) in BAD_INPUT.items():
+    for host, (_bad, message) in BAD_INPUT.items():
         assert message in failures[host]["msg"], (host, failures[host]["msg"])
         assert failures[host]["msg"].endswith("Nothing was changed.")
     assert (
