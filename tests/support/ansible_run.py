@@ -127,3 +127,57 @@ def run_module(
         output = f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         raise AssertionError(f"ansible {host} -m {module} printed no json (rc={proc.returncode}):\n{output}") from None
     return doc["plays"][0]["tasks"][0]["hosts"][host]
+
+
+def run_local_play(
+    workdir: Path, text: str, variables: dict, *args: str, inventory_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The play ``text`` run on localhost (connection local) with ``variables`` as extra vars,
+    both written into ``workdir``, against ``inventory_text`` (an INI inventory) or localhost
+    alone; never raises on failure."""
+    play = workdir / "play.yml"
+    play.write_text(text, encoding="utf-8")
+    vars_file = workdir / "vars.json"
+    vars_file.write_text(json.dumps(variables), encoding="utf-8")
+    inventory = "localhost,"
+    if inventory_text is not None:
+        inventory = str(workdir / "inventory.ini")
+        Path(inventory).write_text(inventory_text, encoding="utf-8")
+    return ansible_playbook(
+        play, *LOCAL, "-e", f"@{vars_file}", *args, inventory=inventory, env=ansible_env(**LOCALHOST_ENV)
+    )
+
+
+_RENDER_ROLE_TEMPLATE = """
+- name: Render one template of a role with the role's defaults and vars
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Load the role's defaults and vars
+      ansible.builtin.include_vars:
+        file: "{{ item }}"
+      loop: "{{ render_files }}"
+    - name: Render
+      ansible.builtin.template:
+        src: "{{ render_src }}"
+        dest: "{{ render_dest }}"
+        mode: "0600"
+"""
+
+
+def render_role_template(
+    role: Path, template: str, workdir: Path, variables: dict | None = None, inventory_text: str | None = None
+) -> Path:
+    """``role``/templates/``template`` rendered by ansible-playbook with the role's defaults and
+    vars (``variables`` win, as extra vars do) into ``workdir``; the rendered file."""
+    dest = workdir / template.removesuffix(".j2")
+    render = {
+        "render_files": [str(role / "defaults" / "main.yml"), str(role / "vars" / "main.yml")],
+        "render_src": str(role / "templates" / template),
+        "render_dest": str(dest),
+    }
+    proc = run_local_play(
+        workdir, _RENDER_ROLE_TEMPLATE, {**render, **(variables or {})}, inventory_text=inventory_text
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return dest

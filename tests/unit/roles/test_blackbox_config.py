@@ -7,7 +7,6 @@ Marathon ``/ping``. The module names are a contract with the prometheus role's p
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -23,10 +22,7 @@ import pytest
 import yaml
 from ansible_collections.orchestrator.platform.tests.fixtures.zk_ensemble import ZkEnsemble
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import (
-    LOCAL,
-    LOCALHOST_ENV,
-    ansible_env,
-    ansible_playbook,
+    render_role_template,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
@@ -38,41 +34,10 @@ CONTRACT = {"zk_ruok", "zk_srvr", "mesos_health", "marathon_ping", "http_2xx", "
 
 # No skip when it is missing: tools/setup installs it, and a test that skips proves nothing.
 
-RENDER_PLAY = """
-- name: Render one template of the role with its defaults and vars
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Load the role's defaults and vars
-      ansible.builtin.include_vars:
-        file: "{{ item }}"
-      loop: "{{ h2_files }}"
-    - name: Render
-      ansible.builtin.template:
-        src: "{{ h2_src }}"
-        dest: "{{ h2_dest }}"
-        mode: "0644"
-"""
-
 
 def render(tmp_path: Path, template: str, extra_vars: dict | None = None) -> Path:
     """``roles/blackbox_exporter/templates/<template>`` rendered by ansible-playbook; the file."""
-    play = tmp_path / "render.yml"
-    play.write_text(RENDER_PLAY, encoding="utf-8")
-    dest = tmp_path / template.removesuffix(".j2")
-    variables = {
-        "h2_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-        "h2_src": str(ROLE / "templates" / template),
-        "h2_dest": str(dest),
-        **(extra_vars or {}),
-    }
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(variables), encoding="utf-8")
-    proc = ansible_playbook(
-        play, *LOCAL, "-e", f"@{vars_file}", inventory="localhost,", env=ansible_env(**LOCALHOST_ENV)
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return dest
+    return render_role_template(ROLE, template, tmp_path, extra_vars)
 
 
 def config_check(path: Path) -> subprocess.CompletedProcess[str]:

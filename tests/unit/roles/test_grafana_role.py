@@ -23,10 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import (
-    LOCAL,
-    LOCALHOST_ENV,
-    ansible_env,
-    ansible_playbook,
+    render_role_template,
+    run_local_play,
 )
 
 REPO = Path(__file__).resolve().parents[3]
@@ -80,21 +78,6 @@ PREFLIGHT_PLAY = """
     - role: orchestrator.platform.grafana
 """
 
-RENDER_PLAY = """
-- name: Render one template of the role with its defaults and vars
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Load the role's defaults and vars
-      ansible.builtin.include_vars:
-        file: "{{ item }}"
-      loop: "{{ h2_files }}"
-    - name: Render
-      ansible.builtin.template:
-        src: "{{ h2_src }}"
-        dest: "{{ h2_dest }}"
-        mode: "0600"
-"""
 
 INVENTORY = """
 localhost ansible_connection=local
@@ -105,20 +88,8 @@ mon2
 """
 
 
-def run_play(tmp_path: Path, text: str, variables: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    play = tmp_path / "play.yml"
-    play.write_text(text, encoding="utf-8")
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text(INVENTORY, encoding="utf-8")
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(variables), encoding="utf-8")
-    return ansible_playbook(
-        play, *LOCAL, "-e", f"@{vars_file}", *args, inventory=str(inventory), env=ansible_env(**LOCALHOST_ENV)
-    )
-
-
 def preflight(tmp_path: Path, variables: dict) -> subprocess.CompletedProcess[str]:
-    return run_play(tmp_path, PREFLIGHT_PLAY, variables, "--tags", "grafana_preflight")
+    return run_local_play(tmp_path, PREFLIGHT_PLAY, variables, "--tags", "grafana_preflight", inventory_text=INVENTORY)
 
 
 def flat(text: str) -> str:
@@ -251,19 +222,7 @@ def test_the_preflight_refuses_a_controller_deb_whose_checksum_differs(tmp_path:
 
 
 def render(tmp_path: Path, template: str, variables: dict | None = None) -> Path:
-    dest = tmp_path / template.removesuffix(".j2")
-    proc = run_play(
-        tmp_path,
-        RENDER_PLAY,
-        {
-            "h2_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-            "h2_src": str(ROLE / "templates" / template),
-            "h2_dest": str(dest),
-            **(variables or {}),
-        },
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return dest
+    return render_role_template(ROLE, template, tmp_path, variables, inventory_text=INVENTORY)
 
 
 def test_the_datasource_points_at_the_monitoring_hosts_prometheus(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ collectors the installed exporter does not have, before anything is written.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import shutil
@@ -18,10 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import (
-    LOCAL,
-    LOCALHOST_ENV,
-    ansible_env,
-    ansible_playbook,
+    render_role_template,
+    run_local_play,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
@@ -32,21 +29,6 @@ BINARY = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-e
 
 # No skip when it is missing: tools/setup installs it, and a test that skips proves nothing.
 
-RENDER_PLAY = """
-- name: Render one template of the role with its defaults and vars
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Load the role's defaults and vars
-      ansible.builtin.include_vars:
-        file: "{{ item }}"
-      loop: "{{ h2_files }}"
-    - name: Render
-      ansible.builtin.template:
-        src: "{{ h2_src }}"
-        dest: "{{ h2_dest }}"
-        mode: "0644"
-"""
 
 PREFLIGHT_PLAY = """
 - name: The role's preflight only
@@ -57,27 +39,8 @@ PREFLIGHT_PLAY = """
 """
 
 
-def run_play(tmp_path: Path, text: str, variables: dict, *args: str) -> subprocess.CompletedProcess[str]:
-    play = tmp_path / "play.yml"
-    play.write_text(text, encoding="utf-8")
-    vars_file = tmp_path / "vars.json"
-    vars_file.write_text(json.dumps(variables), encoding="utf-8")
-    return ansible_playbook(
-        play, *LOCAL, "-e", f"@{vars_file}", *args, inventory="localhost,", env=ansible_env(**LOCALHOST_ENV)
-    )
-
-
 def render_args(tmp_path: Path, extra_vars: dict) -> Path:
-    dest = tmp_path / "prometheus-node-exporter"
-    variables = {
-        "h2_files": [str(ROLE / "defaults" / "main.yml"), str(ROLE / "vars" / "main.yml")],
-        "h2_src": str(ROLE / "templates" / "prometheus-node-exporter.default.j2"),
-        "h2_dest": str(dest),
-        **extra_vars,
-    }
-    proc = run_play(tmp_path, RENDER_PLAY, variables)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    return dest
+    return render_role_template(ROLE, "prometheus-node-exporter.default.j2", tmp_path, extra_vars)
 
 
 def env_file_value(line: str) -> str:
@@ -188,13 +151,13 @@ def test_the_exporter_starts_with_the_rendered_args_and_serves_their_collectors(
     ],
 )
 def test_the_preflight_refuses_bad_input_naming_the_variable(tmp_path: Path, variables: dict, expected: str) -> None:
-    proc = run_play(tmp_path, PREFLIGHT_PLAY, variables, "--tags", "node_exporter_preflight")
+    proc = run_local_play(tmp_path, PREFLIGHT_PLAY, variables, "--tags", "node_exporter_preflight")
     assert proc.returncode != 0
     assert expected in " ".join(proc.stdout.split()), proc.stdout[-3000:]
     assert "Nothing was changed" in proc.stdout
 
 
 def test_the_preflight_accepts_the_defaults(tmp_path: Path) -> None:
-    proc = run_play(tmp_path, PREFLIGHT_PLAY, {}, "--tags", "node_exporter_preflight")
+    proc = run_local_play(tmp_path, PREFLIGHT_PLAY, {}, "--tags", "node_exporter_preflight")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert re.search(r"localhost\s+: ok=\d+\s+changed=0 .*failed=0", proc.stdout)
