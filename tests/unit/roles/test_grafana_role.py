@@ -295,9 +295,10 @@ def test_grafana_ini_holds_the_settings_and_the_password_triple_quoted(tmp_path:
     assert ini["users"]["allow_sign_up"] == "false"
 
 
-def test_the_dashboards_directory_ships_only_its_readme_for_now() -> None:
+def test_the_dashboards_directory_ships_dashboards_and_a_readme() -> None:
     shipped = sorted(p.name for p in (ROLE / "files" / "dashboards").iterdir())
     assert "README.md" in shipped
+    assert len([name for name in shipped if name.endswith(".json")]) == 5, shipped
     for name in shipped:
         if name.endswith(".json"):
             dashboard = json.loads((ROLE / "files" / "dashboards" / name).read_text())
