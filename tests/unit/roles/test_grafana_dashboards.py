@@ -11,7 +11,6 @@ double's names are also asked of the real programs.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -22,6 +21,13 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.orchestrator.platform.tests.support.grafana_dashboards import (
+    DASHBOARDS,
+    all_panels,
+    dashboards,
+    queries,
+    substitute,
+)
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from ansible_collections.orchestrator.platform.tests.unit.roles.metric_names import (
@@ -35,66 +41,10 @@ from ansible_collections.orchestrator.platform.tests.unit.roles.metric_names imp
 )
 
 REPO = Path(__file__).resolve().parents[3]
-DASHBOARDS = REPO / "roles" / "grafana" / "files" / "dashboards"
 DATASOURCE_UID = "orchestrator-prometheus"
 PROMTOOL = "/usr/bin/promtool"
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 EXPECTED = {"overview.json", "zookeeper.json", "mesos.json", "marathon.json", "hosts.json"}
-LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?P<selector>.+?)\s*,\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$")
-
-# Grafana's own interval variables -> a duration; any other $var / ${var} / ${var:format} /
-# [[var]] -> a plain value (as a single selected value would be).
-GRAFANA_INTERVALS = re.compile(
-    r"\$(?:__rate_interval|__interval|__range)\b|\$\{(?:__rate_interval|__interval|__range)\}"
-)
-GRAFANA_VARIABLE = re.compile(
-    r"\$\{[a-zA-Z_][a-zA-Z0-9_]*(?::[^}]*)?\}|\$[a-zA-Z_][a-zA-Z0-9_]*|\[\[[a-zA-Z_][a-zA-Z0-9_]*\]\]"
-)
-
-
-def substitute(expr: str) -> str:
-    return GRAFANA_VARIABLE.sub("value", GRAFANA_INTERVALS.sub("1m", expr))
-
-
-def dashboards() -> dict[str, dict[str, Any]]:
-    return {path.name: json.loads(path.read_text(encoding="utf-8")) for path in sorted(DASHBOARDS.glob("*.json"))}
-
-
-def all_panels(board: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """Every panel with the row it belongs to (a collapsed row holds its panels itself)."""
-    row = None
-    for panel in board["panels"]:
-        if panel.get("type") == "row":
-            row = panel
-            yield panel, None
-            for inner in panel.get("panels", []):
-                yield inner, panel
-        else:
-            yield panel, row
-
-
-def queries() -> list[tuple[str, str, str]]:
-    """(where, expression, kind) for every target and every query variable of every dashboard."""
-    out = []
-    for name, board in dashboards().items():
-        for panel, _row in all_panels(board):
-            for target in panel.get("targets", []):
-                out.append(
-                    (
-                        f"{name} panel {panel.get('id')} {panel.get('title')!r} target {target.get('refId')}",
-                        target["expr"],
-                        "expr",
-                    )
-                )
-        for var in board.get("templating", {}).get("list", []):
-            if var.get("type") == "query":
-                query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-                match = LABEL_VALUES.match(query)
-                assert match, (
-                    f"{name} variable {var['name']}: only label_values(<selector>, <label>) is used: {query!r}"
-                )
-                out.append((f"{name} variable {var['name']!r}", match.group("selector"), "variable"))
-    return out
 
 
 def promtool_check(items: list[tuple[str, str]], tmp_path: Path) -> list[str]:
