@@ -14,6 +14,7 @@ agents' addresses. Numbers go to $MOLECULE_EPHEMERAL_DIRECTORY/marathon_*.json.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import threading
@@ -55,7 +56,9 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, Any]:
             status = resp.status
     except urllib.error.HTTPError as exc:
         return exc.code, None
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # refused, timed out, or stopped in the middle of its answer (IncompleteRead: a task
+        # container killed by a rolling update while it answered): not serving
         return -1, None
     try:
         return status, json.loads(body)
