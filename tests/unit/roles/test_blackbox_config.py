@@ -25,7 +25,7 @@ from ansible_collections.orchestrator.platform.tests.support.ansible_run import 
     render_role_template,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
-from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+from ansible_collections.orchestrator.platform.tests.support.processes import serving
 
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "blackbox_exporter"
@@ -83,35 +83,14 @@ def test_the_rendered_args_name_the_config_and_the_port(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def exporter(config: Path) -> Iterator[str]:
+def exporter(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real blackbox exporter with the rendered modules on a free loopback port; its base URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [BINARY, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"blackbox exporter exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            with urllib.request.urlopen(f"{base}/metrics", timeout=2) as answer:
-                return answer.status == 200
-
-        wait_for(up, 30, "the blackbox exporter's /metrics", retry_on=(OSError,))
+    log = tmp_path_factory.mktemp("blackbox") / "exporter.log"
+    argv = [BINARY, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}"]
+    with serving(argv, f"{base}/metrics", log, "the blackbox exporter"):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from ansible_collections.orchestrator.platform.tests.support.grafana_dashboards 
     substitute,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
-from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+from ansible_collections.orchestrator.platform.tests.support.processes import serving
 from ansible_collections.orchestrator.platform.tests.unit.roles.metric_names import (
     DASHBOARD_UPSTREAM,
     METRICS_DOC,
@@ -288,24 +287,9 @@ def test_node_names_are_what_the_real_node_exporter_serves(tmp_path: Path) -> No
         "--collector.disable-defaults",
         *(f"--collector.{c}" for c in collectors),
     ]
-    log = tmp_path / "node-exporter.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([NODE_EXPORTER, *args], stdout=out, stderr=subprocess.STDOUT)
-    try:
-
-        def scrape() -> str:
-            if proc.poll() is not None:
-                raise AssertionError(f"node exporter exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-                return answer.read().decode()
-
-        text = wait_for(scrape, 30, "the node exporter's /metrics", retry_on=(OSError,))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serving(
+        [NODE_EXPORTER, *args], f"http://127.0.0.1:{port}/metrics", tmp_path / "node-exporter.log", "the node exporter"
+    ) as text:
+        pass
     served = exposition_names(text)
     assert len(wanted) >= 8 and wanted <= served, sorted(wanted - served)

@@ -11,7 +11,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from ansible_collections.orchestrator.platform.tests.support.ansible_run import 
     run_local_play,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
-from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
+from ansible_collections.orchestrator.platform.tests.support.processes import serving
 
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "node_exporter"
@@ -109,24 +108,8 @@ def test_the_exporter_starts_with_the_rendered_args_and_serves_their_collectors(
     assert args[0] == f"--web.listen-address=127.0.0.1:{port}"
     assert f"--collector.textfile.directory={textfiles}" in args
     log = tmp_path / "exporter.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([BINARY, *args], stdout=out, stderr=subprocess.STDOUT)
-    try:
-
-        def scrape() -> str:
-            if proc.poll() is not None:
-                raise AssertionError(f"node exporter exited {proc.returncode} with {args}:\n{log.read_text()[-3000:]}")
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
-                return answer.read().decode()
-
-        metrics = wait_for(scrape, 30, "the node exporter's /metrics", retry_on=(OSError,))
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+    with serving([BINARY, *args], f"http://127.0.0.1:{port}/metrics", log, "the node exporter") as metrics:
+        pass
     collectors = set(re.findall(r'^node_scrape_collector_success\{collector="([^"]+)"\}', metrics, re.MULTILINE))
     assert {"systemd", "processes", "textfile", "cpu"} <= collectors
     assert not {"arp", "wifi"} & collectors
