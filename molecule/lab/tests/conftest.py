@@ -7,8 +7,6 @@ others, each putting the cluster back as it found it.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from lab_inventory import AGENTS, MASTERS, ZOOKEEPERS
 from scenario_helpers import container_ip
@@ -17,21 +15,9 @@ from zk_checks import CLIENT_PORT
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "disruptive: restarts services; runs after every other check")
-    config.addinivalue_line(
-        "markers",
-        "monitoring: needs playbooks/monitoring.yml converged on the lab, which site.yml does not run yet; "
-        "runs only with ORCH_LAB_MONITORING=1 (docs/lab.md)",
-    )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The monitoring checks are left out of `molecule test` until monitoring.yml is back in
-    # site.yml (its converge cost the suite nine minutes): deselected, never counted as passed.
-    if os.environ.get("ORCH_LAB_MONITORING") != "1":
-        left_out = [item for item in items if item.get_closest_marker("monitoring") is not None]
-        if left_out:
-            config.hook.pytest_deselected(items=left_out)
-            items[:] = [item for item in items if item.get_closest_marker("monitoring") is None]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A stable sort: files keep their order within each group.
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 

@@ -29,10 +29,6 @@ from mesos_checks import elected_masters
 from scenario_helpers import REPO_ROOT, changed_counts, container_ip, docker_exec, run_playbook, save_results
 from zk_checks import mode_of
 
-# Run by hand for now: `tools/lab up`, then playbooks/monitoring.yml on the lab, then these
-# checks with ORCH_LAB_MONITORING=1 (docs/lab.md); site.yml does not converge monitoring yet.
-pytestmark = pytest.mark.monitoring
-
 PLAYBOOK = REPO_ROOT / "playbooks" / "monitoring.yml"
 PROMETHEUS = group_hosts("prometheus")[0]
 PROMETHEUS_PORT = 9090
