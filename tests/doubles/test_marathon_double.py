@@ -37,6 +37,10 @@ from kazoo.exceptions import NoAuthError
 
 sys.path.insert(0, str(DOUBLE.parent))
 from marathon_double import flags as mflags
+from marathon_double.api import Api
+from marathon_double.core import Core
+from marathon_double.events import EventBus
+from marathon_double.scheduler import Instance
 
 NO_MESOS = f"127.0.0.1:{free_port()}"  # nothing listens there
 APP = {"id": "/web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}
@@ -389,3 +393,64 @@ def test_zk_credentials_make_the_nodes_creator_only(zk_ensemble: Any, marathons:
             pass
         else:
             raise AssertionError("the state is readable without credentials")
+
+
+class _NoStore:
+    """Stands in for the ZooKeeper store of an in-process Core: nothing is kept."""
+
+    def put(self, *args: Any) -> None:
+        pass
+
+    def remove(self, *args: Any) -> None:
+        pass
+
+
+def test_metrics_uptime_leadership_and_launch_overdue_as_upstream(zk_ensemble: Any, marathons: list[Marathon]) -> None:
+    # Upstream v1.10.26: GroupManagerModule closureGauge("uptime", ..., UnitOfMeasurement.Time) and
+    # ElectionService closureGauge("leadership.duration", ..., Time) are seconds (Doubles), named
+    # <prefix>.<name>.gauge.seconds by DropwizardMetrics.constructName; OverdueInstancesActor's
+    # settableGauge("instances.launch-overdue") is a Long.
+    m = start(zk_ensemble, marathons)
+    gauges = get_json(m.port, "/metrics")["gauges"]
+    uptime = gauges["marathon.uptime.gauge.seconds"]["value"]
+    leading = gauges["marathon.leadership.duration.gauge.seconds"]["value"]
+    assert isinstance(uptime, float) and 0 <= leading <= uptime < 300, (leading, uptime)
+    assert gauges["marathon.instances.launch-overdue.gauge"]["value"] == 0
+    assert not [
+        name
+        for name in gauges
+        if name.startswith(("marathon.uptime.gauge", "marathon.leadership")) and not name.endswith(".seconds")
+    ]
+    text = request(m.port, "GET", "/metrics/prometheus")[2].decode()
+    for name in ("marathon_uptime_gauge_seconds", "marathon_leadership_duration_gauge_seconds"):
+        assert f"# TYPE {name} gauge\n{name} " in text, name
+    assert "# TYPE marathon_instances_launch_overdue_gauge gauge\nmarathon_instances_launch_overdue_gauge 0\n" in text
+
+    # OverdueInstancesActor.overdueInstances, in process (its first check comes 30 s into a
+    # leadership): launched and unconfirmed beyond --task_launch_confirm_timeout, or staging
+    # beyond --task_launch_timeout; the gauge counts them at each check until they are gone.
+    flags = mflags.parse(["--master=m", "--task_launch_timeout=60000", "--task_launch_confirm_timeout=10000"], env={})
+    store: Any = _NoStore()
+    core = Core(flags, store, EventBus())
+    now = 1_000_000.0
+
+    def inst(name: str, state: str, age: float, confirmed: bool) -> Instance:
+        i = Instance(name, "/x", "v", "v", f"x.{name}", "agent", state=state, staged_at=now - age, confirmed=confirmed)
+        core.instances[i.id] = i
+        return i
+
+    staged = inst("staged", "TASK_STAGING", 61, confirmed=True)
+    unconfirmed = inst("unconfirmed", "TASK_STAGING", 11, confirmed=False)
+    inst("young", "TASK_STARTING", 50, confirmed=True)
+    inst("running", "TASK_RUNNING", 600, confirmed=True)
+    core.check_overdue(now)
+    assert core.launch_overdue == 2 and staged.kill_requested and unconfirmed.kill_requested
+    core.check_overdue(now + 5)  # the kills are not confirmed yet: still counted
+    assert core.launch_overdue == 2
+    core.instances.pop(staged.id)  # TASK_KILLED
+    core.check_overdue(now + 10)
+    api = Api(flags, core, "h:1", lambda: None)
+    gauges = api.metrics()["gauges"]
+    assert gauges["marathon.instances.launch-overdue.gauge"] == {"value": 1}
+    # Not (yet) ElectedAsLeaderAndReady: ElectionService has registered no leadership gauge.
+    assert "marathon.leadership.duration.gauge.seconds" not in gauges

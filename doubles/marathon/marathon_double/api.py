@@ -35,6 +35,9 @@ from .flags import redacted_zk
 from .scheduler import Instance
 from .web import Request, Response
 
+# Gauges registered with unit = UnitOfMeasurement.Time: their values are seconds.
+TIME_GAUGES = frozenset({"uptime", "leadership.duration"})
+
 LOCKED = (
     "App is locked by one or more deployments. Override with the option '?force=true'. "
     "View details at '/v2/deployments/<DEPLOYMENT_ID>'."
@@ -485,19 +488,30 @@ class Api:
     def _metric_values(self) -> tuple[dict[str, float], dict[str, int]]:
         core = self.core
         prefix = self.flags["metrics_name_prefix"]
+        now = time.time()
         with core.lock:
             insts = [i for i in core.instances.values() if i.alive]
-            gauges = {
+            # Counts are Longs upstream (exposed as 2, not 2.0); durations Doubles in seconds.
+            gauges: dict[str, float] = {
                 "apps.active": len(core.apps),
                 "groups.active": 1,
                 "pods.active": 0,
-                "uptime": int((time.time() - self.started) * 1000),
                 "deployments.active": len(core.deployments),
                 "instances.running": sum(1 for i in insts if i.state == "TASK_RUNNING"),
                 "instances.staged": sum(1 for i in insts if i.state in ("TASK_STAGING", "TASK_STARTING")),
-                "instances.launch-overdue": 0,
+                # OverdueInstancesActor: the number found overdue by its last check. (getattr:
+                # tests/unit/roles/metric_names.py renders this over a bare namespace, not a Core.)
+                "instances.launch-overdue": getattr(core, "launch_overdue", 0),
                 "http.event-streams.active": core.bus.count,
+                # GroupManagerModule: closureGauge("uptime", (now - startedAt) / 1000.0, Time).
+                "uptime": now - self.started,
             }
+            leader_since = getattr(core, "leader_since", None)
+            if leader_since is not None:
+                # ElectionService.metricsSink: registered on ElectedAsLeaderAndReady as
+                # closureGauge("leadership.duration", (now - startedAt) / 1000.0, Time); a
+                # standby never answers /metrics itself (LeaderProxyFilter forwards it).
+                gauges["leadership.duration"] = now - leader_since
             counters = {
                 "deployments": core.counters.get("deployments_started", 0),
                 "tasks.launched": core.counters.get("launched", 0),
@@ -507,8 +521,9 @@ class Api:
                 "mesos.offers.used": core.counters.get("offers_used", 0),
                 "mesos.offers.declined": core.counters.get("offers_declined", 0),
             }
-        # DropwizardMetrics.constructName: <prefix>.<name>.<type>[.seconds|.bytes]
-        g = {f"{prefix}.{k}.gauge" + (".seconds" if k == "uptime" else ""): float(v) for k, v in gauges.items()}
+        # DropwizardMetrics.constructName: <prefix>.<name>.<type>, then ".seconds" for
+        # UnitOfMeasurement.Time (".bytes" for Memory).
+        g = {f"{prefix}.{k}.gauge" + (".seconds" if k in TIME_GAUGES else ""): v for k, v in gauges.items()}
         c = {f"{prefix}.{k}.counter": v for k, v in counters.items()}
         return g, c
 

@@ -32,6 +32,10 @@ from .mesos_client import Subscription, detect_master
 from .scheduler import TERMINAL, Backoff, Instance, Offer, build_task, marathon_check, new_instance
 from .zkstore import ZkStore
 
+# core/task/jobs/impl/OverdueInstancesActor: overdueTaskActorInitialDelay, overdueTaskActorCheckInterval.
+OVERDUE_INITIAL_DELAY = 30.0
+OVERDUE_INTERVAL = 5.0
+
 
 class AppLocked(Exception):
     def __init__(self, ids: list[str]) -> None:
@@ -61,6 +65,11 @@ class Core:
         self.outbox: queue.Queue[tuple[Subscription, dict]] = queue.Queue()
         self.last_offer = 0.0
         self.last_reconcile = time.monotonic()
+        # ElectionService.metricsSink: when this instance became leader and ready.
+        self.leader_since: float | None = None
+        # OverdueInstancesActor: its gauge "instances.launch-overdue" and its next check.
+        self.launch_overdue = 0
+        self.next_overdue_check = 0.0
 
     # ---- state -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,6 +88,8 @@ class Core:
                 f"Loaded {len(self.apps)} apps, {len(self.deployments)} deployments, "
                 f"{len(self.instances)} instances, framework id {self.framework_id}"
             )
+        self.leader_since = time.time()
+        self.next_overdue_check = time.monotonic() + OVERDUE_INITIAL_DELAY
         self.started = True
         threading.Thread(target=self._framework_loop, daemon=True, name="framework").start()
         threading.Thread(target=self._loop, daemon=True, name="deployments").start()
@@ -221,21 +232,40 @@ class Core:
         self._offers_wanted(launchable)
 
     def _overdue_and_reconcile(self) -> None:
-        # core/task/jobs/impl/OverdueTasksActor: a task not RUNNING within --task_launch_timeout
-        # is killed (and counts as a failure); SchedulerActions.reconcileTasks every
-        # --reconciliation_interval.
-        now = time.time()
-        timeout = self.flags["task_launch_timeout"] / 1000.0
-        for inst in list(self.instances.values()):
-            if inst.state in ("TASK_STAGING", "TASK_STARTING") and now - inst.staged_at > timeout:
-                log(f"Task {inst.task_id} is overdue (not running after {timeout:.0f}s): killing it")
-                app = self.apps.get(inst.app_id)
-                if app is not None:
-                    self.backoff.failed(app)
-                self.kill(inst)
+        # core/task/jobs/TaskJobsModule: OverdueInstancesActor starts with leadership and checks
+        # 30 s later, then every 5 s; SchedulerActions.reconcileTasks every --reconciliation_interval.
+        if time.monotonic() >= self.next_overdue_check:
+            self.next_overdue_check = time.monotonic() + OVERDUE_INTERVAL
+            self.check_overdue(time.time())
         if time.monotonic() - self.last_reconcile >= self.flags["reconciliation_interval"] / 1000.0:
             self.last_reconcile = time.monotonic()
             self._reconcile()
+
+    def check_overdue(self, now: float) -> None:
+        """OverdueInstancesActor.Support.overdueInstances, then killOverdueInstances.
+
+        Overdue: launched and not confirmed by any status update (Condition.Provisioned) for
+        --task_launch_confirm_timeout, or TASK_STAGING/TASK_STARTING for --task_launch_timeout,
+        both since stagedAt. The gauge "instances.launch-overdue" is set to the number found,
+        instances whose kill is still unconfirmed included; each is killed (KillReason.Overdue).
+        """
+        confirm = self.flags["task_launch_confirm_timeout"] / 1000.0
+        timeout = self.flags["task_launch_timeout"] / 1000.0
+        overdue = [
+            inst
+            for inst in self.instances.values()
+            if inst.state in ("TASK_STAGING", "TASK_STARTING")
+            and now - inst.staged_at > (timeout if inst.confirmed else confirm)
+        ]
+        self.launch_overdue = len(overdue)
+        for inst in overdue:
+            if inst.kill_requested:
+                continue
+            log(f"Task {inst.task_id} overdue: not running {now - inst.staged_at:.0f}s after its launch, killing it")
+            app = self.apps.get(inst.app_id)
+            if app is not None:
+                self.backoff.failed(app)
+            self.kill(inst)
 
     def _forget(self, app_id: str) -> None:
         for inst in self.app_instances(app_id):
@@ -498,6 +528,7 @@ class Core:
         app = self.apps.get(inst.app_id)
         changed = inst.state != state
         inst.state = state
+        inst.confirmed = True  # Condition.Provisioned ends with the first status update
         if state == "TASK_RUNNING" and inst.started_at is None:
             inst.started_at = time.time()
         for net in status.get("container_status", {}).get("network_infos", []):

@@ -62,6 +62,7 @@ class Instance:
     staged_at: float = field(default_factory=time.time)
     started_at: float | None = None
     kill_requested: bool = False
+    confirmed: bool = False  # a status update arrived (upstream: Condition.Provisioned until then)
     ip_addresses: list[dict] = field(default_factory=list)
     failures: int = 0  # consecutive Marathon-side health check failures
     checked_at: float = 0.0
