@@ -499,14 +499,13 @@ class Api:
                 "deployments.active": len(core.deployments),
                 "instances.running": sum(1 for i in insts if i.state == "TASK_RUNNING"),
                 "instances.staged": sum(1 for i in insts if i.state in ("TASK_STAGING", "TASK_STARTING")),
-                # OverdueInstancesActor: the number found overdue by its last check. (getattr:
-                # tests/unit/roles/metric_names.py renders this over a bare namespace, not a Core.)
-                "instances.launch-overdue": getattr(core, "launch_overdue", 0),
+                # OverdueInstancesActor: the number found overdue by its last check.
+                "instances.launch-overdue": core.launch_overdue,
                 "http.event-streams.active": core.bus.count,
                 # GroupManagerModule: closureGauge("uptime", (now - startedAt) / 1000.0, Time).
                 "uptime": now - self.started,
             }
-            leader_since = getattr(core, "leader_since", None)
+            leader_since = core.leader_since
             if leader_since is not None:
                 # ElectionService.metricsSink: registered on ElectedAsLeaderAndReady as
                 # closureGauge("leadership.duration", (now - startedAt) / 1000.0, Time); a

@@ -127,7 +127,14 @@ def marathon_double_exposition() -> str:
         sys.path.insert(0, str(MARATHON_DOUBLE.parent))
     api_cls: Any = importlib.import_module("marathon_double.api").Api
     core = types.SimpleNamespace(
-        lock=threading.Lock(), instances={}, apps={}, deployments=[], bus=types.SimpleNamespace(count=0), counters={}
+        lock=threading.Lock(),
+        instances={},
+        apps={},
+        deployments=[],
+        bus=types.SimpleNamespace(count=0),
+        counters={},
+        launch_overdue=0,
+        leader_since=0.0,  # a leader's exposition: it has the leadership.duration gauge
     )
     api = api_cls(flags={"metrics_name_prefix": "marathon"}, core=core, host_port="127.0.0.1:0", abdicate=lambda: None)
     return str(api.prometheus())
