@@ -18,9 +18,11 @@ import shlex
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from ansible_collections.orchestrator.platform.tests.support.ansible_run import 
     ansible_playbook,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_ports
+from ansible_collections.orchestrator.platform.tests.support.processes import serving
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 
 AMTOOL = "/usr/bin/amtool"
@@ -338,3 +341,106 @@ def test_a_real_alertmanager_delivers_an_alert_to_the_webhook_receiver(
         proc.terminate()
         proc.wait(timeout=30)
     assert proc.returncode == 0, (tmp_path / "alertmanager.log").read_text()[-3000:]
+
+
+# --------------------------------------------------------------------------------------------
+# HA: two real Alertmanagers gossiping, from the role's ARGS
+# --------------------------------------------------------------------------------------------
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def _cluster(base: str) -> dict[str, Any]:
+    """``cluster`` of GET /api/v2/status: ``status`` (ready, settling, disabled), ``peers`` (every
+    member, this one included: memberlist's Members()), ``name`` when clustered."""
+    cluster: dict[str, Any] = _get_json(base + "/api/v2/status")["cluster"]
+    return cluster
+
+
+def test_two_real_alertmanagers_from_the_role_form_a_cluster_and_share_silences(tmp_path: Path) -> None:
+    web_a, web_b, gossip_a, gossip_b, web_single = free_ports(5)
+    common = {"alertmanager_listen_address": "127.0.0.1", "alertmanager_cluster_enabled": True}
+    members = {
+        "a": (web_a, gossip_a, gossip_b),
+        "b": (web_b, gossip_b, gossip_a),
+    }
+    argv: dict[str, list[str]] = {}
+    for name, (web, gossip, other) in members.items():
+        workdir = tmp_path / name
+        workdir.mkdir()
+        variables = {
+            **common,
+            "alertmanager_port": web,
+            "alertmanager_cluster_port": gossip,
+            "alertmanager_cluster_peers": [f"127.0.0.1:{other}"],
+        }
+        args = render(workdir, variables).ok().args()
+        assert args[3:] == [f"--cluster.listen-address=0.0.0.0:{gossip}", f"--cluster.peer=127.0.0.1:{other}"]
+        argv[name] = [ALERTMANAGER, *args, f"--storage.path={workdir / 'data'}"]
+    single_dir = tmp_path / "single"
+    single_dir.mkdir()
+    single = {"alertmanager_listen_address": "127.0.0.1", "alertmanager_port": web_single}
+    single_args = render(single_dir, {**single, "alertmanager_cluster_enabled": False}).ok().args()
+    assert single_args[3:] == ["--cluster.listen-address="]
+
+    base_a, base_b = f"http://127.0.0.1:{web_a}", f"http://127.0.0.1:{web_b}"
+    base_single = f"http://127.0.0.1:{web_single}"
+    with ExitStack() as stack:
+        for name, base in (("a", base_a), ("b", base_b)):
+            log = tmp_path / f"alertmanager-{name}.log"
+            stack.enter_context(serving(argv[name], base + "/api/v2/status", log, f"Alertmanager {name}", 60))
+        stack.enter_context(
+            serving(
+                [ALERTMANAGER, *single_args, f"--storage.path={single_dir / 'data'}"],
+                base_single + "/api/v2/status",
+                tmp_path / "alertmanager-single.log",
+                "Alertmanager single",
+                60,
+            )
+        )
+
+        def logs() -> str:
+            return "\n".join(f"{log.name}:\n{log.read_text()[-2000:]}" for log in sorted(tmp_path.glob("*.log")))
+
+        # "ready" once gossip settled: 3 unchanged polls of the member count after the first, one
+        # poll per 10 gossip intervals (2 s by default: cluster/cluster.go Peer.Settle), about 10 s.
+        # The role binds gossip to 0.0.0.0, so memberlist advertises the host's private address:
+        # the peers' addresses are checked by port only.
+        def settled() -> dict[str, dict[str, Any]] | None:
+            states = {base: _cluster(base) for base in (base_a, base_b)}
+            done = all(s["status"] == "ready" and len(s["peers"]) == 2 for s in states.values())
+            return states if done else None
+
+        states = wait_for(settled, 60, "both Alertmanagers ready with 2 peers", max_interval=1.0, details=logs)
+        for state in states.values():
+            assert sorted(int(peer["address"].rsplit(":", 1)[1]) for peer in state["peers"]) == sorted(
+                [gossip_a, gossip_b]
+            )
+        assert states[base_a]["name"] != states[base_b]["name"]
+
+        now = time.time()
+        silence = {
+            "matchers": [{"name": "alertname", "value": "ZooKeeperMemberDown", "isRegex": False}],
+            "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+            "createdBy": "test_alertmanager_templates",
+            "comment": "made on a, gossiped to b",
+        }
+        request = urllib.request.Request(
+            base_a + "/api/v2/silences", data=json.dumps(silence).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            silence_id = json.loads(answer.read())["silenceID"]
+
+        def on_b() -> dict[str, Any] | None:
+            return next((s for s in _get_json(base_b + "/api/v2/silences") if s["id"] == silence_id), None)
+
+        gossiped = wait_for(on_b, 30, f"silence {silence_id} on b", max_interval=0.5, details=logs)
+        assert gossiped["comment"] == "made on a, gossiped to b"
+        assert gossiped["status"]["state"] == "active"
+
+        # --cluster.listen-address="" leaves the API without a peer: status "disabled", no peers, no name.
+        assert _cluster(base_single) == {"status": "disabled", "peers": []}
