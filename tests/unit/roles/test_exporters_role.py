@@ -12,7 +12,6 @@ the copied files alone, ``ansible`` not importable, as the service would.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import shutil
@@ -31,50 +30,21 @@ from ansible_collections.orchestrator.platform.tests.support.ansible_run import 
     ansible_env,
     ansible_playbook,
 )
+from ansible_collections.orchestrator.platform.tests.support.import_closure import (
+    ansible_imports,
+    block_ansible,
+    closure,
+    copy_listed,
+    listing_difference,
+)
 from ansible_collections.orchestrator.platform.tests.support.ports import free_ports
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "exporters"
-MODULE_UTILS = REPO / "plugins" / "module_utils"
-PACKAGE = "ansible_collections.orchestrator.platform.plugins.module_utils"
 ENTRIES = ("_exporter_zookeeper.py", "_exporter_mesos.py")
-NO_ANSIBLE = """
-import importlib.abc, sys
-class NoAnsible(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "ansible" or name.startswith("ansible."):
-            raise ImportError("ansible-core is not on the exporters' hosts: " + name)
-sys.meta_path.insert(0, NoAnsible())
-"""
-
-
-def _imports(path: Path) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
-
-
-def _closure(entries: tuple[str, ...]) -> dict[str, list[str]]:
-    seen: dict[str, list[str]] = {}
-    todo = list(entries)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen[name] = _imports(MODULE_UTILS / name)
-        for imported in seen[name]:
-            if imported.startswith(PACKAGE + "."):
-                candidate = imported[len(PACKAGE) + 1 :].split(".")[0] + ".py"
-                if (MODULE_UTILS / candidate).is_file():
-                    todo.append(candidate)
-    return seen
+NO_ANSIBLE = block_ansible("ansible-core is not on the exporters' hosts")
 
 
 def _role_list() -> list[str]:
@@ -82,15 +52,12 @@ def _role_list() -> list[str]:
 
 
 def test_the_role_copies_the_exporters_import_closure():
-    assert sorted(_role_list()) == sorted(_closure(ENTRIES))
+    listed, needed = _role_list(), closure(ENTRIES)
+    assert sorted(listed) == sorted(needed), listing_difference(listed, needed)
 
 
 def test_the_exporters_import_closure_imports_nothing_of_ansible():
-    offenders = {
-        name: [m for m in imported if m == "ansible" or m.startswith("ansible.")]
-        for name, imported in _closure(ENTRIES).items()
-    }
-    assert {name: found for name, found in offenders.items() if found} == {}
+    assert ansible_imports(closure(ENTRIES)) == {}
 
 
 RENDER = """
@@ -161,10 +128,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
         playbook, *LOCAL, "-e", json.dumps(extra), inventory="localhost,", env=ansible_env(**LOCALHOST_ENV)
     )
     assert proc.returncode == 0, proc.stdout[-4000:]
-    lib = install / "lib" / PACKAGE.replace(".", "/")
-    lib.mkdir(parents=True)
-    for name in _role_list():
-        shutil.copy(MODULE_UTILS / name, lib / name)
+    copy_listed(_role_list(), install / "lib")
     return out
 
 
