@@ -16,6 +16,11 @@ One module per concern; import the module or its names, never copy a helper:
 - ``mesos_cluster``: masters and agents of the Mesos protocol double on free loopback ports
   (docker containerizer on the host's engine), and the tasks' containers and cgroups seen from
   the host.
+- ``processes``: start a real server, wait until it serves, stop it (``serving``).
+- ``grafana_dashboards``: the shipped dashboards as data (panels, queries), for the unit test
+  and the lab's check against the real Prometheus.
+- ``import_closure``: the module_utils a role copies, computed from the imports with ``ast``,
+  and code that blocks ``ansible`` (the exporters and the zk_sync service run without it).
 
 Tests and Molecule checks import it as ``ansible_collections.orchestrator.platform.tests.support``
 (``. tools/env`` puts this checkout there); the benchmarks put the repository root on
