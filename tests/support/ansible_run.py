@@ -6,6 +6,8 @@
 - ``ansible_playbook``: a playbook against an inventory (a scenario's, ``container,``...); the
   finished process, never raises on failure.
 - ``run_module``: one module ad hoc on one host, its result read from the json callback.
+- ``run_role_play``: a play of a role against a YAML inventory, all written into a work
+  directory (the role template tests run one phase of a role this way).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTEGRATION_PLAYBOOKS = REPO_ROOT / "tests" / "integration" / "playbooks"
@@ -145,6 +150,31 @@ def run_local_play(
         Path(inventory).write_text(inventory_text, encoding="utf-8")
     return ansible_playbook(
         play, *LOCAL, "-e", f"@{vars_file}", *args, inventory=inventory, env=ansible_env(**LOCALHOST_ENV)
+    )
+
+
+def run_role_play(
+    workdir: Path,
+    play: str,
+    inventory: dict[str, Any],
+    variables: dict[str, Any],
+    *args: str,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """The play ``play`` (its text) run against ``inventory`` (a YAML inventory's content) with
+    ``variables`` as extra vars, written into ``workdir`` as play.yml, inventory.yml and
+    vars.json; ``args`` follow (``--tags``, ``--check``...). Never raises on failure."""
+    (workdir / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+    (workdir / "play.yml").write_text(play)
+    (workdir / "vars.json").write_text(json.dumps(variables))
+    return ansible_playbook(
+        workdir / "play.yml",
+        *args,
+        "-e",
+        f"@{workdir / 'vars.json'}",
+        inventory=str(workdir / "inventory.yml"),
+        env=ansible_env(**LOCALHOST_ENV, ANSIBLE_RETRY_FILES_ENABLED="false"),
+        timeout=timeout,
     )
 
 

@@ -30,9 +30,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible_collections.orchestrator.platform.tests.support.ansible_run import (
-    LOCALHOST_ENV,
-    ansible_env,
-    ansible_playbook,
+    run_role_play,
 )
 from ansible_collections.orchestrator.platform.tests.support.ports import free_port
 from ansible_collections.orchestrator.platform.tests.support.waiting import wait_for
@@ -122,24 +120,19 @@ def render(
 ) -> Rendered:
     root = tmp_path / "etc"
     root.mkdir(exist_ok=True)
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inv if inv is not None else inventory(), sort_keys=False))
-    (tmp_path / "play.yml").write_text(PLAY)
     private = {
         "_prometheus_config_dir": str(root),
         "_prometheus_defaults_file": str(root / "default"),
         "_prometheus_dropin_file": str(root / "unit.d" / "orchestrator-platform.conf"),
     }
-    (tmp_path / "vars.json").write_text(json.dumps({**(variables or {}), **private}))
-    proc = ansible_playbook(
-        tmp_path / "play.yml",
+    proc = run_role_play(
+        tmp_path,
+        PLAY,
+        inv if inv is not None else inventory(),
+        {**(variables or {}), **private},
         "--tags",
         "prometheus_configure",
-        "-e",
-        f"@{tmp_path / 'vars.json'}",
         *opts,
-        inventory=str(tmp_path / "inventory.yml"),
-        env=ansible_env(**LOCALHOST_ENV, ANSIBLE_RETRY_FILES_ENABLED="false"),
-        timeout=240,
     )
     return Rendered(proc, root)
 
