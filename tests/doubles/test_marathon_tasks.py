@@ -96,7 +96,14 @@ def cluster(zk_ensemble: Any, procs: list[Proc], tmp_path: Path) -> dict:
     )
     procs.append(agent)
     agent.wait_http()
-    wait_for(lambda: get_json(port, "/master/slaves")["slaves"], 20, "the agent's registration")
+
+    def registered_agents() -> list[Any]:
+        # 503 "No leader elected" until the master wins its election in ZooKeeper (seconds on a
+        # loaded machine): not yet, as for a real Mesos master.
+        status, _headers, body = call(port, "GET", "/master/slaves")
+        return body["slaves"] if status == 200 else []
+
+    wait_for(registered_agents, 60, "the master's election and the agent's registration")
     return {"master": master, "mesos_zk": mesos_zk, "zk": zk_url(zk_ensemble)}
 
 

@@ -433,7 +433,14 @@ def test_web_config_with_basic_auth_and_tls_is_checked_and_served(
         "Prometheus asking for credentials",
         retry_on=(OSError,),
     )
-    assert _get(url, auth=("admin", "s3cret-pass"), context=context)[0] == 200
+    # Authenticated, /-/ready answers 503 until the TSDB is open and the config loaded (seconds
+    # on a loaded machine), then 200.
+    wait_for(
+        lambda: proc.poll() is None and _get(url, auth=("admin", "s3cret-pass"), context=context)[0] == 200,
+        60,
+        "Prometheus ready for the right credentials",
+        retry_on=(OSError,),
+    )
     assert _get(url, auth=("admin", "wrong"), context=context)[0] == 401
 
 
