@@ -45,7 +45,7 @@ from .resources import (
     scalar_total,
 )
 from .web import Request, Response, drop_empty, http_json, serve, v1_check_request, v1_flags, v1_version, version_json
-from .zk import ZkUrl, leader_from_children, make_zk_client, zk_url_for_contender
+from .zk import ZkUrl, detect_leader, make_zk_client, zk_url_for_contender
 
 # --------------------------------------------------------------------------------------------
 # Agent personality
@@ -394,12 +394,14 @@ class Agent:
                 time.sleep(0.5)
         path = self.url.path
 
-        def changed(children: list[str] | None) -> None:
-            _unused, info = leader_from_children(self.zk, path, children or [])
+        def detected(info: dict | None) -> None:
             with self.lock:
                 if (info or {}).get("id") != (self.master or {}).get("id"):
                     log(f"New master detected at {info['pid']}" if info else "Lost leading master")
                 self.master = info
+
+        def changed(children: list[str] | None) -> None:
+            detect_leader(self.zk, path, children or [], detected)
 
         # The path may not exist yet: watch it from its parent's creation on.
         while True:

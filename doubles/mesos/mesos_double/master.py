@@ -50,7 +50,7 @@ from .web import (
     serve,
     version_json,
 )
-from .zk import ZkGroup, ZkUrl, leader_from_children, zk_url_for_contender
+from .zk import ZkGroup, ZkUrl, detect_leader, zk_url_for_contender
 
 # --------------------------------------------------------------------------------------------
 # Master personality
@@ -327,7 +327,9 @@ class Master(TaskMixin, AllocatorMixin, SchedulerMixin, OperatorApiMixin, Mainte
                 gone = False
             if gone and member == self.membership:
                 threading.Thread(target=self._membership_lost, daemon=True).start()
-        _unused, info = leader_from_children(self.zk.client, self.url.path, children)
+        detect_leader(self.zk.client, self.url.path, children, self._leader_detected)
+
+    def _leader_detected(self, info: dict | None) -> None:
         with self.lock:
             was_leading = self.leader is not None and self.leader.get("id") == self.id
             self.leader = info

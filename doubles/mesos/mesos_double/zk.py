@@ -171,18 +171,67 @@ class ZkGroup:
         return str(self.client.create(prefix, data, acl=self.acl, ephemeral=True, sequence=True))
 
 
+class DetectionPending(Exception):
+    """A member's MasterInfo could not be read for want of a connection. Upstream's Group queues
+    such a read until the session is back (src/zookeeper/group.cpp: retryable errors), so the
+    detector reports no change meanwhile; a session that expires ends the membership instead."""
+
+
 def leader_from_children(client: Any, path: str, children: Sequence[str]) -> tuple[str | None, dict | None]:
-    """The lowest-sequence 'json.info_' member (src/zookeeper/detector.cpp LeaderDetector)."""
+    """The lowest-sequence 'json.info_' member (src/zookeeper/detector.cpp LeaderDetector).
+
+    Raises DetectionPending when a read fails for any reason but the member being gone."""
+    from kazoo.exceptions import NoNodeError  # noqa: PLC0415 - kazoo only where ZooKeeper is used
+
     members = sorted((m.group(1), c) for c in children if (m := _SEQ_RE.match(c)))
     for _unused, child in members:
         try:
             data, _unused = client.get(f"{path.rstrip('/')}/{child}")
-        except Exception as exc:  # the member vanished between list and get: try the next one
-            log(f"Failed to read '{child}': {exc!r}", "W")
+        except NoNodeError:  # the member vanished between list and get: try the next one
+            log(f"Failed to read '{child}': it is gone", "W")
             continue
+        except Exception as exc:
+            log(f"Failed to read '{child}': {exc!r}; detecting again once the session is back", "W")
+            raise DetectionPending(repr(exc)) from exc
         try:
             return child, json.loads(data.decode("utf-8"))
         except ValueError:
             log(f"Failed to parse MasterInfo JSON of '{child}'", "W")
             return child, None
     return None, None
+
+
+def detect_leader(client: Any, path: str, children: Sequence[str], apply: Callable[[dict | None], None]) -> None:
+    """Hand the leading member's MasterInfo (or None) to ``apply``. A read that is pending on the
+    connection is tried again, with the children read afresh, once the client is connected: no
+    change is reported meanwhile (DetectionPending)."""
+    try:
+        _unused, info = leader_from_children(client, path, children)
+    except DetectionPending:
+        threading.Thread(target=_detect_when_connected, args=(client, path, apply), daemon=True).start()
+        return
+    apply(info)
+
+
+def _detect_when_connected(client: Any, path: str, apply: Callable[[dict | None], None]) -> None:
+    from kazoo.exceptions import NoNodeError  # noqa: PLC0415 - kazoo only where ZooKeeper is used
+
+    while True:
+        if getattr(client, "connected", False):
+            try:
+                children = client.get_children(path)
+            except NoNodeError:
+                children = []
+            except Exception:  # still not connected: wait on
+                time.sleep(0.2)
+                continue
+            try:
+                _unused, info = leader_from_children(client, path, children)
+            except DetectionPending:
+                time.sleep(0.2)
+                continue
+            apply(info)
+            return
+        if getattr(client, "client_state", None) == "CLOSED":
+            return  # the client was stopped: nothing to detect any more
+        time.sleep(0.2)
